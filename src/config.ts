@@ -1,0 +1,104 @@
+/**
+ * The gateway's configuration, read once from the environment.
+ *
+ * Contract: `loadConfig` parses `process.env` (or any record) with one zod
+ * schema into one typed, frozen object. Every problem is reported at once in
+ * a `ConfigError` listing each variable, what it expected and what it got;
+ * `main.ts` prints it and exits non-zero. Nothing else in the gateway reads
+ * `process.env`. The README's configuration table mirrors `VARIABLES`.
+ */
+import { z } from 'zod';
+
+const flag = z
+  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
+  .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every variable the gateway reads, with its default; the README documents each. */
+export const VARIABLES = z.object({
+  /** A real Hydra's database. Unset: an embedded Postgres with a simulated Hydra. */
+  DATABASE_URL: z.string().url().optional(),
+  /** @default 4000 */
+  PORT: int(0, 65535).default(4000),
+  /** @default '127.0.0.1' // loopback only until authentication lands */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** Folder for the embedded Postgres data. @default '.data' */
+  HNG_DATA_DIR: z.string().min(1).default('.data'),
+  /** @default 54329 */
+  HNG_EMBEDDED_PG_PORT: int(1, 65535).default(54329),
+  /** Simulated Hydra activity on the embedded database. @default on */
+  HNG_SIMULATOR: flag.default(true),
+  /** Smallest reconnect delay of the LISTEN connection. @default 250 */
+  HNG_RECONNECT_MIN_MS: int(1, 60_000).default(250),
+  /** Largest reconnect delay of the LISTEN connection. @default 15_000 // 15 seconds */
+  HNG_RECONNECT_MAX_MS: int(1, 600_000).default(15_000),
+  /** How often the LISTEN connection is probed with a query. @default 10_000 // 10 seconds */
+  HNG_LISTENER_PROBE_MS: int(100, 600_000).default(10_000),
+  /** How long a build_finished waits for further chunks of the same payload. @default 50 */
+  HNG_CHUNK_WINDOW_MS: int(0, 5_000).default(50),
+  /** Events queued for one subscriber before it is ended with SLOW_CONSUMER. @default 10_000 */
+  HNG_SUBSCRIBER_QUEUE_LIMIT: int(1, 1_000_000).default(10_000),
+  /** Size of the query pool (the LISTEN connection is separate). @default 10 */
+  HNG_POOL_SIZE: int(1, 1_000).default(10),
+  /** `debug`, `info`, `warn` or `error`. @default 'info' */
+  HNG_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+/** The parsed configuration. */
+export interface Config {
+  databaseUrl: string | undefined;
+  port: number;
+  host: string;
+  dataDir: string;
+  embeddedPgPort: number;
+  simulator: boolean;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  listenerProbeMs: number;
+  chunkWindowMs: number;
+  subscriberQueueLimit: number;
+  poolSize: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Every configuration problem found, one line each. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/**
+ * Parses the environment into a `Config`.
+ * @throws ConfigError listing every invalid variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const blank = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = VARIABLES.safeParse(blank);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(blank[String(i.path[0])])})`),
+    );
+  }
+  const v = result.data;
+  if (v.HNG_RECONNECT_MIN_MS > v.HNG_RECONNECT_MAX_MS) {
+    throw new ConfigError(['HNG_RECONNECT_MIN_MS: must not exceed HNG_RECONNECT_MAX_MS']);
+  }
+  return Object.freeze({
+    databaseUrl: v.DATABASE_URL,
+    port: v.PORT,
+    host: v.HOST,
+    dataDir: v.HNG_DATA_DIR,
+    embeddedPgPort: v.HNG_EMBEDDED_PG_PORT,
+    simulator: v.HNG_SIMULATOR,
+    reconnectMinMs: v.HNG_RECONNECT_MIN_MS,
+    reconnectMaxMs: v.HNG_RECONNECT_MAX_MS,
+    listenerProbeMs: v.HNG_LISTENER_PROBE_MS,
+    chunkWindowMs: v.HNG_CHUNK_WINDOW_MS,
+    subscriberQueueLimit: v.HNG_SUBSCRIBER_QUEUE_LIMIT,
+    poolSize: v.HNG_POOL_SIZE,
+    logLevel: v.HNG_LOG_LEVEL,
+  });
+}

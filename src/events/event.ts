@@ -1,0 +1,60 @@
+/**
+ * The event: one parsed Hydra notification as it travels through the gateway.
+ *
+ * Contract: an event is immutable once published, except for its lazily made
+ * loader set, which is created by the first subscriber that needs rows and
+ * shared by all the others, so N identical subscribers cost one batch of
+ * queries per event, and rows are never older than the event.
+ */
+import type { Channel } from '../hydra/channels.js';
+import { createLoaders, type Loaders } from '../hydra/loaders.js';
+import type { Notice } from '../hydra/payloads.js';
+import type { Queryable } from '../db/queryable.js';
+
+/** Where an event came from. */
+export type EventSource = 'LIVE' | 'RECOVERED';
+
+/** One notification, parsed, as published to subscribers. */
+export interface GatewayEvent<N extends Notice = Notice> {
+  /** Position in this process's publication order. */
+  readonly seq: number;
+  readonly channel: Channel;
+  readonly notice: N;
+  /** The raw payload; the chunks of a split `build_finished`, joined by newlines. */
+  readonly payload: string;
+  /** How many notifications this event merges (split `build_finished` payloads). */
+  readonly chunks: number;
+  readonly receivedAt: Date;
+  /** LIVE: a notification; RECOVERED: read from Hydra's tables after a gap. */
+  readonly source: EventSource;
+  /** For RECOVERED `build_finished`: the `notificationpendingsince` read with it (Unix seconds). */
+  readonly pendingSince?: number;
+  /** The loaders of this event's scope, made on first use. */
+  readonly loaders: Loaders;
+}
+
+/** The event of one channel. */
+export type EventOf<C extends Channel> = GatewayEvent<Extract<Notice, { channel: C }>>;
+
+let counter = 0;
+
+/** Makes an event whose loaders query `db` when first used. */
+export function createEvent(
+  db: Queryable,
+  init: { notice: Notice; payload: string; receivedAt: Date; source: EventSource; chunks?: number; pendingSince?: number },
+): GatewayEvent {
+  let loaders: Loaders | undefined;
+  return {
+    seq: ++counter,
+    channel: init.notice.channel,
+    notice: init.notice,
+    payload: init.payload,
+    chunks: init.chunks ?? 1,
+    receivedAt: init.receivedAt,
+    source: init.source,
+    ...(init.pendingSince === undefined ? {} : { pendingSince: init.pendingSince }),
+    get loaders() {
+      return (loaders ??= createLoaders(db));
+    },
+  };
+}

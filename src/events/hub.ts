@@ -1,0 +1,119 @@
+/**
+ * The hub: in-process fan-out of published events to subscribers.
+ *
+ * Contract:
+ * - `publish` is synchronous and never blocks on a subscriber: each
+ *   subscriber has its own bounded queue. Events reach every subscriber in
+ *   publication order.
+ * - A subscriber whose queue exceeds its limit is not silently skipped: its
+ *   queue is dropped and its iterator yields one `overflow` delivery and then
+ *   ends, so the client gets an explicit SLOW_CONSUMER error.
+ * - A subscriber's `accept` predicate (its filter, which may load rows) runs
+ *   when the subscriber pulls the event, one event at a time, so a slow
+ *   filter cannot reorder events. If it throws, the iterator yields one
+ *   `error` delivery and ends: a row that cannot be loaded must not become a
+ *   quiet gap.
+ * - `close()` ends every iterator (used on shutdown).
+ */
+import type { Channel } from '../hydra/channels.js';
+import type { GatewayEvent } from './event.js';
+
+/** What a subscriber's iterator yields. */
+export type Delivery =
+  | { kind: 'event'; event: GatewayEvent }
+  | { kind: 'overflow'; limit: number }
+  | { kind: 'error'; error: Error };
+
+/** How one subscriber wants events. */
+export interface SubscribeOptions {
+  channels: ReadonlySet<Channel>;
+  /** Whether the subscriber wants this event (its filter). */
+  accept?: (event: GatewayEvent) => boolean | Promise<boolean>;
+  /** Queue bound; exceeding it ends the subscription with `overflow`. */
+  limit: number;
+}
+
+interface Subscriber {
+  options: SubscribeOptions;
+  queue: GatewayEvent[];
+  overflowed: boolean;
+  wake: (() => void) | null;
+  done: boolean;
+}
+
+/** Fans events out to subscribers; see the module contract. */
+export class EventHub {
+  private readonly subscribers = new Set<Subscriber>();
+  private closed = false;
+
+  /** Number of live subscribers. */
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  /** Queues `event` for every subscriber of its channel. */
+  publish(event: GatewayEvent): void {
+    for (const s of this.subscribers) {
+      if (!s.options.channels.has(event.channel) || s.overflowed) continue;
+      if (s.queue.length >= s.options.limit) {
+        s.overflowed = true;
+        s.queue.length = 0;
+      } else {
+        s.queue.push(event);
+      }
+      s.wake?.();
+    }
+  }
+
+  /** A new subscriber's iterator; `return()` unsubscribes. */
+  subscribe(options: SubscribeOptions): AsyncIterableIterator<Delivery> {
+    const s: Subscriber = { options, queue: [], overflowed: false, wake: null, done: this.closed };
+    if (!this.closed) this.subscribers.add(s);
+    const finish = (): IteratorResult<Delivery> => {
+      s.done = true;
+      this.subscribers.delete(s);
+      s.wake?.();
+      return { done: true, value: undefined };
+    };
+    const iterator: AsyncIterableIterator<Delivery> = {
+      next: async () => {
+        while (!s.done) {
+          if (s.overflowed) {
+            const value: Delivery = { kind: 'overflow', limit: options.limit };
+            finish();
+            return { done: false, value };
+          }
+          const event = s.queue.shift();
+          if (!event) {
+            await new Promise<void>((resolve) => (s.wake = resolve));
+            s.wake = null;
+            continue;
+          }
+          try {
+            if (!options.accept || (await options.accept(event))) return { done: false, value: { kind: 'event', event } };
+          } catch (error) {
+            finish();
+            return { done: false, value: { kind: 'error', error: error as Error } };
+          }
+        }
+        return { done: true, value: undefined };
+      },
+      return: async () => finish(),
+      throw: async () => finish(),
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /** Ends every subscription and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    for (const s of [...this.subscribers]) {
+      s.done = true;
+      this.subscribers.delete(s);
+      s.wake?.();
+    }
+  }
+}

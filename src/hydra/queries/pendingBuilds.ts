@@ -1,0 +1,72 @@
+/**
+ * The pending `build_finished` backlog: builds whose
+ * `notificationpendingsince` is set, oldest first.
+ *
+ * Contract: keyset pagination on (notificationpendingsince, id), so a page is
+ * stable while builds are acknowledged or added around it, and the scan runs
+ * on Hydra's partial index `builds(notificationpendingsince) where
+ * notificationpendingsince is not null`. Read-only. `limit + 1` rows are
+ * fetched so the caller knows whether another page follows.
+ */
+import type { Queryable } from '../../db/queryable.js';
+import { type Build, toBuild } from '../rows.js';
+import { BUILD_COLUMNS } from './rowsById.js';
+
+/** Row filters, all optional and ANDed. */
+export interface BuildFilter {
+  project?: string | null;
+  jobset?: string | null;
+  job?: string | null;
+  buildId?: number | null;
+  system?: string | null;
+}
+
+/** Where a page starts: strictly after this (pendingSince, id). */
+export interface PendingPosition {
+  since: number;
+  id: number;
+}
+
+/** Up to `limit + 1` pending builds after `after`, oldest first. */
+export async function pendingBuilds(
+  db: Queryable,
+  options: { after: PendingPosition | null; limit: number; filter: BuildFilter },
+): Promise<Build[]> {
+  const { after, limit, filter } = options;
+  const { rows } = await db.query(
+    `/* pendingBuilds */ SELECT ${BUILD_COLUMNS}
+     FROM builds b JOIN jobsets j ON j.id = b.jobset_id
+     WHERE b.notificationpendingsince IS NOT NULL
+       AND ($1::int IS NULL OR (b.notificationpendingsince, b.id) > ($1::int, $2::int))
+       AND ($3::text IS NULL OR j.project = $3)
+       AND ($4::text IS NULL OR j.name = $4)
+       AND ($5::text IS NULL OR b.job = $5)
+       AND ($6::int IS NULL OR b.id = $6)
+       AND ($7::text IS NULL OR b.system = $7)
+     ORDER BY b.notificationpendingsince, b.id
+     LIMIT $8`,
+    [
+      after?.since ?? null,
+      after?.id ?? null,
+      filter.project ?? null,
+      filter.jobset ?? null,
+      filter.job ?? null,
+      filter.buildId ?? null,
+      filter.system ?? null,
+      limit + 1,
+    ],
+  );
+  return rows.map(toBuild);
+}
+
+/** Every pending occurrence (build id and pendingSince, Unix seconds), oldest first: ids only, for recovery. */
+export async function pendingOccurrences(db: Queryable): Promise<{ buildId: number; pendingSince: number }[]> {
+  const { rows } = await db.query(
+    `/* pendingOccurrences */ SELECT id, notificationpendingsince FROM builds
+     WHERE notificationpendingsince IS NOT NULL ORDER BY notificationpendingsince, id`,
+  );
+  return rows.map((r: { id: number; notificationpendingsince: number }) => ({
+    buildId: Number(r.id),
+    pendingSince: Number(r.notificationpendingsince),
+  }));
+}

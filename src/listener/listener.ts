@@ -1,0 +1,172 @@
+/**
+ * The LISTEN connection: one dedicated `pg` Client per gateway process, owned
+ * by this module and never shared with the query pool.
+ *
+ * Contract:
+ * - `start()` connects and LISTENs on every channel before resolving; a first
+ *   connection that fails rejects, so start-up can report it clearly.
+ * - Afterwards the connection is kept alive for the life of the listener: when
+ *   it errors, ends, or fails a periodic probe query, it is discarded and a new
+ *   one is made with jittered exponential backoff, forever, until `stop()`.
+ * - Notifications are handed to `onNotification` synchronously, in the order
+ *   Postgres delivered them (commit order). Delivery is at most once per
+ *   connection: what was sent while no connection listened is lost to this
+ *   module, so every successful re-LISTEN calls `onListening` with
+ *   `{ reconnected: true, downSince }`, and the caller catches up from the
+ *   tables (the durable `build_finished` set) at that point. Notifications
+ *   that arrive after the new LISTEN are delivered normally, so the catch-up
+ *   may overlap them; callers deduplicate.
+ */
+import pg from 'pg';
+import { CHANNELS } from '../hydra/channels.js';
+import type { Log } from '../log.js';
+import { backoffDelay } from './backoff.js';
+
+/** How the listener connects and reports. */
+export interface ListenerOptions {
+  /** Connection settings for the dedicated LISTEN connection. */
+  connection: pg.ClientConfig;
+  /** Called for every notification, in delivery order. */
+  onNotification: (channel: string, payload: string, receivedAt: Date) => void;
+  /** Called after every successful LISTEN; `reconnected` is false the first time. */
+  onListening?: (info: { reconnected: boolean; downSince: Date | null; attempt: number }) => void;
+  /** Called when the connection is lost (before reconnecting). */
+  onLost?: (error: Error) => void;
+  /** @default 250 */
+  reconnectMinMs?: number;
+  /** @default 15_000 // 15 seconds */
+  reconnectMaxMs?: number;
+  /** Probe the connection with `SELECT 1` this often. @default 10_000 // 10 seconds */
+  probeMs?: number;
+  log: Log;
+}
+
+/** Channels LISTENed on, each a quoted identifier from the fixed table. */
+const LISTEN_SQL = CHANNELS.map((c) => `LISTEN ${pg.escapeIdentifier(c)};`).join(' ');
+
+/** Observable state of the LISTEN connection. */
+export interface ListenerState {
+  connected: boolean;
+  /** The backend pid of the current connection, when connected. */
+  backendPid: number | null;
+  /** How many times a lost connection was re-established. */
+  reconnects: number;
+  /** When the connection was lost, while it is down. */
+  downSince: Date | null;
+}
+
+/** The dedicated LISTEN connection with reconnect; see the module contract. */
+export class Listener {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private probe: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  private readonly state: ListenerState = { connected: false, backendPid: null, reconnects: 0, downSince: null };
+
+  constructor(private readonly options: ListenerOptions) {}
+
+  /** A snapshot of the connection state (for health checks and tests). */
+  get status(): Readonly<ListenerState> {
+    return { ...this.state };
+  }
+
+  /** Connects and LISTENs; rejects if this first attempt fails. */
+  async start(): Promise<void> {
+    await this.connect(false);
+  }
+
+  /** Closes the connection and cancels any pending reconnect. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.probe) clearInterval(this.probe);
+    const client = this.client;
+    this.client = null;
+    this.state.connected = false;
+    if (client) await client.end().catch(() => {});
+  }
+
+  private async connect(reconnected: boolean): Promise<void> {
+    const client = new pg.Client({ ...this.options.connection, keepAlive: true, application_name: 'hydra-notify-gateway:listen' });
+    // An error before `connect` resolves rejects it; later ones go to `lost`.
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client, new Error('connection ended')));
+    client.on('notification', (n) => {
+      if (client === this.client) this.options.onNotification(n.channel, n.payload ?? '', new Date());
+    });
+    try {
+      await client.connect();
+      this.client = client;
+      await client.query(LISTEN_SQL);
+    } catch (error) {
+      this.client = null;
+      client.removeAllListeners('end');
+      await client.end().catch(() => {});
+      throw error;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => {});
+      return;
+    }
+    const downSince = this.state.downSince;
+    Object.assign(this.state, {
+      connected: true,
+      backendPid: (client as unknown as { processID: number | null }).processID ?? null,
+      downSince: null,
+      reconnects: this.state.reconnects + (reconnected ? 1 : 0),
+    });
+    const attempt = this.attempt;
+    this.attempt = 0;
+    this.startProbe(client);
+    this.options.log.info(reconnected ? 'listener reconnected' : 'listener listening', {
+      channels: CHANNELS.length,
+      pid: this.state.backendPid,
+      ...(reconnected ? { attempts: attempt, downMs: downSince ? Date.now() - downSince.getTime() : 0 } : {}),
+    });
+    this.options.onListening?.({ reconnected, downSince, attempt });
+  }
+
+  private startProbe(client: pg.Client): void {
+    if (this.probe) clearInterval(this.probe);
+    const every = this.options.probeMs ?? 10_000;
+    this.probe = setInterval(() => {
+      // A half-open TCP connection delivers nothing and raises nothing; a
+      // query that does not answer within the probe period exposes it.
+      const deadline = setTimeout(() => this.lost(client, new Error('probe query timed out')), every);
+      client.query('/* listenerProbe */ SELECT 1').then(
+        () => clearTimeout(deadline),
+        (error: Error) => {
+          clearTimeout(deadline);
+          this.lost(client, error);
+        },
+      );
+    }, every);
+    this.probe.unref();
+  }
+
+  private lost(client: pg.Client, error: Error): void {
+    if (client !== this.client || this.stopped) return;
+    this.client = null;
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
+    Object.assign(this.state, { connected: false, backendPid: null, downSince: new Date() });
+    client.removeAllListeners('notification');
+    client.end().catch(() => {});
+    this.options.log.warn('listener connection lost', { error: error.message });
+    this.options.onLost?.(error);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const delay = backoffDelay(this.attempt++, this.options.reconnectMinMs ?? 250, this.options.reconnectMaxMs ?? 15_000);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect(true).catch((error: Error) => {
+        this.options.log.warn('listener reconnect failed', { error: error.message, attempt: this.attempt, nextInMs: 'backoff' });
+        this.schedule();
+      });
+    }, delay);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Build and step events: `buildQueued`, `buildStarted`, `stepStarted`,
+ * `stepFinished`. `build_started` may repeat for one build (one per step
+ * dispatched and per retry); steps are named by (build, stepNr).
+ */
+import type { GatewayEvent } from '../../events/event.js';
+import { loaded } from '../../hydra/loaders.js';
+import type { Notice } from '../../hydra/payloads.js';
+import { builder } from '../builder.js';
+import { BuildRef, BuildStepRef } from '../types/refs.js';
+import { deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+
+type BuildEvent = GatewayEvent<Extract<Notice, { channel: 'build_queued' | 'build_started' }>>;
+type StepEvent = GatewayEvent<Extract<Notice, { channel: 'step_started' | 'step_finished' }>>;
+
+function buildEvent(channel: 'build_queued' | 'build_started', name: string, field: string, description: string) {
+  const ref = builder.objectRef<BuildEvent>(name).implement({
+    description,
+    interfaces: [HydraEventRef],
+    fields: (t) => ({
+      buildId: t.int({ resolve: (e) => e.notice.buildId }),
+      build: t.field({ type: BuildRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)) }),
+    }),
+  });
+  builder.subscriptionField(field, (t) =>
+    t.field({
+      type: ref,
+      description,
+      args: { filter: t.arg({ type: EventFilterInput }) },
+      subscribe: (_, { filter }, ctx) => subscribeEvents(ctx, [channel], filter),
+      resolve: (delivery) => deliver<BuildEvent>(delivery),
+    }),
+  );
+}
+
+function stepEvent(channel: 'step_started' | 'step_finished', name: string, field: string, description: string) {
+  const ref = builder.objectRef<StepEvent>(name).implement({
+    description,
+    interfaces: [HydraEventRef],
+    fields: (t) => ({
+      buildId: t.int({ resolve: (e) => e.notice.buildId }),
+      build: t.field({ type: BuildRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)) }),
+      stepNr: t.int({ resolve: (e) => e.notice.stepNr }),
+      step: t.field({ type: BuildStepRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.step.load(e.notice)) }),
+      ...(channel === 'step_finished'
+        ? {
+            logPath: t.string({
+              nullable: true,
+              description: "Absolute path of the step's log on the queue runner's machine; null when Hydra sent \"-\".",
+              resolve: (e) => ('logPath' in e.notice ? e.notice.logPath : null),
+            }),
+          }
+        : {}),
+    }),
+  });
+  builder.subscriptionField(field, (t) =>
+    t.field({
+      type: ref,
+      description,
+      args: { filter: t.arg({ type: EventFilterInput }) },
+      subscribe: (_, { filter }, ctx) => subscribeEvents(ctx, [channel], filter),
+      resolve: (delivery) => deliver<StepEvent>(delivery),
+    }),
+  );
+}
+
+buildEvent('build_queued', 'BuildQueuedEvent', 'buildQueued', 'An evaluation created a new build.');
+buildEvent('build_started', 'BuildStartedEvent', 'buildStarted', 'A step of the build was dispatched to a builder (may repeat per step and retry).');
+stepEvent('step_started', 'StepStartedEvent', 'stepStarted', 'A build step started.');
+stepEvent('step_finished', 'StepFinishedEvent', 'stepFinished', 'A build step ended: success, failure, or a failed attempt that will be retried.');

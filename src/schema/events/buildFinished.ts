@@ -1,0 +1,54 @@
+/**
+ * `buildFinished`: a build finished (Hydra's only durable notification).
+ *
+ * The event carries the build, its dependents (builds that failed with it;
+ * the build itself never repeats among them, though Hydra lists it on
+ * failure) and `pendingSince`, the `notificationpendingsince` this occurrence
+ * reports, which `acknowledgeBuildFinished` takes back for compare-and-set.
+ */
+import type { EventOf } from '../../events/event.js';
+import { loaded } from '../../hydra/loaders.js';
+import { fromUnix } from '../../hydra/rows.js';
+import { builder } from '../builder.js';
+import { BuildRef } from '../types/refs.js';
+import { deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+
+type FinishedEvent = EventOf<'build_finished'>;
+
+export const BuildFinishedEventRef = builder.objectRef<FinishedEvent>('BuildFinishedEvent').implement({
+  description: 'A build finished. Delivered at least once: acknowledge it with acknowledgeBuildFinished.',
+  interfaces: [HydraEventRef],
+  fields: (t) => ({
+    buildId: t.int({ resolve: (e) => e.notice.buildId }),
+    build: t.field({ type: BuildRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)) }),
+    dependentIds: t.intList({ description: 'Builds that finished because of this one, in payload order, without repeats.', resolve: (e) => e.notice.dependentIds }),
+    dependents: t.field({
+      type: [BuildRef],
+      nullable: { list: false, items: true },
+      description: 'The rows of dependentIds, in the same order; null where a row does not exist.',
+      resolve: async (e) => (await e.loaders.build.loadMany(e.notice.dependentIds)).map((b) => (b instanceof Error ? null : loaded(e.loaders, b))),
+    }),
+    selfListed: t.boolean({ description: 'Hydra listed the build among its own dependents (it does so on failure).', resolve: (e) => e.notice.selfListed }),
+    chunks: t.exposeInt('chunks', { description: 'How many notifications Hydra split this payload into.' }),
+    pendingSince: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description:
+        "The build's notificationpendingsince for this finish, to pass to acknowledgeBuildFinished; null when it was already acknowledged (or the row is gone) when the event was read.",
+      resolve: async (e) => {
+        if (e.pendingSince !== undefined) return fromUnix(e.pendingSince);
+        return (await e.loaders.build.load(e.notice.buildId))?.notificationPendingSince ?? null;
+      },
+    }),
+  }),
+});
+
+builder.subscriptionField('buildFinished', (t) =>
+  t.field({
+    type: BuildFinishedEventRef,
+    description: 'Builds finishing, live, and after a lost LISTEN connection, the pending ones recovered from Hydra.',
+    args: { filter: t.arg({ type: EventFilterInput }) },
+    subscribe: (_, { filter }, ctx) => subscribeEvents(ctx, ['build_finished'], filter),
+    resolve: (delivery) => deliver<FinishedEvent>(delivery),
+  }),
+);

@@ -1,0 +1,101 @@
+/**
+ * `pendingBuildFinished`: the builds whose `build_finished` has not been
+ * acknowledged (`notificationpendingsince` set), oldest first, as a Relay
+ * connection. Cursors are opaque; they encode the (pendingSince, id) keyset
+ * position, so paging is stable while builds are acknowledged or added.
+ */
+import { GraphQLError } from 'graphql';
+import { loaded } from '../../hydra/loaders.js';
+import { type PendingPosition, pendingBuilds } from '../../hydra/queries/pendingBuilds.js';
+import type { Build } from '../../hydra/rows.js';
+import type { Loaded } from '../../hydra/loaders.js';
+import { builder } from '../builder.js';
+import { EventFilterInput } from '../events/common.js';
+import { BuildRef } from './refs.js';
+
+/** Most items one page may ask for. */
+export const MAX_PAGE = 500;
+
+const PREFIX = 'pending:';
+
+/** The opaque cursor of a pending build. */
+export function encodePendingCursor(position: PendingPosition): string {
+  return Buffer.from(`${PREFIX}${position.since}:${position.id}`).toString('base64url');
+}
+
+/** The position of a cursor from `encodePendingCursor`; a BAD_USER_INPUT error otherwise. */
+export function decodePendingCursor(cursor: string): PendingPosition {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const match = /^pending:(\d{1,10}):(\d{1,10})$/.exec(text);
+  if (!match) throw new GraphQLError(`not a pendingBuildFinished cursor: ${JSON.stringify(cursor)}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  return { since: Number(match[1]), id: Number(match[2]) };
+}
+
+/** Checks a page size argument. */
+export function pageSize(first: number | null | undefined, fallback = 50): number {
+  const n = first ?? fallback;
+  if (n < 0 || n > MAX_PAGE) {
+    throw new GraphQLError(`first must be between 0 and ${MAX_PAGE}, got ${n}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  return n;
+}
+
+interface Page {
+  builds: Loaded<Build>[];
+  hasNextPage: boolean;
+}
+
+const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
+  fields: (t) => ({
+    hasNextPage: t.exposeBoolean('hasNextPage'),
+    endCursor: t.exposeString('endCursor', { nullable: true }),
+  }),
+});
+
+const PendingEdgeRef = builder.objectRef<Loaded<Build>>('PendingBuildFinishedEdge').implement({
+  fields: (t) => ({
+    cursor: t.string({ resolve: (b) => encodePendingCursor({ since: b.notificationPendingSince!.getTime() / 1000, id: b.id }) }),
+    node: t.field({ type: BuildRef, resolve: (b) => b }),
+    pendingSince: t.field({
+      type: 'DateTime',
+      description: 'The value to acknowledge this occurrence with.',
+      resolve: (b) => b.notificationPendingSince!,
+    }),
+  }),
+});
+
+const PendingConnectionRef = builder.objectRef<Page>('PendingBuildFinishedConnection').implement({
+  fields: (t) => ({
+    edges: t.field({ type: [PendingEdgeRef], resolve: (p) => p.builds }),
+    pageInfo: t.field({
+      type: PageInfoRef,
+      resolve: (p) => {
+        const last = p.builds.at(-1);
+        return {
+          hasNextPage: p.hasNextPage,
+          endCursor: last ? encodePendingCursor({ since: last.notificationPendingSince!.getTime() / 1000, id: last.id }) : null,
+        };
+      },
+    }),
+  }),
+});
+
+builder.queryField('pendingBuildFinished', (t) =>
+  t.field({
+    type: PendingConnectionRef,
+    description: 'Finished builds whose build_finished is not yet acknowledged, oldest first.',
+    args: {
+      first: t.arg.int({ description: `Page size, at most ${MAX_PAGE}. Default 50.` }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      filter: t.arg({ type: EventFilterInput }),
+    },
+    resolve: async (_, args, ctx) => {
+      const limit = pageSize(args.first);
+      const after = args.after ? decodePendingCursor(args.after) : null;
+      const rows = await pendingBuilds(ctx.db, { after, limit, filter: args.filter ?? {} });
+      // Prime the request's loader so nested fields that name these builds reuse the rows.
+      for (const row of rows) ctx.loaders.build.prime(row.id, row);
+      return { builds: rows.slice(0, limit).map((r) => loaded(ctx.loaders, r)!), hasNextPage: rows.length > limit };
+    },
+  }),
+);

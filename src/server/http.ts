@@ -1,0 +1,130 @@
+/**
+ * The HTTP server: `/graphql` for queries and mutations over HTTP,
+ * subscriptions over Server-Sent Events (graphql-yoga) and over WebSocket
+ * (graphql-ws on the same path), GraphiQL in a browser; `/healthz` and
+ * `/metrics` beside it.
+ *
+ * Contract: the transports are thin; both run the same envelop pipeline of
+ * one yoga instance, so errors are masked alike (a GraphQLError with an
+ * `extensions.code` reaches the client; anything else becomes "Unexpected
+ * error."). `close()` ends every WebSocket with 1001 (going away) and every
+ * SSE stream, then stops accepting connections.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExecutionArgs, GraphQLError, GraphQLSchema } from 'graphql';
+import type { OperationResult } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Context } from '../schema/builder.js';
+import type { Log } from '../log.js';
+
+/** What the HTTP layer needs from the gateway. */
+export interface HttpOptions {
+  schema: GraphQLSchema;
+  /** A fresh context for one request or one WebSocket operation. */
+  context: () => Context;
+  /** Answers `/healthz`: true when the gateway is listening to Hydra. */
+  healthy: () => boolean;
+  /** The Prometheus text of `/metrics`. */
+  metrics: () => string;
+  log: Log;
+}
+
+/** A running HTTP server. */
+export interface HttpServer {
+  server: Server;
+  /** `http://host:port/graphql` */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP + WebSocket server on `host:port` (port 0 picks a free one). */
+export async function startHttp(options: HttpOptions, host: string, port: number): Promise<HttpServer> {
+  const { log } = options;
+  const yoga = createYoga<Record<string, unknown>>({
+    schema: options.schema,
+    graphqlEndpoint: '/graphql',
+    context: () => options.context(),
+    graphiql: { subscriptionsProtocol: 'WS', title: 'hydra-notify-gateway' },
+    landingPage: false,
+    logging: {
+      debug: (...args) => log.debug(String(args[0])),
+      info: (...args) => log.info(String(args[0])),
+      warn: (...args) => log.warn(String(args[0])),
+      error: (...args) => log.error(String(args[0]), { detail: args[1] instanceof Error ? args[1].message : undefined }),
+    },
+  });
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      const ok = options.healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not listening to Hydra\n');
+    } else if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(options.metrics());
+    } else if (path === '/') {
+      res.writeHead(302, { location: '/graphql' }).end();
+    } else {
+      void yoga(req, res);
+    }
+  });
+
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const ws = useServer(
+    {
+      execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema,
+          document,
+          operationName: params.operationName,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe } as Enveloped,
+        };
+      },
+    },
+    wss,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    server,
+    url: `http://${shownHost}:${address.port}/graphql`,
+    async close() {
+      await ws.dispose();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The envelop-wrapped executors, passed to graphql-ws through `rootValue`. */
+interface Enveloped {
+  execute: (args: ExecutionArgs) => OperationResult;
+  subscribe: (args: ExecutionArgs) => OperationResult;
+}
