@@ -43,11 +43,16 @@ export class PayloadError extends Error {
 }
 
 const ID = /^\d+$/;
+
+/** A field quoted for an error message, cut so a huge payload cannot flood the log. */
+function quote(field: string): string {
+  return JSON.stringify(field.length > 40 ? `${field.slice(0, 40)}…` : field);
+}
 const INT4_MAX = 2 ** 31 - 1;
 
 function id(field: string | undefined, what: string): number {
   if (field === undefined) throw new Error(`expected ${what}, found nothing`);
-  if (!ID.test(field)) throw new Error(`expected ${what} as a decimal id, found ${JSON.stringify(field)}`);
+  if (!ID.test(field)) throw new Error(`expected ${what} as a decimal id, found ${quote(field)}`);
   const value = Number(field);
   if (value > INT4_MAX) throw new Error(`${what} ${field} is out of int4 range`);
   return value;
@@ -99,7 +104,7 @@ function parseOrThrow(channel: Channel, payload: string): Notice {
       const [b, s, log] = fields(payload, 3, 3, 'build_id<TAB>step_nr<TAB>log_path');
       if (log === undefined || log === '') throw new Error('expected a log path or "-", found an empty field');
       if (log !== '-' && !log.startsWith('/')) {
-        throw new Error(`expected an absolute log path or "-", found ${JSON.stringify(log)}`);
+        throw new Error(`expected an absolute log path or "-", found ${quote(log)}`);
       }
       return { channel, buildId: id(b, 'build_id'), stepNr: id(s, 'step_nr'), logPath: log === '-' ? null : log };
     }
@@ -136,6 +141,8 @@ function parseOrThrow(channel: Channel, payload: string): Notice {
     case 'hydra_notify_dump_metrics':
       if (payload !== '') throw new Error(`expected an empty payload, found ${payload.length} characters`);
       return { channel };
+    default:
+      throw new Error(`no payload rule for channel ${quote(channel satisfies never)}`);
   }
 }
 

@@ -1,0 +1,323 @@
+/**
+ * Every subscription end to end: a real graphql-ws client subscribes to a
+ * real gateway, a NOTIFY is sent the way Hydra sends it (inside a
+ * transaction, both as a statement and through pg_notify), and the event
+ * arrives typed, with the rows it names. Also: filters, rows that do not
+ * exist, and malformed payloads that never reach a client.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  BuildFinishedDocument,
+  BuildQueuedDocument,
+  BuildStartedDocument,
+  CachedBuildFinishedDocument,
+  CachedBuildQueuedDocument,
+  EvalAddedDocument,
+  EvalCachedDocument,
+  EvalFailedDocument,
+  EvalStartedDocument,
+  QueueChangedDocument,
+  StepFinishedDocument,
+  StepStartedDocument,
+} from './generated/operations.js';
+import { subscribeWs, until, wsClient } from './support/clients.js';
+import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, insertEval, insertStep, seedJobset } from './support/hydra.js';
+
+let db: TestDatabase;
+let gateway: TestGateway;
+let jobsetId: number;
+let otherJobsetId: number;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  gateway = await startTestGateway(db.url);
+  jobsetId = await seedJobset(db.pool, 'nixpkgs', 'trunk');
+  otherJobsetId = await seedJobset(db.pool, 'hydra', 'master');
+});
+
+/** Subscribes and waits until the gateway holds `expected` hub subscribers. */
+async function subscribed<T, V extends Record<string, unknown>>(
+  document: Parameters<typeof subscribeWs<T, V>>[1],
+  variables?: V,
+) {
+  const before = gateway.hub.size;
+  const stream = subscribeWs(wsClient(gateway.url), document, variables);
+  await until(() => gateway.hub.size > before, 10_000, 'subscription registered');
+  return stream;
+}
+
+describe('evaluation events', () => {
+  it('evalStarted carries the trace id and the jobset with its project', async () => {
+    const stream = await subscribed(EvalStartedDocument);
+    await notify(db.pool, [['eval_started', `183745.123456789.4242\t${jobsetId}`]]);
+    const { evalStarted } = await stream.nextData();
+    expect(evalStarted).toMatchObject({
+      channel: 'eval_started',
+      payload: `183745.123456789.4242\t${jobsetId}`,
+      source: 'LIVE',
+      traceId: '183745.123456789.4242',
+      jobsetId,
+      jobset: { id: jobsetId, name: 'trunk', project: { name: 'nixpkgs', displayName: 'nixpkgs' } },
+    });
+    expect(Date.parse(evalStarted.receivedAt)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('evalAdded carries the new evaluation, sent with pg_notify at the commit of the eval', async () => {
+    const stream = await subscribed(EvalAddedDocument);
+    const evalId = await insertEval(db.pool, jobsetId);
+    await notify(db.pool, [['eval_added', `1.2.3\t${jobsetId}\t${evalId}`]], 'function');
+    const { evalAdded } = await stream.nextData();
+    expect(evalAdded).toMatchObject({
+      traceId: '1.2.3',
+      jobset: { name: 'trunk' },
+      evaluationId: evalId,
+      evaluation: { id: evalId, hasNewBuilds: true, checkoutTime: 3, evalTime: 7 },
+    });
+  });
+
+  it('evalCached carries the previous evaluation', async () => {
+    const stream = await subscribed(EvalCachedDocument);
+    const evalId = await insertEval(db.pool, jobsetId);
+    await notify(db.pool, [['eval_cached', `9.9.9\t${jobsetId}\t${evalId}`]]);
+    expect((await stream.nextData()).evalCached).toMatchObject({ traceId: '9.9.9', evaluationId: evalId, evaluation: { id: evalId } });
+  });
+
+  it('evalFailed carries the jobset and its error', async () => {
+    await db.pool.query(`UPDATE jobsets SET errormsg = 'attribute missing', errortime = 1700000000 WHERE id = $1`, [jobsetId]);
+    const stream = await subscribed(EvalFailedDocument);
+    await notify(db.pool, [['eval_failed', `5.5.5\t${jobsetId}`]], 'function');
+    expect((await stream.nextData()).evalFailed).toMatchObject({
+      channel: 'eval_failed',
+      traceId: '5.5.5',
+      jobset: { name: 'trunk', errorMsg: 'attribute missing' },
+    });
+  });
+});
+
+describe('build and step events', () => {
+  it('buildQueued arrives at the commit of the eval, one per new build, with the rows', async () => {
+    const stream = await subscribed(BuildQueuedDocument);
+    const client = await db.pool.connect();
+    await client.query('BEGIN');
+    const a = await insertBuild(client, jobsetId, { job: 'hello.x86_64-linux' });
+    const b = await insertBuild(client, jobsetId, { job: 'hello.aarch64-linux', system: 'aarch64-linux' });
+    await client.query(`NOTIFY build_queued, '${a}'`);
+    await client.query('SELECT pg_notify($1, $2)', ['build_queued', String(b)]);
+    // Nothing is delivered before COMMIT.
+    expect(stream.buffered).toBe(0);
+    await client.query('COMMIT');
+    client.release();
+    const [first, second] = await stream.take(2);
+    expect(first!.buildQueued).toMatchObject({
+      buildId: a,
+      build: {
+        id: a,
+        job: 'hello.x86_64-linux',
+        finished: false,
+        buildStatus: null,
+        jobset: { name: 'trunk', project: { name: 'nixpkgs' } },
+        outputs: [{ name: 'out', path: `/nix/store/${a}-hello.x86_64-linux` }],
+      },
+    });
+    expect(second!.buildQueued).toMatchObject({ buildId: b, build: { system: 'aarch64-linux' } });
+  });
+
+  it('buildStarted may repeat for one build and arrives each time', async () => {
+    const stream = await subscribed(BuildStartedDocument);
+    const id = await insertBuild(db.pool, jobsetId);
+    await notify(db.pool, [['build_started', String(id)]]);
+    await notify(db.pool, [['build_started', String(id)]], 'function');
+    const events = await stream.take(2);
+    expect(events.map((e) => e.buildStarted.buildId)).toEqual([id, id]);
+    expect(events[0]!.buildStarted.build?.finished).toBe(false);
+  });
+
+  it('stepStarted carries the busy step row', async () => {
+    const stream = await subscribed(StepStartedDocument);
+    const id = await insertBuild(db.pool, jobsetId);
+    const client = await db.pool.connect();
+    await client.query('BEGIN');
+    await insertStep(client, id, 1);
+    await client.query(`NOTIFY step_started, '${id}\t1'`);
+    await client.query('COMMIT');
+    client.release();
+    expect((await stream.nextData()).stepStarted).toMatchObject({
+      buildId: id,
+      stepNr: 1,
+      build: { id },
+      step: { stepNr: 1, busy: 'BUILDING', machine: 'builder1' },
+    });
+  });
+
+  it('stepFinished carries the log path, and null for the legacy "-"', async () => {
+    const stream = await subscribed(StepFinishedDocument);
+    const id = await insertBuild(db.pool, jobsetId);
+    await insertStep(db.pool, id, 1);
+    await db.pool.query(`UPDATE buildsteps SET busy = 0, status = 0, stoptime = starttime + 5 WHERE build = $1`, [id]);
+    await notify(db.pool, [['step_finished', `${id}\t1\t/nix/var/log/nix/drvs/ab/cdef.drv.bz2`]]);
+    await notify(db.pool, [['step_finished', `${id}\t1\t-`]], 'function');
+    const [withLog, legacy] = await stream.take(2);
+    expect(withLog!.stepFinished).toMatchObject({
+      buildId: id,
+      stepNr: 1,
+      logPath: '/nix/var/log/nix/drvs/ab/cdef.drv.bz2',
+      step: { busy: 'NOT_BUSY', status: 'SUCCEEDED' },
+    });
+    expect(legacy!.stepFinished.logPath).toBeNull();
+  });
+
+  it('buildFinished carries the build, its pendingSince and its dependents', async () => {
+    const stream = await subscribed(BuildFinishedDocument);
+    const failed = await insertBuild(db.pool, jobsetId);
+    const dep = await insertBuild(db.pool, jobsetId);
+    const since = await finishBuilds(db.pool, [failed], { status: 1 });
+    await finishBuilds(db.pool, [dep], { status: 2, stopTime: since });
+    // The NOTIFY comes in a later transaction than the finish, as Hydra sends it.
+    await notify(db.pool, [['build_finished', `${failed}\t${failed}\t${dep}`]]);
+    const { buildFinished } = await stream.nextData();
+    expect(buildFinished).toMatchObject({
+      channel: 'build_finished',
+      source: 'LIVE',
+      chunks: 1,
+      buildId: failed,
+      selfListed: true,
+      pendingSince: new Date(since * 1000).toISOString(),
+      build: { id: failed, finished: true, buildStatus: 'FAILED' },
+      dependentIds: [dep],
+      dependents: [{ id: dep, buildStatus: 'DEPENDENCY_FAILED' }],
+    });
+  });
+
+  it('cachedBuildQueued and cachedBuildFinished carry the evaluation and the build', async () => {
+    const queued = await subscribed(CachedBuildQueuedDocument);
+    const finished = await subscribed(CachedBuildFinishedDocument);
+    const evalId = await insertEval(db.pool, jobsetId);
+    const open = await insertBuild(db.pool, jobsetId);
+    const done = await insertBuild(db.pool, jobsetId);
+    await finishBuilds(db.pool, [done]);
+    await notify(db.pool, [
+      ['cached_build_queued', `${evalId}\t${open}`],
+      ['cached_build_finished', `${evalId}\t${done}`],
+    ]);
+    expect((await queued.nextData()).cachedBuildQueued).toMatchObject({ evaluationId: evalId, evaluation: { id: evalId }, build: { id: open, finished: false } });
+    expect((await finished.nextData()).cachedBuildFinished).toMatchObject({ evaluationId: evalId, build: { id: done, finished: true } });
+  });
+});
+
+describe('queueChanged', () => {
+  it('names the channel of every payload-less and wake-up notification, in order', async () => {
+    const stream = await subscribed(QueueChangedDocument);
+    const id = await insertBuild(db.pool, jobsetId);
+    await notify(db.pool, [
+      ['builds_added', String(id)],
+      ['builds_added', '?'],
+      ['builds_restarted', ''],
+      ['builds_cancelled', ''],
+      ['builds_bumped', ''],
+      ['builds_deleted', ''],
+      ['jobsets_added', ''],
+      ['jobsets_deleted', ''],
+      ['jobset_scheduling_changed', ''],
+      ['jobset_shares_changed', ''],
+      ['hydra_notify_dump_metrics', ''],
+    ]);
+    const events = (await stream.take(11)).map((e) => e.queueChanged);
+    expect(events.map((e) => e.kind)).toEqual([
+      'BUILDS_ADDED',
+      'BUILDS_ADDED',
+      'BUILDS_RESTARTED',
+      'BUILDS_CANCELLED',
+      'BUILDS_BUMPED',
+      'BUILDS_DELETED',
+      'JOBSETS_ADDED',
+      'JOBSETS_DELETED',
+      'JOBSET_SCHEDULING_CHANGED',
+      'JOBSET_SHARES_CHANGED',
+      'HYDRA_NOTIFY_DUMP_METRICS',
+    ]);
+    expect(events[0]).toMatchObject({ lowestNewBuildId: id, build: { id } });
+    expect(events[1]).toMatchObject({ payload: '?', lowestNewBuildId: null, build: null });
+  });
+
+  it('fires from the triggers on builds, and kinds selects channels', async () => {
+    const stream = await subscribed(QueueChangedDocument, { kinds: ['BUILDS_BUMPED'] });
+    const id = await insertBuild(db.pool, jobsetId);
+    await db.pool.query('UPDATE builds SET globalpriority = 10 WHERE id = $1', [id]);
+    expect((await stream.nextData()).queueChanged).toMatchObject({ kind: 'BUILDS_BUMPED', channel: 'builds_bumped', payload: '' });
+  });
+});
+
+describe('filters', () => {
+  it('selects by project, jobset, job, system and build id, ANDed', async () => {
+    const byProject = await subscribed(BuildQueuedDocument, { filter: { project: 'hydra' } });
+    const byJobAndSystem = await subscribed(BuildQueuedDocument, { filter: { job: 'wanted', system: 'aarch64-linux' } });
+    const byJobset = await subscribed(BuildQueuedDocument, { filter: { project: 'nixpkgs', jobset: 'trunk' } });
+    const a = await insertBuild(db.pool, otherJobsetId, { job: 'wanted', system: 'x86_64-linux' });
+    const b = await insertBuild(db.pool, jobsetId, { job: 'wanted', system: 'aarch64-linux' });
+    const byId = await subscribed(BuildQueuedDocument, { filter: { buildId: b } });
+    await notify(db.pool, [
+      ['build_queued', String(a)],
+      ['build_queued', String(b)],
+    ]);
+    expect((await byProject.nextData()).buildQueued.buildId).toBe(a);
+    expect((await byJobAndSystem.nextData()).buildQueued.buildId).toBe(b);
+    expect((await byJobset.nextData()).buildQueued.buildId).toBe(b);
+    expect((await byId.nextData()).buildQueued.buildId).toBe(b);
+    // A marker event proves nothing else was queued before it for each stream.
+    const marker = await insertBuild(db.pool, otherJobsetId, { job: 'wanted', system: 'aarch64-linux' });
+    await notify(db.pool, [['build_queued', String(marker)]]);
+    expect((await byProject.nextData()).buildQueued.buildId).toBe(marker);
+    expect((await byJobAndSystem.nextData()).buildQueued.buildId).toBe(marker);
+  });
+
+  it('matches build_finished by any of its dependents, and eval events by project', async () => {
+    const finished = await subscribed(BuildFinishedDocument, { filter: { buildId: 999_999 } });
+    const evals = await subscribed(EvalStartedDocument, { filter: { project: 'hydra' } });
+    const id = await insertBuild(db.pool, jobsetId);
+    await notify(db.pool, [
+      ['eval_started', `1.1.1\t${jobsetId}`],
+      ['eval_started', `2.2.2\t${otherJobsetId}`],
+      ['build_finished', `${id}\t${id}\t999999`],
+    ]);
+    expect((await evals.nextData()).evalStarted.traceId).toBe('2.2.2');
+    expect((await finished.nextData()).buildFinished).toMatchObject({ buildId: id, dependentIds: [999_999], dependents: [null] });
+  });
+
+  it('excludes an event that does not name what the filter asks about', async () => {
+    const byJob = await subscribed(EvalStartedDocument, { filter: { job: 'anything' } });
+    const all = await subscribed(EvalStartedDocument);
+    await notify(db.pool, [['eval_started', `3.3.3\t${jobsetId}`]]);
+    await all.nextData();
+    // The unfiltered stream received the event, so the filtered one has seen it too.
+    await until(() => gateway.pipeline.stats.published.get('eval_started')! > 0);
+    expect(byJob.buffered).toBe(0);
+  });
+});
+
+describe('missing rows and malformed payloads', () => {
+  it('delivers an event whose row does not exist, with the row null', async () => {
+    const stream = await subscribed(BuildQueuedDocument);
+    await notify(db.pool, [['build_queued', '2147483647']]);
+    expect((await stream.nextData()).buildQueued).toEqual(expect.objectContaining({ buildId: 2147483647, build: null }));
+  });
+
+  it('drops a malformed payload: logged with channel and payload, counted, never sent to a client', async () => {
+    const stream = await subscribed(BuildQueuedDocument);
+    const id = await insertBuild(db.pool, jobsetId);
+    const errorsBefore = gateway.pipeline.stats.malformed.get('build_queued') ?? 0;
+    await notify(db.pool, [
+      ['build_queued', 'not-a-number'],
+      ['build_queued', `${id}\t${id}`],
+      ['build_queued', String(id)],
+    ]);
+    const { buildQueued } = await stream.nextData();
+    expect(buildQueued.buildId).toBe(id);
+    expect(stream.buffered).toBe(0);
+    expect(gateway.pipeline.stats.malformed.get('build_queued')).toBe(errorsBefore + 2);
+    expect(gateway.logs.some((l) => l.includes('dropped malformed notification') && l.includes('channel=build_queued') && l.includes('not-a-number'))).toBe(true);
+    const metrics = await (await fetch(gateway.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toContain(`notify_event_error_total{channel="build_queued"} ${errorsBefore + 2}`);
+  });
+});

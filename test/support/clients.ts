@@ -1,0 +1,175 @@
+/**
+ * Real clients over real sockets: graphql-ws over `ws`, graphql-sse over
+ * fetch (Server-Sent Events), and plain HTTP POST for queries and mutations.
+ *
+ * A subscription is read through a `Stream`, which queues what the server
+ * sends and lets a test await the next result (with a deadline, so a missing
+ * event fails the test instead of hanging it). Nothing here sleeps.
+ */
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { type ExecutionResult, print } from 'graphql';
+import { createClient as createSseClient } from 'graphql-sse';
+import { type Client, createClient as createWsClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { onCleanup } from './gateway.js';
+
+/** What a subscription delivered, in order, and how it ended. */
+export class Stream<T> {
+  private readonly results: ExecutionResult<T>[] = [];
+  private waiters: (() => void)[] = [];
+  ended = false;
+  error: unknown = null;
+  dispose: () => void = () => {};
+
+  /** Called by the transport for each result. */
+  push(result: ExecutionResult<T>): void {
+    this.results.push(result);
+    this.wake();
+  }
+
+  /** Called by the transport when the subscription ends. */
+  end(error?: unknown): void {
+    this.ended = true;
+    this.error = error ?? null;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The next result; rejects after `timeoutMs`, or if the stream ended first. */
+  async next(timeoutMs = 10_000): Promise<ExecutionResult<T>> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.results.length === 0) {
+      if (this.ended) throw new Error(`stream ended ${this.error ? `with ${JSON.stringify(this.error)}` : 'without further results'}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no result within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.results.shift()!;
+  }
+
+  /** The data of the next result; fails on errors. */
+  async nextData(timeoutMs?: number): Promise<T> {
+    const result = await this.next(timeoutMs);
+    if (result.errors?.length) throw new Error(`subscription error: ${JSON.stringify(result.errors)}`);
+    return result.data as T;
+  }
+
+  /** The data of the next `n` results. */
+  async take(n: number, timeoutMs?: number): Promise<T[]> {
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(await this.nextData(timeoutMs));
+    return out;
+  }
+
+  /** Results received and not yet read. */
+  get buffered(): number {
+    return this.results.length;
+  }
+
+  /** Resolves when the stream has ended. */
+  async waitEnded(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error(`stream did not end within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+/** A graphql-ws client to `httpUrl` (its ws:// form), disposed after the file. */
+export function wsClient(httpUrl: string): Client {
+  const client = createWsClient({
+    url: httpUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+    // The gateway closing the socket at the end of a file is expected.
+    onNonLazyError: () => {},
+  });
+  onCleanup(async () => client.dispose());
+  return client;
+}
+
+/** Subscribes over graphql-ws. */
+export function subscribeWs<T, V extends Record<string, unknown>>(
+  client: Client,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Stream<T> {
+  const stream = new Stream<T>();
+  stream.dispose = client.subscribe<T>(
+    { query: print(document), variables: variables ?? {} },
+    { next: (r) => stream.push(r as ExecutionResult<T>), error: (e) => stream.end(e), complete: () => stream.end() },
+  );
+  onCleanup(async () => stream.dispose());
+  return stream;
+}
+
+/** Subscribes over Server-Sent Events (graphql-sse, distinct connections mode). */
+export function subscribeSse<T, V extends Record<string, unknown>>(
+  httpUrl: string,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Stream<T> {
+  const client = createSseClient({ url: httpUrl, retryAttempts: 0 });
+  const stream = new Stream<T>();
+  const unsubscribe = client.subscribe<T>(
+    { query: print(document), variables: variables ?? {} },
+    { next: (r) => stream.push(r as ExecutionResult<T>), error: (e) => stream.end(e), complete: () => stream.end() },
+  );
+  stream.dispose = () => {
+    unsubscribe();
+    client.dispose();
+  };
+  onCleanup(async () => stream.dispose());
+  return stream;
+}
+
+/** Runs a query or mutation over HTTP POST. */
+export async function request<T, V extends Record<string, unknown>>(
+  httpUrl: string,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Promise<ExecutionResult<T>> {
+  const response = await fetch(httpUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
+  });
+  return (await response.json()) as ExecutionResult<T>;
+}
+
+/** The data of a successful query; fails on errors. */
+export async function requestData<T, V extends Record<string, unknown>>(
+  httpUrl: string,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Promise<T> {
+  const result = await request(httpUrl, document, variables);
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data as T;
+}
+
+/** Resolves once `predicate` holds, checking every 10 ms; rejects after `timeoutMs`. */
+export async function until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * A database of the test file's own, cloned from the template that holds the
+ * Hydra-compatible schema, and helpers that write to it the way Hydra does:
+ * rows in transactions, NOTIFYs inside them (`NOTIFY chan, 'payload'` and
+ * `SELECT pg_notify(…)`), delivered at COMMIT.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { onCleanup } from './gateway.js';
+
+/** A test database and a pool on it. */
+export interface TestDatabase {
+  url: string;
+  name: string;
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: inject('postgres').adminUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Clones the template (Hydra's tables, no rows) into a fresh database, or
+ * with `empty` makes one without any table; dropped after the test file.
+ */
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
+  const { adminUrl, template } = inject('postgres');
+  const name = `hng_${randomBytes(6).toString('hex')}`;
+  // CREATE DATABASE … TEMPLATE fails while another session uses the template
+  // (a parallel file cloning it at the same moment): retry a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${options.empty ? 'template0' : template}`));
+      break;
+    } catch (error) {
+      if (attempt >= 10 || !/being accessed by other users/.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 20 });
+  pool.on('error', () => {});
+  const database: TestDatabase = {
+    url: url.toString(),
+    name,
+    pool,
+    async drop() {
+      await pool.end().catch(() => {});
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+  // Dropped after the file, after the gateways and clients started later.
+  onCleanup(() => database.drop());
+  return database;
+}
+
+/** How a notification is sent: the NOTIFY statement or the pg_notify function. */
+export type NotifyStyle = 'statement' | 'function';
+
+/**
+ * Sends `notifications` in ONE transaction (delivered together at COMMIT), as
+ * Hydra does. Statement style uses `NOTIFY chan, 'literal'`; function style
+ * `SELECT pg_notify($1, $2)`.
+ */
+export async function notify(
+  pool: pg.Pool,
+  notifications: readonly (readonly [channel: string, payload: string])[],
+  style: NotifyStyle = 'statement',
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    for (const [channel, payload] of notifications) {
+      if (style === 'statement') {
+        await client.query(payload === '' ? `NOTIFY ${client.escapeIdentifier(channel)}` : `NOTIFY ${client.escapeIdentifier(channel)}, ${client.escapeLiteral(payload)}`);
+      } else {
+        await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      }
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Runs `fn` in a transaction on one client. */
+export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

