@@ -29,6 +29,10 @@ export const VARIABLES = z.object({
   HNG_EMBEDDED_PG_PORT: int(1, 65535).default(54329),
   /** Simulated Hydra activity on the embedded database. @default on */
   HNG_SIMULATOR: flag.default(true),
+  /** Milliseconds between the simulated evaluator's runs. @default 3_000 */
+  HNG_SIMULATOR_EVAL_MS: int(10, 3_600_000).default(3_000),
+  /** Milliseconds between the simulated queue runner's runs. @default 1_000 */
+  HNG_SIMULATOR_RUNNER_MS: int(10, 3_600_000).default(1_000),
   /** Smallest reconnect delay of the LISTEN connection. @default 250 */
   HNG_RECONNECT_MIN_MS: int(1, 60_000).default(250),
   /** Largest reconnect delay of the LISTEN connection. @default 15_000 // 15 seconds */
@@ -53,6 +57,8 @@ export interface Config {
   dataDir: string;
   embeddedPgPort: number;
   simulator: boolean;
+  simulatorEvalMs: number;
+  simulatorRunnerMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
   listenerProbeMs: number;
@@ -93,6 +99,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: v.HNG_DATA_DIR,
     embeddedPgPort: v.HNG_EMBEDDED_PG_PORT,
     simulator: v.HNG_SIMULATOR,
+    simulatorEvalMs: v.HNG_SIMULATOR_EVAL_MS,
+    simulatorRunnerMs: v.HNG_SIMULATOR_RUNNER_MS,
     reconnectMinMs: v.HNG_RECONNECT_MIN_MS,
     reconnectMaxMs: v.HNG_RECONNECT_MAX_MS,
     listenerProbeMs: v.HNG_LISTENER_PROBE_MS,

@@ -76,7 +76,11 @@ async function main(): Promise<void> {
   if (embedded && config.simulator) {
     simulatorPool = new pg.Pool({ connectionString, max: 2, application_name: 'hydra-simulator' });
     simulatorPool.on('error', (error) => log.warn('simulator connection lost', { error: error.message }));
-    simulator = await startSimulator(simulatorPool, { log: (message, fields) => log.debug(`simulator: ${message}`, fields) });
+    simulator = await startSimulator(simulatorPool, {
+      evalIntervalMs: config.simulatorEvalMs,
+      runnerIntervalMs: config.simulatorRunnerMs,
+      log: (message, fields) => log.debug(`simulator: ${message}`, fields),
+    });
     log.info('simulating Hydra activity (HNG_SIMULATOR=off to stop it)');
   }
   log.info(`open ${gateway.url} in a browser for GraphiQL`);
