@@ -41,8 +41,10 @@ export const VARIABLES = z.object({
   HNG_LISTENER_PROBE_MS: int(100, 600_000).default(10_000),
   /** How long a build_finished waits for further chunks of the same payload. @default 50 */
   HNG_CHUNK_WINDOW_MS: int(0, 5_000).default(50),
-  /** Events queued for one subscriber before it is ended with SLOW_CONSUMER. @default 10_000 */
-  HNG_SUBSCRIBER_QUEUE_LIMIT: int(1, 1_000_000).default(10_000),
+  /** Events waiting for one subscription before it ends with SLOW_CONSUMER. @default 200_000 */
+  HNG_SUBSCRIBER_QUEUE_LIMIT: int(1, 10_000_000).default(200_000),
+  /** Age of the oldest event waiting for a subscription before it ends with SLOW_CONSUMER. @default 60_000 // 1 minute */
+  HNG_SUBSCRIBER_MAX_LAG_MS: int(100, 3_600_000).default(60_000),
   /** Size of the query pool (the LISTEN connection is separate). @default 10 */
   HNG_POOL_SIZE: int(1, 1_000).default(10),
   /** `debug`, `info`, `warn` or `error`. @default 'info' */
@@ -64,6 +66,7 @@ export interface Config {
   listenerProbeMs: number;
   chunkWindowMs: number;
   subscriberQueueLimit: number;
+  subscriberMaxLagMs: number;
   poolSize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -106,6 +109,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     listenerProbeMs: v.HNG_LISTENER_PROBE_MS,
     chunkWindowMs: v.HNG_CHUNK_WINDOW_MS,
     subscriberQueueLimit: v.HNG_SUBSCRIBER_QUEUE_LIMIT,
+    subscriberMaxLagMs: v.HNG_SUBSCRIBER_MAX_LAG_MS,
     poolSize: v.HNG_POOL_SIZE,
     logLevel: v.HNG_LOG_LEVEL,
   });

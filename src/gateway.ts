@@ -38,8 +38,10 @@ export interface GatewayOptions {
   poolSize?: number;
   /** @default 50 */
   chunkWindowMs?: number;
-  /** @default 10_000 */
+  /** @default 200_000 */
   subscriberQueueLimit?: number;
+  /** @default 60_000 // 1 minute */
+  subscriberMaxLagMs?: number;
   /** @default 250 */
   reconnectMinMs?: number;
   /** @default 15_000 */
@@ -131,13 +133,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw new StartupError(`cannot LISTEN on ${target}: ${(error as Error).message}`);
   }
 
-  const subscriberQueueLimit = options.subscriberQueueLimit ?? 10_000;
+  const subscriberQueueLimit = options.subscriberQueueLimit ?? 200_000;
+  const subscriberMaxLagMs = options.subscriberMaxLagMs ?? 60_000;
   const http = await startHttp(
     {
       schema,
-      context: () => ({ db: pool, loaders: createLoaders(pool), hub, subscriberQueueLimit }),
+      context: () => ({ db: pool, loaders: createLoaders(pool), hub, subscriberQueueLimit, subscriberMaxLagMs }),
       healthy: () => listener.status.connected,
-      metrics: () => renderMetrics({ pipeline: pipeline.stats, listener: listener.status, subscribers: hub.size }),
+      metrics: () => renderMetrics({ pipeline: pipeline.stats, listener: listener.status, hub }),
       log: log.child({ component: 'http' }),
     },
     options.host,

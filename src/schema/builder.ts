@@ -22,6 +22,8 @@ export interface Context {
   hub: EventHub;
   /** Queue bound of each subscription. */
   subscriberQueueLimit: number;
+  /** Age bound of the oldest event waiting for a subscription. */
+  subscriberMaxLagMs: number;
 }
 
 /** The builder every schema module registers on. */

@@ -3,6 +3,7 @@
  * the meaning is the same (`notify_event_total{channel}`,
  * `notify_event_error_total{channel}`), so existing dashboards carry over.
  */
+import type { EventHub } from '../events/hub.js';
 import type { PipelineStats } from '../events/pipeline.js';
 import type { ListenerState } from '../listener/listener.js';
 
@@ -16,7 +17,7 @@ function gauge(name: string, help: string, value: number, type = 'gauge'): strin
 }
 
 /** The metrics text of one gateway. */
-export function renderMetrics(state: { pipeline: PipelineStats; listener: ListenerState; subscribers: number }): string {
+export function renderMetrics(state: { pipeline: PipelineStats; listener: ListenerState; hub: EventHub }): string {
   return [
     counter('notify_event_total', 'Notifications received, by channel.', state.pipeline.received),
     counter('notify_event_error_total', 'Malformed notifications dropped, by channel.', state.pipeline.malformed),
@@ -24,6 +25,7 @@ export function renderMetrics(state: { pipeline: PipelineStats; listener: Listen
     gauge('hng_build_finished_recovered_total', 'Pending build_finished occurrences published after a reconnect.', state.pipeline.recovered, 'counter'),
     gauge('hng_listener_connected', 'Whether the LISTEN connection is up.', state.listener.connected ? 1 : 0),
     gauge('hng_listener_reconnects_total', 'LISTEN connections re-established.', state.listener.reconnects, 'counter'),
-    gauge('hng_subscriptions', 'Active subscriptions.', state.subscribers),
+    gauge('hng_subscriptions', 'Active subscriptions.', state.hub.size),
+    gauge('hng_slow_consumer_total', 'Subscriptions ended with SLOW_CONSUMER.', state.hub.overflows, 'counter'),
   ].join('');
 }

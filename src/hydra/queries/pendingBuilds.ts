@@ -27,6 +27,23 @@ export interface PendingPosition {
   id: number;
 }
 
+/**
+ * The statement of `pendingBuilds`; parameters: after.since, after.id,
+ * project, jobset, job, buildId, system, limit + 1. Exported so tests can
+ * EXPLAIN it.
+ */
+export const PENDING_BUILDS_SQL = `/* pendingBuilds */ SELECT ${BUILD_COLUMNS}
+   FROM builds b JOIN jobsets j ON j.id = b.jobset_id
+   WHERE b.notificationpendingsince IS NOT NULL
+     AND ($1::int IS NULL OR (b.notificationpendingsince, b.id) > ($1::int, $2::int))
+     AND ($3::text IS NULL OR j.project = $3)
+     AND ($4::text IS NULL OR j.name = $4)
+     AND ($5::text IS NULL OR b.job = $5)
+     AND ($6::int IS NULL OR b.id = $6)
+     AND ($7::text IS NULL OR b.system = $7)
+   ORDER BY b.notificationpendingsince, b.id
+   LIMIT $8`;
+
 /** Up to `limit + 1` pending builds after `after`, oldest first. */
 export async function pendingBuilds(
   db: Queryable,
@@ -34,17 +51,7 @@ export async function pendingBuilds(
 ): Promise<Build[]> {
   const { after, limit, filter } = options;
   const { rows } = await db.query(
-    `/* pendingBuilds */ SELECT ${BUILD_COLUMNS}
-     FROM builds b JOIN jobsets j ON j.id = b.jobset_id
-     WHERE b.notificationpendingsince IS NOT NULL
-       AND ($1::int IS NULL OR (b.notificationpendingsince, b.id) > ($1::int, $2::int))
-       AND ($3::text IS NULL OR j.project = $3)
-       AND ($4::text IS NULL OR j.name = $4)
-       AND ($5::text IS NULL OR b.job = $5)
-       AND ($6::int IS NULL OR b.id = $6)
-       AND ($7::text IS NULL OR b.system = $7)
-     ORDER BY b.notificationpendingsince, b.id
-     LIMIT $8`,
+    PENDING_BUILDS_SQL,
     [
       after?.since ?? null,
       after?.id ?? null,

@@ -85,6 +85,7 @@ export function subscribeEvents(
   return ctx.hub.subscribe({
     channels: new Set(channels),
     limit: ctx.subscriberQueueLimit,
+    maxLagMs: ctx.subscriberMaxLagMs,
     accept: (event) => (!extra || extra(event)) && matches(event, filter),
   });
 }
@@ -96,7 +97,7 @@ export function deliver<E extends GatewayEvent>(delivery: Delivery): E {
       return delivery.event as E;
     case 'overflow':
       throw new GraphQLError(
-        `subscription ended: more than ${delivery.limit} events were waiting for this client; resubscribe and read the backlog`,
+        `subscription ended: this client fell behind (more than ${delivery.limit} events, or events older than ${delivery.maxLagMs} ms, waiting for it); resubscribe and read the backlog`,
         { extensions: { code: 'SLOW_CONSUMER' } },
       );
     case 'error':

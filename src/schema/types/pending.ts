@@ -17,6 +17,7 @@ import { BuildRef } from './refs.js';
 export const MAX_PAGE = 500;
 
 const PREFIX = 'pending:';
+const INT4_MAX = 2_147_483_647;
 
 /** The opaque cursor of a pending build. */
 export function encodePendingCursor(position: PendingPosition): string {
@@ -27,7 +28,8 @@ export function encodePendingCursor(position: PendingPosition): string {
 export function decodePendingCursor(cursor: string): PendingPosition {
   const text = Buffer.from(cursor, 'base64url').toString();
   const match = /^pending:(\d{1,10}):(\d{1,10})$/.exec(text);
-  if (!match) throw new GraphQLError(`not a pendingBuildFinished cursor: ${JSON.stringify(cursor)}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  // Both are Postgres integers: a larger value would fail in SQL as an internal error.
+  if (!match || Number(match[1]) > INT4_MAX || Number(match[2]) > INT4_MAX) throw new GraphQLError(`not a pendingBuildFinished cursor: ${JSON.stringify(cursor)}`, { extensions: { code: 'BAD_USER_INPUT' } });
   return { since: Number(match[1]), id: Number(match[2]) };
 }
 

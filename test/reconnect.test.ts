@@ -1,0 +1,98 @@
+/**
+ * The LISTEN connection is killed (`pg_terminate_backend` on its backend):
+ * the gateway reconnects with backoff and LISTENs again, subscribers over
+ * WebSocket and SSE stay connected and keep receiving, and the pending
+ * `build_finished` whose notification was lost while no connection listened
+ * is recovered from Hydra's table; one already announced live is not sent
+ * again.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BuildFinishedDocument, BuildQueuedDocument } from './generated/operations.js';
+import { subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
+import { admin, createTestDatabase, notify, transaction, type TestDatabase } from './support/database.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
+
+let db: TestDatabase;
+let gateway: TestGateway;
+let jobsetId: number;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  gateway = await startTestGateway(db.url);
+  jobsetId = await seedJobset(db.pool);
+});
+
+describe('a killed LISTEN connection', () => {
+  it('is re-established; subscribers stay connected and receive what was lost and what follows', async () => {
+    const finishedWs = subscribeWs(wsClient(gateway.url), BuildFinishedDocument);
+    const finishedSse = subscribeSse(gateway.url, BuildFinishedDocument);
+    const queued = subscribeWs(wsClient(gateway.url), BuildQueuedDocument);
+    await until(() => gateway.hub.size === 3, 10_000, 'three subscriptions');
+
+    // Announced live before the kill: must not come again as RECOVERED.
+    const announced = await insertBuild(db.pool, jobsetId);
+    await finishBuilds(db.pool, [announced]);
+    await notify(db.pool, [['build_finished', String(announced)]]);
+    for (const stream of [finishedWs, finishedSse]) {
+      expect((await stream.nextData()).buildFinished).toMatchObject({ buildId: announced, source: 'LIVE' });
+    }
+
+    // The build finishes and its NOTIFY is committed while the listener's backend is being killed.
+    const lost = await insertBuild(db.pool, jobsetId);
+    const pid = gateway.listener.status.backendPid;
+    expect(pid).toBeGreaterThan(0);
+    const since = await transaction(db.pool, async (client) => {
+      const at = await finishBuilds(client, [lost], { status: 0 });
+      await client.query(`NOTIFY build_finished, '${lost}'`);
+      const { rows } = await client.query('SELECT pg_terminate_backend($1) AS killed', [pid]);
+      expect(rows[0].killed).toBe(true);
+      return at;
+    });
+
+    await until(() => gateway.listener.status.reconnects === 1 && gateway.listener.status.connected, 10_000, 'reconnected');
+    expect(gateway.listener.status.backendPid).not.toBe(pid);
+
+    for (const stream of [finishedWs, finishedSse]) {
+      const { buildFinished } = await stream.nextData();
+      expect(buildFinished).toMatchObject({
+        buildId: lost,
+        source: 'RECOVERED',
+        pendingSince: new Date(since * 1000).toISOString(),
+        build: { id: lost, finished: true },
+      });
+    }
+
+    // Live events flow again on the same subscriptions.
+    const after = await insertBuild(db.pool, jobsetId);
+    await notify(db.pool, [['build_queued', String(after)]], 'function');
+    expect((await queued.nextData()).buildQueued.buildId).toBe(after);
+    await finishBuilds(db.pool, [after]);
+    await notify(db.pool, [['build_finished', String(after)]]);
+    for (const stream of [finishedWs, finishedSse]) {
+      expect((await stream.nextData()).buildFinished).toMatchObject({ buildId: after, source: 'LIVE' });
+      expect(stream.ended).toBe(false);
+    }
+    expect(gateway.logs.some((l) => l.includes('listener connection lost'))).toBe(true);
+    const metrics = await (await fetch(gateway.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toContain('hng_listener_reconnects_total 1');
+  });
+
+  it('keeps retrying with backoff while the database refuses it', async () => {
+    // Refuse new connections to this database, then kill the listener.
+    await admin((c) => c.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`));
+    try {
+      const before = gateway.listener.status.reconnects;
+      await db.pool.query('SELECT pg_terminate_backend($1)', [gateway.listener.status.backendPid]);
+      await until(() => gateway.logs.filter((l) => l.includes('listener reconnect failed')).length >= 2, 10_000, 'failed attempts');
+      expect(gateway.listener.status.connected).toBe(false);
+      const health = await fetch(gateway.url.replace('/graphql', '/healthz'));
+      expect(health.status).toBe(503);
+      await admin((c) => c.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`));
+      await until(() => gateway.listener.status.reconnects === before + 1, 10_000, 'reconnected');
+      expect((await fetch(gateway.url.replace('/graphql', '/healthz'))).status).toBe(200);
+    } finally {
+      await admin((c) => c.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`));
+    }
+  });
+});
