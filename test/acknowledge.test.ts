@@ -160,10 +160,16 @@ describe('acknowledgeBuildFinished', () => {
 
   it('rejects an instant beyond what Hydra can store (32-bit seconds) as BAD_USER_INPUT', async () => {
     const id = await pendingBuild(T1);
-    for (const pendingSince of ['2100-01-01T00:00:00Z', '1900-01-01T00:00:00Z']) {
+    for (const pendingSince of ['2038-01-19T03:14:08Z', '2100-01-01T00:00:00Z', '1901-12-13T20:45:51Z']) {
       const result = await request(gateway.url, AcknowledgeBuildFinishedDocument, { buildId: id, pendingSince });
       expect(result.data ?? null).toBeNull();
+      expect(result.errors).toHaveLength(1);
       expect(result.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(result.errors![0]!.message).toMatch(/32-bit/);
+    }
+    // The last and first second Hydra can hold are ordinary (here: another occurrence, so STALE).
+    for (const pendingSince of ['2038-01-19T03:14:07Z', '1901-12-13T20:45:52Z']) {
+      expect(await ack(id, pendingSince)).toMatchObject({ outcome: 'STALE', pendingSince: iso(T1) });
     }
     expect(await pendingOf(id)).toBe(T1);
   });

@@ -44,7 +44,9 @@ function parseDateTime(value: unknown): Date {
     });
   }
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) {
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (Number.isNaN(date.getTime()) || month < 1 || month > 12 || day < 1 || day > daysInMonth) {
     throw new GraphQLError(`DateTime ${JSON.stringify(value)} is not a valid date`, { extensions: { code: 'BAD_USER_INPUT' } });
   }
   return date;

@@ -47,9 +47,10 @@ export async function acknowledgeBuilds(db: Queryable, requests: readonly AckReq
        SELECT * FROM unnest($1::int[], $2::int[]) WITH ORDINALITY AS r(build_id, since, ord)
      ), cleared AS (
        UPDATE builds b SET notificationpendingsince = NULL
-       FROM req
-       WHERE b.id = req.build_id AND b.finished = 1 AND b.notificationpendingsince = req.since
-       RETURNING req.ord
+       -- Of identical requests in one batch, the earliest is the one that clears.
+       FROM (SELECT DISTINCT ON (build_id, since) * FROM req ORDER BY build_id, since, ord) AS first
+       WHERE b.id = first.build_id AND b.finished = 1 AND b.notificationpendingsince = first.since
+       RETURNING first.ord
      )
      SELECT req.ord, b.id IS NOT NULL AS found, b.finished, b.notificationpendingsince AS pending,
             c.ord IS NOT NULL AS cleared

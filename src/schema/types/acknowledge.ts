@@ -48,9 +48,18 @@ const AcknowledgeInput = builder.inputType('AcknowledgeBuildFinishedInput', {
   }),
 });
 
+/** Hydra's `notificationpendingsince` is a Postgres integer: 1901-12-13T20:45:52Z to 2038-01-19T03:14:07Z. */
+const INT4_MIN = -2_147_483_648;
+const INT4_MAX = 2_147_483_647;
+
 function toRequest(buildId: number, pendingSince: Date): AckRequest {
   try {
-    return { buildId, pendingSince: toUnix(pendingSince) };
+    const seconds = toUnix(pendingSince);
+    // Out of range, the statement would fail as an internal error.
+    if (seconds < INT4_MIN || seconds > INT4_MAX) {
+      throw new RangeError(`${pendingSince.toISOString()} is outside what Hydra stores (32-bit Unix seconds)`);
+    }
+    return { buildId, pendingSince: seconds };
   } catch (error) {
     throw new GraphQLError((error as Error).message, { extensions: { code: 'BAD_USER_INPUT' } });
   }
