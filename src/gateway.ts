@@ -4,23 +4,33 @@
  *
  * Contract:
  * - `startGateway` checks the database first (reachable, Hydra's tables
- *   present) and fails with a `StartupError` whose message says what to do,
- *   never a stack trace; then it LISTENs before it serves, so a client never
- *   subscribes to a gateway that is not yet listening.
- * - Each re-established LISTEN connection triggers a catch-up: every pending
- *   `build_finished` occurrence (from `builds.notificationpendingsince`) that
- *   no live notification already announced is published as a RECOVERED event.
- *   Subscribers stay connected throughout.
- * - `close()` stops serving, ends every subscription, closes the LISTEN
- *   connection and the pool, in that order. The gateway never owns the
- *   database server (see `db/embedded.ts`).
+ *   present, its own schema migrated) and fails with a `StartupError` whose
+ *   message says what to do, never a stack trace; then it LISTENs before it
+ *   serves, so a client never subscribes to a gateway that is not listening.
+ * - Notifications flow LISTEN → recorder (the one instance holding the lock
+ *   journals them) → journal → reader (every instance) → pipeline → hub →
+ *   subscriptions. See journal/recorder.ts for the guarantees.
+ * - A re-established LISTEN connection makes this instance a candidate
+ *   recorder again; a window nobody heard is journaled as a gap, followed by
+ *   the pending build_finished recovered from Hydra's table. Subscribers stay
+ *   connected throughout.
+ * - `close()` stops serving, ends every subscription, journals what the
+ *   recorder still holds, then closes the LISTEN connection (releasing the
+ *   recorder lock) and the pool. The gateway never owns the database server
+ *   (see `db/embedded.ts`).
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import pg from 'pg';
+import { ConsumerHints } from './consumers/hints.js';
 import { EventHub } from './events/hub.js';
 import { Pipeline } from './events/pipeline.js';
 import { missingHydraTables } from './hydra/install.js';
 import { createLoaders } from './hydra/loaders.js';
-import { pendingOccurrences } from './hydra/queries/pendingBuilds.js';
+import { CONSUMER_CHANNEL, JOURNAL_CHANNEL, MARK_CHANNEL } from './journal/channels.js';
+import { migrate } from './journal/migrate.js';
+import { JournalReader } from './journal/reader.js';
+import { Recorder } from './journal/recorder.js';
 import { Listener } from './listener/listener.js';
 import type { Log } from './log.js';
 import { renderMetrics } from './server/metrics.js';
@@ -48,6 +58,14 @@ export interface GatewayOptions {
   reconnectMaxMs?: number;
   /** @default 10_000 */
   listenerProbeMs?: number;
+  /** This instance's name in the journal. @default host:pid:random */
+  instance?: string;
+  /** How often a non-recording instance tries to take over. @default 1_000 */
+  lockRetryMs?: number;
+  /** How long an instance whose connection came back waits before trying. @default 3_000 */
+  reconnectGraceMs?: number;
+  /** The recorder's heartbeat. @default 2_000 */
+  heartbeatMs?: number;
 }
 
 /** A running gateway. */
@@ -57,6 +75,10 @@ export interface Gateway {
   hub: EventHub;
   pipeline: Pipeline;
   listener: Listener;
+  recorder: Recorder;
+  reader: JournalReader;
+  /** This instance's name in the journal. */
+  instance: string;
   pool: pg.Pool;
   close(): Promise<void>;
 }
@@ -101,34 +123,59 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
   }
 
+  try {
+    const client = await pool.connect();
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end();
+    throw new StartupError(
+      `cannot create the gateway's own schema hydra_notify_gateway on ${target}: ${(error as Error).message} (grant CREATE on the database, or create the schema for this role)`,
+    );
+  }
+
+  const instance = options.instance ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const hub = new EventHub();
-  const pipeline = new Pipeline({ db: pool, hub, log, chunkWindowMs: options.chunkWindowMs ?? 50 });
-  const listener = new Listener({
+  const heard = new Map<string, number>();
+  const pipeline = new Pipeline({ db: pool, log, chunkWindowMs: options.chunkWindowMs ?? 50, emit: (event) => hub.publish(event) });
+  const listener: Listener = new Listener({
     connection: { connectionString: options.connectionString },
     reconnectMinMs: options.reconnectMinMs ?? 250,
     reconnectMaxMs: options.reconnectMaxMs ?? 15_000,
     probeMs: options.listenerProbeMs ?? 10_000,
     log: log.child({ component: 'listener' }),
-    onNotification: (channel, payload, receivedAt) => pipeline.accept(channel, payload, receivedAt),
-    onListening: ({ reconnected }) => {
-      if (reconnected) void catchUp();
+    onNotification: (channel, payload, receivedAt) => {
+      if (channel === JOURNAL_CHANNEL) return reader.hint();
+      if (channel === CONSUMER_CHANNEL) return consumerHints.emit(payload);
+      if (channel !== MARK_CHANNEL) heard.set(channel, (heard.get(channel) ?? 0) + 1);
+      recorder.hear(channel, payload, receivedAt);
     },
+    onListening: (info) => {
+      recorder.listening(info);
+      // Rows journaled by another instance while this one could not hear the hint.
+      if (info.reconnected) reader.hint();
+    },
+    onLost: () => recorder.lost(),
   });
-
-  async function catchUp(): Promise<void> {
-    try {
-      const recovered = pipeline.recover(await pendingOccurrences(pool));
-      log.info('caught up after reconnect', { recoveredBuildFinished: recovered });
-    } catch (error) {
-      // The pool may still be reconnecting; the next reconnect retries, and the
-      // pending set stays readable through pendingBuildFinished meanwhile.
-      log.error('catch-up after reconnect failed', { error: (error as Error).message });
-    }
-  }
+  const recorder = new Recorder({
+    listener,
+    instance,
+    log: log.child({ component: 'recorder' }),
+    lockRetryMs: options.lockRetryMs,
+    reconnectGraceMs: options.reconnectGraceMs,
+    heartbeatMs: options.heartbeatMs,
+  });
+  const reader = new JournalReader({ db: pool, pipeline, log, onRow: (row) => recorder.journaled(row) });
+  const consumerHints = new ConsumerHints();
 
   try {
+    await reader.start();
     await listener.start();
   } catch (error) {
+    reader.stop();
     await pool.end();
     throw new StartupError(`cannot LISTEN on ${target}: ${(error as Error).message}`);
   }
@@ -138,14 +185,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const http = await startHttp(
     {
       schema,
-      context: () => ({ db: pool, loaders: createLoaders(pool), hub, subscriberQueueLimit, subscriberMaxLagMs }),
+      context: () => ({ db: pool, loaders: createLoaders(pool), hub, subscriberQueueLimit, subscriberMaxLagMs, published: () => reader.position }),
       healthy: () => listener.status.connected,
-      metrics: () => renderMetrics({ pipeline: pipeline.stats, listener: listener.status, hub }),
+      metrics: () => renderMetrics({ heard, pipeline: pipeline.stats, listener: listener.status, hub, recording: recorder.recording }),
       log: log.child({ component: 'http' }),
     },
     options.host,
     options.port,
   ).catch(async (error: Error) => {
+    reader.stop();
+    await recorder.stop();
     await listener.stop();
     await pool.end();
     throw new StartupError(`cannot serve on ${options.host}:${options.port}: ${error.message}`);
@@ -158,10 +207,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     pipeline,
     listener,
     pool,
+    recorder,
+    reader,
+    instance,
     async close() {
-      pipeline.close();
-      hub.close();
       await http.close();
+      hub.close();
+      await recorder.stop();
+      reader.stop();
+      pipeline.close();
       await listener.stop();
       await pool.end();
     },

@@ -1,24 +1,32 @@
 /**
- * The event: one parsed Hydra notification as it travels through the gateway.
+ * The event: one journaled Hydra notification (or gap) as it travels through
+ * the gateway.
  *
  * Contract: an event is immutable once published, except for its lazily made
  * loader set, which is created by the first subscriber that needs rows and
  * shared by all the others, so N identical subscribers cost one batch of
  * queries per event, and rows are never older than the event.
  */
+import type { Queryable } from '../db/queryable.js';
 import type { Channel } from '../hydra/channels.js';
 import { createLoaders, type Loaders } from '../hydra/loaders.js';
 import type { Notice } from '../hydra/payloads.js';
-import type { Queryable } from '../db/queryable.js';
+
+/** A window in which no gateway instance listened: notifications sent then are lost. */
+export interface GapNotice {
+  channel: 'gap';
+  from: Date;
+  to: Date;
+}
 
 /** Where an event came from. */
 export type EventSource = 'LIVE' | 'RECOVERED';
 
-/** One notification, parsed, as published to subscribers. */
-export interface GatewayEvent<N extends Notice = Notice> {
-  /** Position in this process's publication order. */
-  readonly seq: number;
-  readonly channel: Channel;
+/** One journal entry, parsed, as published to subscribers. */
+export interface GatewayEvent<N extends Notice | GapNotice = Notice | GapNotice> {
+  /** The journal position (of the last chunk, for a merged build_finished). */
+  readonly position: number;
+  readonly channel: N['channel'];
   readonly notice: N;
   /** The raw payload; the chunks of a split `build_finished`, joined by newlines. */
   readonly payload: string;
@@ -33,19 +41,17 @@ export interface GatewayEvent<N extends Notice = Notice> {
   readonly loaders: Loaders;
 }
 
-/** The event of one channel. */
+/** The event of one Hydra channel. */
 export type EventOf<C extends Channel> = GatewayEvent<Extract<Notice, { channel: C }>>;
 
-let counter = 0;
-
 /** Makes an event whose loaders query `db` when first used. */
-export function createEvent(
+export function createEvent<N extends Notice | GapNotice>(
   db: Queryable,
-  init: { notice: Notice; payload: string; receivedAt: Date; source: EventSource; chunks?: number; pendingSince?: number },
-): GatewayEvent {
+  init: { position: number; notice: N; payload: string; receivedAt: Date; source: EventSource; chunks?: number; pendingSince?: number },
+): GatewayEvent<N> {
   let loaders: Loaders | undefined;
   return {
-    seq: ++counter,
+    position: init.position,
     channel: init.notice.channel,
     notice: init.notice,
     payload: init.payload,
@@ -57,4 +63,9 @@ export function createEvent(
       return (loaders ??= createLoaders(db));
     },
   };
+}
+
+/** Whether an event is a gap. */
+export function isGap(event: GatewayEvent): event is GatewayEvent<GapNotice> {
+  return event.notice.channel === 'gap';
 }

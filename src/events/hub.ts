@@ -18,20 +18,25 @@
  *   filter cannot reorder events. If it throws, the iterator yields one
  *   `error` delivery and ends: a row that cannot be loaded must not become a
  *   quiet gap.
+ * - Gaps (windows no instance listened) reach every subscriber, whatever its
+ *   channels: as a delivery of their own to those that asked for 'gap', and
+ *   otherwise attached to the next event delivered after them
+ *   (`gapBefore`), so no subscriber crosses a gap unknowingly.
  * - `close()` ends every iterator (used on shutdown).
  */
 import type { Channel } from '../hydra/channels.js';
-import type { GatewayEvent } from './event.js';
+import { type GapNotice, type GatewayEvent, isGap } from './event.js';
 
 /** What a subscriber's iterator yields. */
 export type Delivery =
-  | { kind: 'event'; event: GatewayEvent }
+  | { kind: 'event'; event: GatewayEvent; gapBefore: GapNotice | null }
   | { kind: 'overflow'; limit: number; maxLagMs: number }
   | { kind: 'error'; error: Error };
 
 /** How one subscriber wants events. */
 export interface SubscribeOptions {
-  channels: ReadonlySet<Channel>;
+  /** The channels wanted; 'gap' to receive gaps as deliveries of their own. */
+  channels: ReadonlySet<Channel | 'gap'>;
   /** Whether the subscriber wants this event (its filter). */
   accept?: (event: GatewayEvent) => boolean | Promise<boolean>;
   /** Queue bound; exceeding it ends the subscription with `overflow`. */
@@ -64,7 +69,7 @@ export class EventHub {
   publish(event: GatewayEvent): void {
     const now = Date.now();
     for (const s of this.subscribers) {
-      if (!s.options.channels.has(event.channel) || s.overflowed) continue;
+      if ((!s.options.channels.has(event.channel) && !isGap(event)) || s.overflowed) continue;
       const oldest = s.queue[0];
       const lagging = oldest !== undefined && now - oldest.receivedAt.getTime() > (s.options.maxLagMs ?? Infinity);
       if (s.queue.length >= s.options.limit || lagging) {
@@ -81,6 +86,7 @@ export class EventHub {
   /** A new subscriber's iterator; `return()` unsubscribes. */
   subscribe(options: SubscribeOptions): AsyncIterableIterator<Delivery> {
     const s: Subscriber = { options, queue: [], overflowed: false, wake: null, done: this.closed };
+    let gapBefore: GapNotice | null = null;
     if (!this.closed) this.subscribers.add(s);
     const finish = (): IteratorResult<Delivery> => {
       s.done = true;
@@ -102,8 +108,16 @@ export class EventHub {
             s.wake = null;
             continue;
           }
+          if (isGap(event) && !options.channels.has('gap')) {
+            gapBefore = gapBefore ? { channel: 'gap', from: gapBefore.from, to: event.notice.to } : event.notice;
+            continue;
+          }
           try {
-            if (!options.accept || (await options.accept(event))) return { done: false, value: { kind: 'event', event } };
+            if (isGap(event) || !options.accept || (await options.accept(event))) {
+              const value: Delivery = { kind: 'event', event, gapBefore };
+              gapBefore = null;
+              return { done: false, value };
+            }
           } catch (error) {
             finish();
             return { done: false, value: { kind: 'error', error: error as Error } };

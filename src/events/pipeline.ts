@@ -1,27 +1,25 @@
 /**
- * The pipeline: from raw notifications to published events.
+ * The pipeline: from journal rows to events.
  *
  * Contract:
- * - `accept(channel, payload, receivedAt)` is called by the listener in
- *   delivery order. The payload is parsed by its channel's rule; a malformed
- *   one is logged with its channel and payload, counted, and dropped.
+ * - `accept(row)` takes journal rows in position order. A notification's
+ *   payload is parsed by its channel's rule; a malformed one is logged with
+ *   its channel and payload, counted, and dropped (it stays in the journal,
+ *   as received). Gaps and recovered build_finished rows become events too.
  * - `build_finished` chunks (Hydra splits long payloads into several
  *   notifications back to back, each with the same first id) are merged into
- *   one event with the union of their dependents, none repeated. Nothing
- *   marks the last chunk, so the merged event is published when any other
- *   notification arrives or after `chunkWindowMs` of quiet; publication order
- *   is always delivery order.
- * - `recover(pending)` publishes RECOVERED `build_finished` events for pending
- *   occurrences read from Hydra's table after the LISTEN connection was
- *   re-established, skipping those a live notification already announced.
- * - Counters (`stats`) feed `/metrics`.
+ *   one event with the union of their dependents, none repeated, positioned
+ *   at its last chunk. Nothing marks the last chunk, so the merged event is
+ *   emitted when any other row arrives, on `flush()`, or after
+ *   `chunkWindowMs` of quiet; emission order is always position order.
+ * - One pipeline feeds the hub (live); each replay of history makes its own.
  */
 import type { Queryable } from '../db/queryable.js';
-import { type Channel, isChannel } from '../hydra/channels.js';
+import { isChannel } from '../hydra/channels.js';
 import { type Notice, PayloadError, parsePayload } from '../hydra/payloads.js';
+import type { JournalRow } from '../journal/queries/journal.js';
 import type { Log } from '../log.js';
 import { createEvent, type GatewayEvent } from './event.js';
-import type { EventHub } from './hub.js';
 
 type BuildFinished = Extract<Notice, { channel: 'build_finished' }>;
 
@@ -30,40 +28,56 @@ interface OpenChunks {
   dependents: Set<number>;
   payloads: string[];
   receivedAt: Date;
+  position: number;
   timer: NodeJS.Timeout | null;
 }
 
 /** Counters of what the pipeline saw, by channel. */
 export interface PipelineStats {
-  received: Map<string, number>;
   malformed: Map<string, number>;
   published: Map<string, number>;
   recovered: number;
+  gaps: number;
 }
 
-/** A pending occurrence read from `builds`. */
-export interface PendingOccurrence {
-  buildId: number;
-  pendingSince: number;
-}
-
-/** How many live build_finished build ids are remembered to skip recovery duplicates. */
-const REMEMBERED = 100_000;
-
-/** Parses, merges and publishes notifications; see the module contract. */
+/** Parses and merges journal rows into events; see the module contract. */
 export class Pipeline {
-  readonly stats: PipelineStats = { received: new Map(), malformed: new Map(), published: new Map(), recovered: 0 };
+  readonly stats: PipelineStats = { malformed: new Map(), published: new Map(), recovered: 0, gaps: 0 };
   private open: OpenChunks | null = null;
-  /** build id → when (Unix seconds) its latest live build_finished arrived. */
-  private readonly announced = new Map<number, number>();
 
   constructor(
-    private readonly options: { db: Queryable; hub: EventHub; log: Log; chunkWindowMs: number },
+    private readonly options: { db: Queryable; log: Log; chunkWindowMs: number; emit: (event: GatewayEvent) => void },
   ) {}
 
-  /** Takes one notification from the listener. */
-  accept(channel: string, payload: string, receivedAt: Date): void {
-    bump(this.stats.received, channel);
+  /** Takes the next journal row. */
+  accept(row: JournalRow): void {
+    if (row.kind === 'gap') {
+      this.flush();
+      this.stats.gaps++;
+      this.emit(createEvent(this.options.db, {
+        position: row.position,
+        notice: { channel: 'gap', from: row.gapFrom!, to: row.gapTo! },
+        payload: '',
+        receivedAt: row.receivedAt,
+        source: 'LIVE',
+      }));
+      return;
+    }
+    if (row.kind === 'recovered') {
+      this.flush();
+      this.stats.recovered++;
+      const notice: BuildFinished = { channel: 'build_finished', buildId: Number(row.payload), dependentIds: [], selfListed: false };
+      this.emit(createEvent(this.options.db, {
+        position: row.position,
+        notice,
+        payload: row.payload,
+        receivedAt: row.receivedAt,
+        source: 'RECOVERED',
+        pendingSince: row.pendingSince ?? undefined,
+      }));
+      return;
+    }
+    const { channel, payload } = row;
     if (!isChannel(channel)) {
       this.reject(channel, payload, 'not a channel the gateway knows');
       return;
@@ -74,82 +88,68 @@ export class Pipeline {
       return;
     }
     if (notice.channel === 'build_finished') {
-      this.takeChunk(notice, payload, receivedAt);
+      this.takeChunk(notice, row);
       return;
     }
     this.flush();
-    this.publish(notice, payload, receivedAt);
+    this.emit(createEvent(this.options.db, { position: row.position, notice, payload, receivedAt: row.receivedAt, source: 'LIVE' }));
   }
 
-  /** Publishes pending occurrences no live notification announced; returns how many. */
-  recover(pending: readonly PendingOccurrence[]): number {
-    this.flush();
-    let count = 0;
-    for (const { buildId, pendingSince } of pending) {
-      const seenAt = this.announced.get(buildId);
-      if (seenAt !== undefined && seenAt >= pendingSince) continue;
-      const notice: BuildFinished = { channel: 'build_finished', buildId, dependentIds: [], selfListed: false };
-      this.emit(createEvent(this.options.db, { notice, payload: String(buildId), receivedAt: new Date(), source: 'RECOVERED', pendingSince }));
-      this.remember(buildId, pendingSince);
-      count++;
-    }
-    this.stats.recovered += count;
-    return count;
-  }
-
-  /** Publishes any open `build_finished` chunks now. */
+  /** Emits any open `build_finished` chunks now. */
   flush(): void {
     const open = this.open;
     if (!open) return;
     this.open = null;
     if (open.timer) clearTimeout(open.timer);
     const notice: BuildFinished = { ...open.notice, dependentIds: [...open.dependents] };
-    this.publish(notice, open.payloads.join('\n'), open.receivedAt, open.payloads.length);
+    this.emit(createEvent(this.options.db, {
+      position: open.position,
+      notice,
+      payload: open.payloads.join('\n'),
+      receivedAt: open.receivedAt,
+      source: 'LIVE',
+      chunks: open.payloads.length,
+    }));
   }
 
-  private takeChunk(notice: BuildFinished, payload: string, receivedAt: Date): void {
+  /** Emits what is open and stops the chunk timer (shutdown, end of a replay). */
+  close(): void {
+    this.flush();
+  }
+
+  private takeChunk(notice: BuildFinished, row: JournalRow): void {
     const open = this.open;
     if (open && open.notice.buildId === notice.buildId) {
       for (const id of notice.dependentIds) open.dependents.add(id);
       open.notice = { ...open.notice, selfListed: open.notice.selfListed || notice.selfListed };
-      open.payloads.push(payload);
+      open.payloads.push(row.payload);
+      open.position = row.position;
     } else {
       this.flush();
-      this.open = { notice, dependents: new Set(notice.dependentIds), payloads: [payload], receivedAt, timer: null };
+      this.open = {
+        notice,
+        dependents: new Set(notice.dependentIds),
+        payloads: [row.payload],
+        receivedAt: row.receivedAt,
+        position: row.position,
+        timer: null,
+      };
     }
     if (this.options.chunkWindowMs === 0) return this.flush();
+    // A replay flushes at the end of what it read, never on a timer.
+    if (!Number.isFinite(this.options.chunkWindowMs)) return;
     const current = this.open!;
     if (current.timer) clearTimeout(current.timer);
     current.timer = setTimeout(() => this.flush(), this.options.chunkWindowMs);
   }
 
-  private publish(notice: Notice, payload: string, receivedAt: Date, chunks = 1): void {
-    if (notice.channel === 'build_finished') this.remember(notice.buildId, Math.floor(receivedAt.getTime() / 1000));
-    this.emit(createEvent(this.options.db, { notice, payload, receivedAt, source: 'LIVE', chunks }));
-  }
-
   private emit(event: GatewayEvent): void {
-    bump(this.stats.published, event.channel);
-    this.options.hub.publish(event);
-  }
-
-  private remember(buildId: number, at: number): void {
-    this.announced.delete(buildId);
-    this.announced.set(buildId, at);
-    if (this.announced.size > REMEMBERED) this.announced.delete(this.announced.keys().next().value!);
+    this.stats.published.set(event.channel, (this.stats.published.get(event.channel) ?? 0) + 1);
+    this.options.emit(event);
   }
 
   private reject(channel: string, payload: string, reason: string): void {
-    bump(this.stats.malformed, channel);
+    this.stats.malformed.set(channel, (this.stats.malformed.get(channel) ?? 0) + 1);
     this.options.log.warn('dropped malformed notification', { channel, payload: payload.slice(0, 500), reason });
   }
-
-  /** Publishes what is open and stops the chunk timer (shutdown). */
-  close(): void {
-    this.flush();
-  }
-}
-
-function bump(counter: Map<string, number>, key: Channel | string): void {
-  counter.set(key, (counter.get(key) ?? 0) + 1);
 }

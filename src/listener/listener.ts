@@ -19,6 +19,7 @@
  */
 import pg from 'pg';
 import { CHANNELS } from '../hydra/channels.js';
+import { INTERNAL_CHANNELS } from '../journal/channels.js';
 import type { Log } from '../log.js';
 import { backoffDelay } from './backoff.js';
 
@@ -28,8 +29,13 @@ export interface ListenerOptions {
   connection: pg.ClientConfig;
   /** Called for every notification, in delivery order. */
   onNotification: (channel: string, payload: string, receivedAt: Date) => void;
-  /** Called after every successful LISTEN; `reconnected` is false the first time. */
-  onListening?: (info: { reconnected: boolean; downSince: Date | null; attempt: number }) => void;
+  /**
+   * Called after every successful LISTEN, before any notification of the new
+   * connection is handed on; `reconnected` is false the first time;
+   * Everything sent after `listeningSince` is heard; nothing sent before
+   * `listenSentAt` is (both local clock, around the LISTEN statement).
+   */
+  onListening?: (info: { reconnected: boolean; downSince: Date | null; attempt: number; listeningSince: Date; listenSentAt: Date }) => void;
   /** Called when the connection is lost (before reconnecting). */
   onLost?: (error: Error) => void;
   /** @default 250 */
@@ -41,8 +47,8 @@ export interface ListenerOptions {
   log: Log;
 }
 
-/** Channels LISTENed on, each a quoted identifier from the fixed table. */
-const LISTEN_SQL = CHANNELS.map((c) => `LISTEN ${pg.escapeIdentifier(c)};`).join(' ');
+/** Channels LISTENed on (Hydra's and the gateway's own), quoted identifiers from fixed tables. */
+const LISTEN_SQL = [...CHANNELS, ...INTERNAL_CHANNELS].map((c) => `LISTEN ${pg.escapeIdentifier(c)};`).join(' ');
 
 /** Observable state of the LISTEN connection. */
 export interface ListenerState {
@@ -92,13 +98,23 @@ export class Listener {
     // An error before `connect` resolves rejects it; later ones go to `lost`.
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('connection ended')));
+    // Notifications that arrive before `onListening` ran wait for it, so the
+    // caller learns of the new connection before any of its notifications.
+    let early: [string, string, Date][] | null = [];
     client.on('notification', (n) => {
-      if (client === this.client) this.options.onNotification(n.channel, n.payload ?? '', new Date());
+      if (client !== this.client) return;
+      if (early) early.push([n.channel, n.payload ?? '', new Date()]);
+      else this.options.onNotification(n.channel, n.payload ?? '', new Date());
     });
+    let listeningSince: Date;
+    let listenSentAt: Date;
     try {
       await client.connect();
       this.client = client;
+      listenSentAt = new Date();
       await client.query(LISTEN_SQL);
+      // Taken after LISTEN answered: a conservative (late) start of listening.
+      listeningSince = new Date();
     } catch (error) {
       this.client = null;
       client.removeAllListeners('end');
@@ -120,12 +136,27 @@ export class Listener {
     this.attempt = 0;
     this.startProbe(client);
     this.options.log.info(reconnected ? 'listener reconnected' : 'listener listening', {
-      channels: CHANNELS.length,
+      channels: CHANNELS.length + INTERNAL_CHANNELS.length,
       pid: this.state.backendPid,
       ...(reconnected ? { attempts: attempt, downMs: downSince ? Date.now() - downSince.getTime() : 0 } : {}),
     });
-    this.options.onListening?.({ reconnected, downSince, attempt });
+    this.options.onListening?.({ reconnected, downSince, attempt, listeningSince, listenSentAt });
+    const waiting = early;
+    early = null;
+    for (const [channel, payload, at] of waiting) this.options.onNotification(channel, payload, at);
   }
+
+  /**
+   * Runs a statement on the LISTEN connection itself. The recorder does so:
+   * its advisory lock and its writes must die with this connection, so that
+   * only an instance that is listening can record. Rejects when not connected.
+   */
+  async query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    const client = this.client;
+    if (!client) throw new Error('the LISTEN connection is down');
+    return client.query(text, values);
+  }
+
 
   private startProbe(client: pg.Client): void {
     if (this.probe) clearInterval(this.probe);
@@ -164,7 +195,7 @@ export class Listener {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.connect(true).catch((error: Error) => {
-        this.options.log.warn('listener reconnect failed', { error: error.message, attempt: this.attempt, nextInMs: 'backoff' });
+        this.options.log.warn('listener reconnect failed', { error: error.message, attempt: this.attempt });
         this.schedule();
       });
     }, delay);

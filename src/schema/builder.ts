@@ -24,6 +24,12 @@ export interface Context {
   subscriberQueueLimit: number;
   /** Age bound of the oldest event waiting for a subscription. */
   subscriberMaxLagMs: number;
+  /** The position of the last event this instance's reader published. */
+  published: () => number;
+  /** SSE `Last-Event-ID`: resume the subscription after this cursor. */
+  resumeAfter?: string | null;
+  /** The cursor of the last event delivered on this operation (SSE `id:`). */
+  lastCursor?: string;
 }
 
 /** The builder every schema module registers on. */

@@ -17,6 +17,7 @@ import './events/build.js';
 import './events/buildFinished.js';
 import './events/cached.js';
 import './events/queue.js';
+import './events/journal.js';
 
 /** The gateway's executable schema. */
 export const schema: GraphQLSchema = builder.toSchema();

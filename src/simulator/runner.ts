@@ -1,8 +1,11 @@
 /**
  * The simulated queue runner (hydra-queue-runner): steps start, steps finish, builds finish.
  *
- * Contract: a tick first finishes every step that was busy when it began (so a step
- * started in one tick finishes in the next), then dispatches queued builds to free slots.
+ * Contract: a tick first finishes each step that was busy when it began with probability
+ * `STEP_FINISH_RATE` (so a step lasts about ten ticks, never less than one), then
+ * dispatches queued builds to free slots. Builds outlast evaluations, as in Hydra: an
+ * evaluation then often finds a job's previous build still queued (`cached_build_queued`),
+ * which instant builds made all but impossible.
  * - Dispatch: one transaction inserts the busy step (busy 30) and sends `step_started`
  *   and `build_started`.
  * - A failed attempt that will be retried: one transaction closes the step (status 3) and
@@ -31,10 +34,13 @@ export interface RunnerContext {
 }
 
 /**
- * How many steps may be busy at once, over all machines.
- * @default 4
+ * How many steps may be busy at once, over all machines: enough for the runner to keep
+ * up with the evaluator although each step lasts several ticks.
+ * @default 12
  */
-export const SLOTS = 4;
+export const SLOTS = 12;
+/** Probability that a busy step finishes in a given tick: about ten ticks per step. */
+const STEP_FINISH_RATE = 0.1;
 /** Probability that a step attempt fails in a way the runner retries. */
 const RETRY_RATE = 0.08;
 /** Probability that a build fails. */
@@ -61,7 +67,9 @@ export async function runnerTick(ctx: RunnerContext): Promise<void> {
       where busy != 0 and status is null
       order by starttime, build, stepnr`,
   );
-  for (const step of busy) await finishStep(ctx, step);
+  for (const step of busy) {
+    if (chance(ctx.random, STEP_FINISH_RATE)) await finishStep(ctx, step);
+  }
   await dispatch(ctx, SLOTS);
 }
 

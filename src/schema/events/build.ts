@@ -8,7 +8,7 @@ import { loaded } from '../../hydra/loaders.js';
 import type { Notice } from '../../hydra/payloads.js';
 import { builder } from '../builder.js';
 import { BuildRef, BuildStepRef } from '../types/refs.js';
-import { deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
 
 type BuildEvent = GatewayEvent<Extract<Notice, { channel: 'build_queued' | 'build_started' }>>;
 type StepEvent = GatewayEvent<Extract<Notice, { channel: 'step_started' | 'step_finished' }>>;
@@ -26,9 +26,9 @@ function buildEvent(channel: 'build_queued' | 'build_started', name: string, fie
     t.field({
       type: ref,
       description,
-      args: { filter: t.arg({ type: EventFilterInput }) },
-      subscribe: (_, { filter }, ctx) => subscribeEvents(ctx, [channel], filter),
-      resolve: (delivery) => deliver<BuildEvent>(delivery),
+      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
+      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, [channel], filter, after),
+      resolve: (delivery, _args, ctx) => deliver<BuildEvent>(delivery, ctx),
     }),
   );
 }
@@ -57,9 +57,9 @@ function stepEvent(channel: 'step_started' | 'step_finished', name: string, fiel
     t.field({
       type: ref,
       description,
-      args: { filter: t.arg({ type: EventFilterInput }) },
-      subscribe: (_, { filter }, ctx) => subscribeEvents(ctx, [channel], filter),
-      resolve: (delivery) => deliver<StepEvent>(delivery),
+      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
+      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, [channel], filter, after),
+      resolve: (delivery, _args, ctx) => deliver<StepEvent>(delivery, ctx),
     }),
   );
 }

@@ -11,7 +11,7 @@ import { loaded } from '../../hydra/loaders.js';
 import { fromUnix } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
 import { BuildRef } from '../types/refs.js';
-import { deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
 
 type FinishedEvent = EventOf<'build_finished'>;
 
@@ -47,8 +47,8 @@ builder.subscriptionField('buildFinished', (t) =>
   t.field({
     type: BuildFinishedEventRef,
     description: 'Builds finishing, live, and after a lost LISTEN connection, the pending ones recovered from Hydra.',
-    args: { filter: t.arg({ type: EventFilterInput }) },
-    subscribe: (_, { filter }, ctx) => subscribeEvents(ctx, ['build_finished'], filter),
-    resolve: (delivery) => deliver<FinishedEvent>(delivery),
+    args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
+    subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, ['build_finished'], filter, after),
+    resolve: (delivery, _args, ctx) => deliver<FinishedEvent>(delivery, ctx),
   }),
 );

@@ -8,7 +8,7 @@ import { loaded } from '../../hydra/loaders.js';
 import type { Notice } from '../../hydra/payloads.js';
 import { builder } from '../builder.js';
 import { BuildRef, EvaluationRef } from '../types/refs.js';
-import { deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
 
 type CachedChannel = 'cached_build_queued' | 'cached_build_finished';
 type CachedEvent = GatewayEvent<Extract<Notice, { channel: CachedChannel }>>;
@@ -32,9 +32,9 @@ function cachedEvent(channel: CachedChannel, name: string, field: string, descri
     t.field({
       type: ref,
       description,
-      args: { filter: t.arg({ type: EventFilterInput }) },
-      subscribe: (_, { filter }, ctx) => subscribeEvents(ctx, [channel], filter),
-      resolve: (delivery) => deliver<CachedEvent>(delivery),
+      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
+      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, [channel], filter, after),
+      resolve: (delivery, _args, ctx) => deliver<CachedEvent>(delivery, ctx),
     }),
   );
 }

@@ -12,13 +12,16 @@
  */
 import { GraphQLError } from 'graphql';
 import type { Channel } from '../../hydra/channels.js';
-import type { GatewayEvent } from '../../events/event.js';
+import type { GapNotice, GatewayEvent } from '../../events/event.js';
 import { type EventFilter, matches } from '../../events/filter.js';
 import type { Delivery } from '../../events/hub.js';
+import { resume } from '../../events/replay.js';
+import { decodeCursor, encodeCursor } from '../../journal/cursor.js';
 import { builder, type Context } from '../builder.js';
 
 /** GraphQL type name of each channel's events. */
-export const EVENT_TYPE_NAMES: Record<Channel, string> = {
+export const EVENT_TYPE_NAMES: Record<Channel | 'gap', string> = {
+  gap: 'GapEvent',
   eval_started: 'EvalStartedEvent',
   eval_added: 'EvalAddedEvent',
   eval_cached: 'EvalCachedEvent',
@@ -52,10 +55,31 @@ export const EventSourceEnum = builder.enumType('EventSource', {
   } as const,
 });
 
-export const HydraEventRef = builder.interfaceRef<GatewayEvent>('HydraEvent').implement({
+/** An event as delivered to one subscriber: with the gap it crossed, if any. */
+export type Delivered<E extends GatewayEvent = GatewayEvent> = E & { readonly gapBefore?: GapNotice | null };
+
+export const GapRef = builder.objectRef<GapNotice>('Gap').implement({
+  description: 'A window in which no gateway instance listened: notifications Hydra sent then are lost.',
+  fields: (t) => ({
+    from: t.expose('from', { type: 'DateTime' }),
+    to: t.expose('to', { type: 'DateTime' }),
+  }),
+});
+
+export const HydraEventRef = builder.interfaceRef<Delivered>('HydraEvent').implement({
   description: 'One Hydra notification, parsed, with the rows it names.',
   resolveType: (event) => EVENT_TYPE_NAMES[event.channel],
   fields: (t) => ({
+    cursor: t.string({
+      description: 'Where this event stands in the journal: pass it as `after` (or SSE Last-Event-ID) to resume right after it.',
+      resolve: (e) => encodeCursor(e.position),
+    }),
+    precededByGap: t.field({
+      type: GapRef,
+      nullable: true,
+      description: 'Set when the journal records a window nobody listened between the previous event this subscriber received and this one.',
+      resolve: (e) => e.gapBefore ?? null,
+    }),
     channel: t.exposeString('channel', { description: 'The Postgres channel, e.g. "build_finished".' }),
     payload: t.exposeString('payload', { description: 'The raw payload (chunks of a split payload joined by newlines).' }),
     receivedAt: t.expose('receivedAt', { type: 'DateTime' }),
@@ -75,32 +99,53 @@ export const EventFilterInput = builder.inputType('EventFilter', {
   }),
 });
 
-/** Subscribes to the hub for `channels`, filtered; see the module contract. */
-export function subscribeEvents(
+/** Subscribes for `channels`, filtered, live or resumed after a cursor; see the module contract. */
+export async function subscribeEvents(
   ctx: Context,
-  channels: readonly Channel[],
+  channels: readonly (Channel | 'gap')[],
   filter: EventFilter | null | undefined,
-  extra?: (event: GatewayEvent) => boolean,
-): AsyncIterable<Delivery> {
-  return ctx.hub.subscribe({
+  after?: string | null,
+): Promise<AsyncIterable<Delivery>> {
+  const options = {
     channels: new Set(channels),
     limit: ctx.subscriberQueueLimit,
     maxLagMs: ctx.subscriberMaxLagMs,
-    accept: (event) => (!extra || extra(event)) && matches(event, filter),
-  });
+    accept: (event: GatewayEvent) => matches(event, filter),
+  };
+  const cursor = after ?? ctx.resumeAfter ?? null;
+  if (cursor === null) return ctx.hub.subscribe(options);
+  const stream = resume({ ...options, db: ctx.db, hub: ctx.hub, published: ctx.published, after: decodeCursor(cursor) });
+  // Fail the subscribe itself (CURSOR_EXPIRED, BAD_USER_INPUT) rather than its first event.
+  const first = await stream.next();
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        if (!first.done) yield first.value;
+        yield* stream;
+      } finally {
+        await stream.return(undefined);
+      }
+    },
+  };
 }
 
+/** The `after` argument every subscription takes. */
+export const AFTER_DESCRIPTION =
+  'Resume after this cursor: first every journaled event after it, then live ones, with no gap and no duplicate. CURSOR_EXPIRED when retention pruned them.';
+
 /** Turns a delivery into its event, or the error that ends the subscription. */
-export function deliver<E extends GatewayEvent>(delivery: Delivery): E {
+export function deliver<E extends GatewayEvent>(delivery: Delivery, ctx: Context): Delivered<E> {
   switch (delivery.kind) {
     case 'event':
-      return delivery.event as E;
+      ctx.lastCursor = encodeCursor(delivery.event.position);
+      return (delivery.gapBefore ? Object.create(delivery.event, { gapBefore: { value: delivery.gapBefore } }) : delivery.event) as Delivered<E>;
     case 'overflow':
       throw new GraphQLError(
-        `subscription ended: this client fell behind (more than ${delivery.limit} events, or events older than ${delivery.maxLagMs} ms, waiting for it); resubscribe and read the backlog`,
+        `subscription ended: this client fell behind (more than ${delivery.limit} events, or events older than ${delivery.maxLagMs} ms, waiting for it); resubscribe with the last cursor`,
         { extensions: { code: 'SLOW_CONSUMER' } },
       );
     case 'error':
+      if (delivery.error instanceof GraphQLError) throw delivery.error;
       throw new GraphQLError('subscription ended: the rows for its filter could not be loaded', {
         extensions: { code: 'ROW_LOAD_FAILED' },
       });

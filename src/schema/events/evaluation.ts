@@ -9,7 +9,7 @@ import type { Notice } from '../../hydra/payloads.js';
 import { loaded } from '../../hydra/loaders.js';
 import { builder } from '../builder.js';
 import { EvaluationRef, JobsetRef } from '../types/refs.js';
-import { deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
 
 type EvalChannel = 'eval_started' | 'eval_added' | 'eval_cached' | 'eval_failed';
 type EvalEvent = GatewayEvent<Extract<Notice, { channel: EvalChannel }>>;
@@ -47,9 +47,9 @@ function evalEvent(channel: EvalChannel, name: string, field: string, descriptio
     t.field({
       type: ref,
       description,
-      args: { filter: t.arg({ type: EventFilterInput }) },
-      subscribe: (_, { filter }, ctx) => subscribeEvents(ctx, [channel], filter),
-      resolve: (delivery) => deliver<EvalEvent>(delivery),
+      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
+      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, [channel], filter, after),
+      resolve: (delivery, _args, ctx) => deliver<EvalEvent>(delivery, ctx),
     }),
   );
 }

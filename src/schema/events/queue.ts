@@ -10,7 +10,7 @@ import { QUEUE_CHANNELS, type QueueChannel } from '../../hydra/channels.js';
 import type { Notice } from '../../hydra/payloads.js';
 import { builder } from '../builder.js';
 import { BuildRef } from '../types/refs.js';
-import { deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
 
 type QueueEvent = GatewayEvent<Extract<Notice, { channel: QueueChannel }>>;
 
@@ -51,8 +51,9 @@ builder.subscriptionField('queueChanged', (t) =>
     args: {
       filter: t.arg({ type: EventFilterInput }),
       kinds: t.arg({ type: [QueueChangeKindEnum] }),
+      after: t.arg.string({ description: AFTER_DESCRIPTION }),
     },
-    subscribe: (_, { filter, kinds }, ctx) => subscribeEvents(ctx, kinds?.length ? kinds : QUEUE_CHANNELS, filter),
-    resolve: (delivery) => deliver<QueueEvent>(delivery),
+    subscribe: (_, { filter, kinds, after }, ctx) => subscribeEvents(ctx, kinds?.length ? kinds : QUEUE_CHANNELS, filter, after),
+    resolve: (delivery, _args, ctx) => deliver<QueueEvent>(delivery, ctx),
   }),
 );

@@ -1,0 +1,33 @@
+/**
+ * Reconciling consumers' pending sets with Hydra's `builds` table, for what no
+ * notification announced: finishes while no gateway listened, and finishes
+ * whose NOTIFY Hydra never sent (it sends it in a later transaction than the
+ * finish, so a crash between them loses it).
+ *
+ * Two sources, both read-only on Hydra's side: every build still pending
+ * (`notificationpendingsince` set, Hydra's partial index), and every build
+ * finished since `sinceUnix` (by `stoptime`, for observer mode, where
+ * hydra-notify clears the column within seconds). Only finishes after a
+ * consumer was created count for it. Idempotent.
+ */
+import type { Queryable } from '../../db/queryable.js';
+
+/** Adds missing occurrences to every consumer; returns how many. */
+export async function reconcileOccurrences(db: Queryable, sinceUnix: number | null): Promise<number> {
+  const { rowCount } = await db.query(
+    `/* reconcileOccurrences */
+     INSERT INTO hydra_notify_gateway.occurrences (consumer, build_id, pending_since)
+     SELECT c.name, f.id, f.since
+     FROM (
+       SELECT b.id, b.notificationpendingsince AS since FROM builds b
+       WHERE b.notificationpendingsince IS NOT NULL AND b.finished = 1
+       UNION
+       SELECT b.id, coalesce(b.notificationpendingsince, b.stoptime) FROM builds b
+       WHERE $1::int IS NOT NULL AND b.finished = 1 AND b.stoptime >= $1::int
+     ) AS f
+     JOIN hydra_notify_gateway.consumers c ON f.since >= extract(epoch FROM c.created_at)::int - 1
+     ON CONFLICT DO NOTHING`,
+    [sinceUnix],
+  );
+  return rowCount ?? 0;
+}

@@ -1,0 +1,110 @@
+/**
+ * The backlog: notifications this instance heard and the journal may not hold
+ * yet, each keyed by its place in the stream that every listener sees.
+ *
+ * Postgres delivers notifications to every listening session in the same
+ * order, but gives them no identity. Marks give them one: instances NOTIFY
+ * `hng_mark` now and then; every listener sees each mark at the same place in
+ * the stream, so "the k-th notification after mark M" names the same
+ * notification on every instance that heard M. The recorder stores that key
+ * with each journal row, so another instance can tell exactly which of the
+ * notifications it heard are already journaled (`dropThrough`) and take over
+ * recording without losing or repeating one. Notifications heard before this
+ * connection saw its first mark have no key; `alignUnkeyed` matches them
+ * against the journal's tail by content instead.
+ *
+ * Lifecycle: one backlog per instance. `reset` starts a new connection (keys
+ * restart: marks seen on the old connection do not carry over) and drops the
+ * old connection's entries: another instance that kept listening journals
+ * them, or the next recorder writes a gap from the last heartbeat, which
+ * precedes them.
+ */
+
+/** A notification heard on the LISTEN connection. */
+export interface Heard {
+  channel: string;
+  payload: string;
+  receivedAt: Date;
+  /** The last mark seen before it on this connection, or null. */
+  mark: string | null;
+  /** How many notifications followed that mark before this one. */
+  offset: number | null;
+}
+
+/** The entries of one connection, oldest first; see the module contract. */
+export class Backlog {
+  private entries: Heard[] = [];
+  private mark: string | null = null;
+  private offset = 0;
+
+  /** How many entries wait. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** A mark passed: later notifications are keyed by it. */
+  passMark(mark: string): void {
+    this.mark = mark;
+    this.offset = 0;
+  }
+
+  /** Records a notification in stream order. */
+  hear(channel: string, payload: string, receivedAt: Date): Heard {
+    const heard: Heard = { channel, payload, receivedAt, mark: this.mark, offset: this.mark === null ? null : this.offset++ };
+    this.entries.push(heard);
+    return heard;
+  }
+
+  /** A new connection: what the old one heard and nobody journaled is dropped. */
+  reset(): void {
+    this.entries = [];
+    this.mark = null;
+    this.offset = 0;
+  }
+
+  /**
+   * Drops every entry up to and including the one keyed (mark, offset).
+   * @returns whether that key was found (if not, nothing is dropped).
+   */
+  dropThrough(mark: string | null, offset: number | null): boolean {
+    if (mark === null || offset === null) return false;
+    const i = this.entries.findIndex((e) => e.mark === mark && e.offset === offset);
+    if (i < 0) return false;
+    this.entries.splice(0, i + 1);
+    return true;
+  }
+
+  /**
+   * Drops the leading unkeyed entries that the journal's tail already holds:
+   * the longest run of them equal (channel and payload, in order) to the last
+   * rows of `tail`. Returns how many were dropped.
+   */
+  alignUnkeyed(tail: readonly { channel: string; payload: string }[]): number {
+    let unkeyed = 0;
+    while (unkeyed < this.entries.length && this.entries[unkeyed]!.mark === null) unkeyed++;
+    for (let n = Math.min(unkeyed, tail.length); n > 0; n--) {
+      const start = tail.length - n;
+      let same = true;
+      for (let i = 0; i < n && same; i++) {
+        const row = tail[start + i]!;
+        const entry = this.entries[i]!;
+        same = row.channel === entry.channel && row.payload === entry.payload;
+      }
+      if (same) {
+        this.entries.splice(0, n);
+        return n;
+      }
+    }
+    return 0;
+  }
+
+  /** Takes up to `max` entries off the front, for journaling. */
+  take(max: number): Heard[] {
+    return this.entries.splice(0, max);
+  }
+
+  /** Puts entries back at the front (their journaling failed). */
+  putBack(entries: Heard[]): void {
+    this.entries.unshift(...entries);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Statements on the journal (`hydra_notify_gateway.journal`), one function
+ * each. Writes are the recorder's alone and go through its LISTEN connection
+ * (see `recorder.ts`); reads use the query pool.
+ */
+import type { Queryable } from '../../db/queryable.js';
+
+/** A journal row as stored. */
+export interface JournalRow {
+  position: number;
+  kind: 'notification' | 'recovered' | 'gap';
+  channel: string;
+  payload: string;
+  receivedAt: Date;
+  pendingSince: number | null;
+  gapFrom: Date | null;
+  gapTo: Date | null;
+  mark: string | null;
+  markOffset: number | null;
+}
+
+/** The columns `toJournalRow` reads. */
+export const JOURNAL_COLUMNS = `position, kind, channel, payload, received_at, pending_since, gap_from, gap_to, mark, mark_offset`;
+
+/** Parses a journal row. */
+export function toJournalRow(r: Record<string, unknown>): JournalRow {
+  return {
+    position: Number(r.position),
+    kind: r.kind as JournalRow['kind'],
+    channel: String(r.channel),
+    payload: String(r.payload),
+    receivedAt: r.received_at as Date,
+    pendingSince: r.pending_since === null ? null : Number(r.pending_since),
+    gapFrom: (r.gap_from as Date | null) ?? null,
+    gapTo: (r.gap_to as Date | null) ?? null,
+    mark: (r.mark as string | null) ?? null,
+    markOffset: r.mark_offset === null ? null : Number(r.mark_offset),
+  };
+}
+
+/** One notification to journal. */
+export interface NewNotification {
+  channel: string;
+  payload: string;
+  receivedAt: Date;
+  buildId: number | null;
+  mark: string | null;
+  offset: number | null;
+}
+
+/** Appends notifications in order; returns their positions. */
+export async function appendNotifications(db: Queryable, instance: string, items: readonly NewNotification[]): Promise<number[]> {
+  const { rows } = await db.query(
+    `/* appendNotifications */
+     INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, build_id, mark, mark_offset, recorded_by)
+     SELECT 'notification', t.channel, t.payload, t.received_at, t.build_id, t.mark, t.mark_offset, $7
+     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::text[], $6::int[])
+          WITH ORDINALITY AS t(channel, payload, received_at, build_id, mark, mark_offset, ord)
+     ORDER BY t.ord
+     RETURNING position`,
+    [
+      items.map((i) => i.channel),
+      items.map((i) => i.payload),
+      items.map((i) => i.receivedAt),
+      items.map((i) => i.buildId),
+      items.map((i) => i.mark),
+      items.map((i) => i.offset),
+      instance,
+    ],
+  );
+  return rows.map((r: { position: string }) => Number(r.position)).sort((a, b) => a - b);
+}
+
+/** Appends a gap: a window in which no instance listened. */
+export async function appendGap(db: Queryable, instance: string, from: Date, to: Date): Promise<number> {
+  const { rows } = await db.query(
+    `/* appendGap */
+     INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, gap_from, gap_to, recorded_by)
+     VALUES ('gap', 'gap', '', clock_timestamp(), $1, $2, $3) RETURNING position`,
+    [from, to, instance],
+  );
+  return Number(rows[0].position);
+}
+
+/**
+ * Appends a `recovered` build_finished for each build that finished since
+ * `since` (Unix seconds) and is still pending in Hydra's table, unless the
+ * journal already holds a build_finished of it received after that finish.
+ */
+export async function appendRecovered(db: Queryable, instance: string, since: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `/* appendRecovered */
+     INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, build_id, pending_since, recorded_by)
+     SELECT 'recovered', 'build_finished', b.id::text, clock_timestamp(), b.id, b.notificationpendingsince, $2
+     FROM builds b
+     WHERE b.notificationpendingsince IS NOT NULL AND b.notificationpendingsince >= $1
+       AND NOT EXISTS (
+         SELECT 1 FROM hydra_notify_gateway.journal j
+         WHERE j.channel = 'build_finished' AND j.build_id = b.id
+           AND j.received_at >= to_timestamp(b.notificationpendingsince))
+     ORDER BY b.notificationpendingsince, b.id`,
+    [since, instance],
+  );
+  return rowCount ?? 0;
+}
+
+/** The last `limit` notification rows, oldest first. */
+export async function journalTail(db: Queryable, limit: number): Promise<JournalRow[]> {
+  const { rows } = await db.query(
+    `/* journalTail */ SELECT ${JOURNAL_COLUMNS} FROM hydra_notify_gateway.journal
+     WHERE kind = 'notification' ORDER BY position DESC LIMIT $1`,
+    [limit],
+  );
+  return rows.map(toJournalRow).reverse();
+}
+
+/** Rows after `position`, oldest first, at most `limit`; only `channels` (and gaps) when given. */
+export async function journalAfter(
+  db: Queryable,
+  options: { after: number; limit: number; channels?: readonly string[] | null; until?: number | null },
+): Promise<JournalRow[]> {
+  const { rows } = await db.query(
+    `/* journalAfter */ SELECT ${JOURNAL_COLUMNS} FROM hydra_notify_gateway.journal
+     WHERE position > $1 AND ($3::bigint IS NULL OR position <= $3)
+       AND ($4::text[] IS NULL OR channel = ANY($4) OR kind = 'gap')
+     ORDER BY position LIMIT $2`,
+    [options.after, options.limit, options.until ?? null, options.channels ?? null],
+  );
+  return rows.map(toJournalRow);
+}
+
+/** The highest position, 0 when empty. */
+export async function lastPosition(db: Queryable): Promise<number> {
+  const { rows } = await db.query(`/* lastPosition */ SELECT coalesce(max(position), 0) AS position FROM hydra_notify_gateway.journal`);
+  return Number(rows[0].position);
+}

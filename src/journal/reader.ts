@@ -1,0 +1,88 @@
+/**
+ * The reader: every instance tails the journal and publishes what it reads.
+ *
+ * Contract: live events reach subscribers from the journal, never straight
+ * from LISTEN, so every instance delivers the same events with the same
+ * positions (cursors), whichever instance recorded them. The reader starts at
+ * the journal's end, reads in position order when the recorder's
+ * `hng_journal` hint arrives and every `pollMs` as a backstop (a hint is only
+ * a hint), one read at a time, and never skips a row: positions are written
+ * by one recorder at a time, in commit order. Each row read is also shown to
+ * the recorder, so this instance stops owing what another one journaled.
+ */
+import type { Queryable } from '../db/queryable.js';
+import type { Pipeline } from '../events/pipeline.js';
+import type { Log } from '../log.js';
+import { type JournalRow, journalAfter, lastPosition } from './queries/journal.js';
+
+/** Tails the journal into a pipeline; see the module contract. */
+export class JournalReader {
+  private last = 0;
+  private reading = false;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly options: {
+      db: Queryable;
+      pipeline: Pipeline;
+      log: Log;
+      /** Sees every row read, before it is published. */
+      onRow?: (row: JournalRow) => void;
+      /** @default 1_000 */
+      pollMs?: number;
+    },
+  ) {}
+
+  /** The position of the last row published. */
+  get position(): number {
+    return this.last;
+  }
+
+  /** Starts at the journal's current end. */
+  async start(): Promise<void> {
+    this.last = await lastPosition(this.options.db);
+    this.timer = setInterval(() => this.hint(), this.options.pollMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  /** New rows may be there: read them. */
+  hint(): void {
+    if (this.stopped) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    void this.read();
+  }
+
+  /** Stops reading. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async read(): Promise<void> {
+    this.reading = true;
+    try {
+      do {
+        this.again = false;
+        for (;;) {
+          const rows = await journalAfter(this.options.db, { after: this.last, limit: 1_000 });
+          for (const row of rows) {
+            if (this.stopped) return;
+            this.options.onRow?.(row);
+            this.options.pipeline.accept(row);
+            this.last = row.position;
+          }
+          if (rows.length < 1_000) break;
+        }
+      } while (this.again && !this.stopped);
+    } catch (error) {
+      this.options.log.warn('journal read failed; retrying on the next hint', { error: (error as Error).message });
+    } finally {
+      this.reading = false;
+    }
+  }
+}

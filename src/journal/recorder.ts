@@ -1,0 +1,276 @@
+/**
+ * The recorder: the one instance that writes the journal.
+ *
+ * Contract:
+ * - Every instance hears every notification on its LISTEN connection and
+ *   keeps what the journal may not hold yet in its `Backlog`. Exactly one
+ *   instance records: the one whose LISTEN connection holds the recorder's
+ *   advisory lock. Its writes go through that same connection, so a recorder
+ *   whose connection died can neither hold the lock nor write: the lock is
+ *   the fence, and positions are assigned by one writer, in delivery order.
+ * - The others try the lock every `lockRetryMs`; when the recorder dies its
+ *   session ends, the lock frees, and one of them takes over within about a
+ *   second. An instance whose own connection was just re-established waits
+ *   `reconnectGraceMs` first, so that an instance that kept listening (and
+ *   holds what was sent meanwhile) wins.
+ * - Taking over: the journal's last row names its place in the stream (mark
+ *   and offset, see backlog.ts); the new recorder drops what it heard up to
+ *   there and journals the rest. If it did not hear that row and the last
+ *   recorder's heartbeat precedes this instance's LISTEN, nobody may have
+ *   listened in between: a `gap` row (from the heartbeat to the LISTEN) is
+ *   journaled, then every build_finished still pending in Hydra's table that
+ *   finished since, as `recovered` rows.
+ * - The heartbeat (`recorder.heartbeat_at`) means "everything heard before
+ *   this instant is journaled"; it is written in the same transaction as the
+ *   rows, and at least every `heartbeatMs`.
+ * - Marks: each instance NOTIFYs a mark when it starts listening, and the
+ *   recorder every `heartbeatMs` while notifications flow, so keys stay
+ *   short-lived and comparable.
+ * - After each journal transaction the recorder NOTIFYs `hng_journal` (in the
+ *   same transaction): every instance's reader then reads the new rows.
+ */
+import type { Listener } from '../listener/listener.js';
+import type { Log } from '../log.js';
+import { addOccurrences } from '../consumers/queries/occurrences.js';
+import { reconcileOccurrences } from '../consumers/queries/reconcile.js';
+import { Backlog, type Heard } from './backlog.js';
+import { JOURNAL_CHANNEL, MARK_CHANNEL } from './channels.js';
+import { appendGap, appendNotifications, appendRecovered, journalTail } from './queries/journal.js';
+import { heartbeat, notifyInternal, recorderState, tryRecorderLock } from './queries/recorder.js';
+
+/** Settings of the recorder. */
+export interface RecorderOptions {
+  listener: Pick<Listener, 'query'>;
+  /** This instance's name in the journal (`recorded_by`). */
+  instance: string;
+  log: Log;
+  /** @default 1_000 */
+  lockRetryMs?: number;
+  /** @default 3_000 */
+  reconnectGraceMs?: number;
+  /** @default 2_000 */
+  heartbeatMs?: number;
+  /** Rows per journal transaction. @default 1_000 */
+  batchSize?: number;
+}
+
+/** How far back the journal's tail is read to align unkeyed notifications. */
+const TAIL = 200;
+/** Slack before the gap's start for recovering pending build_finished (clock skew between machines). */
+const RECOVERY_SLACK_S = 5;
+
+/** Writes the journal while holding the recorder lock; see the module contract. */
+export class Recorder {
+  readonly backlog = new Backlog();
+  private leader = false;
+  private epoch = 0;
+  private listeningSince = new Date();
+  private listenSentAt = new Date();
+  private lockTimer: NodeJS.Timeout | null = null;
+  private beatTimer: NodeJS.Timeout | null = null;
+  private flushing = false;
+  private flushDone: Promise<void> = Promise.resolve();
+  private again = false;
+  private marks = 0;
+  private heardSinceMark = false;
+  private stopped = false;
+  /** Times this instance became the recorder. */
+  takeovers = 0;
+
+  constructor(private readonly options: RecorderOptions) {}
+
+  /** Whether this instance records now. */
+  get recording(): boolean {
+    return this.leader;
+  }
+
+  /** Every notification heard, in delivery order (Hydra's and marks). */
+  hear(channel: string, payload: string, receivedAt: Date): void {
+    if (channel === MARK_CHANNEL) {
+      this.backlog.passMark(payload);
+      return;
+    }
+    this.backlog.hear(channel, payload, receivedAt);
+    this.heardSinceMark = true;
+    if (this.leader) void this.flush();
+  }
+
+  /** A LISTEN connection is up (first or again): start over as a candidate. */
+  listening(info: { reconnected: boolean; listeningSince: Date; listenSentAt: Date }): void {
+    this.resign();
+    this.backlog.reset();
+    this.listeningSince = info.listeningSince;
+    this.listenSentAt = info.listenSentAt;
+    const epoch = ++this.epoch;
+    void this.mark().catch(() => {});
+    const attempt = () => {
+      this.lockTimer = null;
+      if (this.stopped || epoch !== this.epoch) return;
+      void this.tryLead(epoch).then((led) => {
+        if (!led && !this.stopped && epoch === this.epoch) this.lockTimer = setTimeout(attempt, this.options.lockRetryMs ?? 1_000);
+      });
+    };
+    this.lockTimer = setTimeout(attempt, info.reconnected ? (this.options.reconnectGraceMs ?? 3_000) : 0);
+  }
+
+  /** The LISTEN connection was lost: whatever lock it held is gone. */
+  lost(): void {
+    this.epoch++;
+    this.resign();
+  }
+
+  /** A journal row was read (by this instance's reader): what it covers is no longer owed. */
+  journaled(row: { mark: string | null; markOffset: number | null }): void {
+    if (!this.leader) this.backlog.dropThrough(row.mark, row.markOffset);
+  }
+
+  /**
+   * Shutdown: journals what was heard (with a heartbeat, so the next recorder
+   * knows how far this one got), then stops recording and trying. The lock
+   * goes with the connection, which the caller closes next.
+   */
+  async stop(): Promise<void> {
+    if (this.leader) {
+      while (this.flushing) await this.flushDone;
+      this.again = true;
+      await this.flush();
+    }
+    this.stopped = true;
+    this.epoch++;
+    this.resign();
+  }
+
+  private resign(): void {
+    if (this.lockTimer) clearTimeout(this.lockTimer);
+    if (this.beatTimer) clearInterval(this.beatTimer);
+    this.lockTimer = this.beatTimer = null;
+    if (this.leader) this.options.log.info('recorder resigned', { instance: this.options.instance });
+    this.leader = false;
+  }
+
+  private async mark(): Promise<void> {
+    this.heardSinceMark = false;
+    await notifyInternal(this.options.listener, MARK_CHANNEL, `${this.options.instance}:${++this.marks}`);
+  }
+
+  private async tryLead(epoch: number): Promise<boolean> {
+    const db = this.options.listener;
+    try {
+      if (!(await tryRecorderLock(db))) return false;
+      if (epoch !== this.epoch) return false;
+      await db.query('BEGIN');
+      try {
+        await this.takeOver(epoch);
+        await db.query('COMMIT');
+      } catch (error) {
+        await db.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+      if (epoch !== this.epoch) return false;
+      this.leader = true;
+      this.takeovers++;
+      this.beatTimer = setInterval(() => {
+        this.again = true;
+        void this.flush();
+        if (this.heardSinceMark) void this.mark().catch(() => {});
+      }, this.options.heartbeatMs ?? 2_000);
+      this.beatTimer.unref();
+      this.options.log.info('recording the journal', { instance: this.options.instance });
+      void this.flush();
+      return true;
+    } catch (error) {
+      this.options.log.warn('could not take over recording', { error: (error as Error).message });
+      return false;
+    }
+  }
+
+  /** Aligns the backlog with the journal, writing a gap (and recoveries) when nobody listened. */
+  private async takeOver(epoch: number): Promise<void> {
+    const db = this.options.listener;
+    const { instance, log } = this.options;
+    const tail = await journalTail(db, TAIL);
+    const state = await recorderState(db);
+    const last = tail.at(-1);
+    const heardLast = last ? this.backlog.dropThrough(last.mark, last.markOffset) : false;
+    if (!heardLast && last) this.backlog.alignUnkeyed(tail);
+    if (epoch !== this.epoch) throw new Error('connection changed during takeover');
+    const lastSeen = state.heartbeatAt;
+    if (!heardLast && lastSeen && lastSeen < this.listeningSince) {
+      await appendGap(db, instance, lastSeen, this.listeningSince);
+      const since = Math.floor(lastSeen.getTime() / 1000) - RECOVERY_SLACK_S;
+      const recovered = await appendRecovered(db, instance, since);
+      await reconcileOccurrences(db, since);
+      log.warn('journal gap: no instance listened', { from: lastSeen.toISOString(), to: this.listeningSince.toISOString(), recoveredBuildFinished: recovered });
+      // The gap accounts for the time before this LISTEN; what was heard since waits in the backlog.
+      await heartbeat(db, instance, this.listenSentAt);
+    }
+    await notifyInternal(db, JOURNAL_CHANNEL, 'takeover');
+  }
+
+  /** Journals the backlog, in batches, one transaction each; single-flight. */
+  private async flush(): Promise<void> {
+    if (this.flushing) {
+      this.again = true;
+      return;
+    }
+    this.flushing = true;
+    let done!: () => void;
+    this.flushDone = new Promise((resolve) => (done = resolve));
+    const db = this.options.listener;
+    const batchSize = this.options.batchSize ?? 1_000;
+    try {
+      while (this.leader && (this.backlog.size > 0 || this.again)) {
+        this.again = false;
+        const epoch = this.epoch;
+        const before = new Date();
+        const items = this.backlog.take(batchSize);
+        const complete = this.backlog.size === 0;
+        try {
+          await db.query('BEGIN');
+          if (items.length > 0) {
+            const positions = await appendNotifications(db, this.options.instance, items.map(toNew));
+            await addOccurrences(db, occurrencesOf(items, positions));
+            await notifyInternal(db, JOURNAL_CHANNEL, String(positions.at(-1)));
+          }
+          // Everything heard before `before` is journaled only if nothing was left behind.
+          if (complete) await heartbeat(db, this.options.instance, before);
+          await db.query('COMMIT');
+        } catch (error) {
+          await db.query('ROLLBACK').catch(() => {});
+          if (epoch === this.epoch) this.backlog.putBack(items);
+          this.options.log.warn('journal write failed', { error: (error as Error).message, rows: items.length });
+          break;
+        }
+      }
+    } finally {
+      this.flushing = false;
+      done();
+    }
+  }
+}
+
+const ID = /^\d{1,10}$/;
+
+function toNew(heard: Heard) {
+  const first = heard.channel === 'build_finished' ? heard.payload.split('\t', 1)[0]! : '';
+  return {
+    channel: heard.channel,
+    payload: heard.payload,
+    receivedAt: heard.receivedAt,
+    buildId: ID.test(first) && Number(first) < 2 ** 31 ? Number(first) : null,
+    mark: heard.mark,
+    offset: heard.offset,
+  };
+}
+
+/** Every build a journaled build_finished names (the build and its dependents), with the row's position. */
+function occurrencesOf(items: readonly Heard[], positions: readonly number[]): { buildId: number; position: number }[] {
+  const out: { buildId: number; position: number }[] = [];
+  items.forEach((item, i) => {
+    if (item.channel !== 'build_finished') return;
+    for (const field of new Set(item.payload.split('\t'))) {
+      if (ID.test(field) && Number(field) < 2 ** 31) out.push({ buildId: Number(field), position: positions[i]! });
+    }
+  });
+  return out;
+}
