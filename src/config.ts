@@ -45,6 +45,8 @@ export const VARIABLES = z.object({
   HNG_SUBSCRIBER_QUEUE_LIMIT: int(1, 10_000_000).default(200_000),
   /** Age of the oldest event waiting for a subscription before it ends with SLOW_CONSUMER. @default 60_000 // 1 minute */
   HNG_SUBSCRIBER_MAX_LAG_MS: int(100, 3_600_000).default(60_000),
+  /** Days the journal keeps events (fractions allowed). @default 30 */
+  HNG_RETENTION_DAYS: z.coerce.number().positive().max(36_500).default(30),
   /** Size of the query pool (the LISTEN connection is separate). @default 10 */
   HNG_POOL_SIZE: int(1, 1_000).default(10),
   /** `debug`, `info`, `warn` or `error`. @default 'info' */
@@ -68,6 +70,7 @@ export interface Config {
   subscriberQueueLimit: number;
   subscriberMaxLagMs: number;
   poolSize: number;
+  retentionMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -111,6 +114,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     subscriberQueueLimit: v.HNG_SUBSCRIBER_QUEUE_LIMIT,
     subscriberMaxLagMs: v.HNG_SUBSCRIBER_MAX_LAG_MS,
     poolSize: v.HNG_POOL_SIZE,
+    retentionMs: Math.round(v.HNG_RETENTION_DAYS * 86_400_000),
     logLevel: v.HNG_LOG_LEVEL,
   });
 }

@@ -20,6 +20,7 @@
  *   (see `db/embedded.ts`).
  */
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { ConsumerHints } from './consumers/hints.js';
@@ -31,6 +32,7 @@ import { CONSUMER_CHANNEL, JOURNAL_CHANNEL, MARK_CHANNEL } from './journal/chann
 import { migrate } from './journal/migrate.js';
 import { JournalReader } from './journal/reader.js';
 import { Recorder } from './journal/recorder.js';
+import { Retention } from './journal/retention.js';
 import { Listener } from './listener/listener.js';
 import type { Log } from './log.js';
 import { renderMetrics } from './server/metrics.js';
@@ -66,17 +68,24 @@ export interface GatewayOptions {
   reconnectGraceMs?: number;
   /** The recorder's heartbeat. @default 2_000 */
   heartbeatMs?: number;
+  /** How long journal rows are kept. @default 30 days */
+  retentionMs?: number;
+  /** How often old rows are pruned. @default 600_000 // 10 minutes */
+  pruneEveryMs?: number;
 }
 
 /** A running gateway. */
 export interface Gateway {
   /** `http://host:port/graphql` */
   url: string;
+  /** The HTTP server (tests drop its connections). */
+  server: Server;
   hub: EventHub;
   pipeline: Pipeline;
   listener: Listener;
   recorder: Recorder;
   reader: JournalReader;
+  retention: Retention;
   /** This instance's name in the journal. */
   instance: string;
   pool: pg.Pool;
@@ -170,12 +179,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const reader = new JournalReader({ db: pool, pipeline, log, onRow: (row) => recorder.journaled(row) });
   const consumerHints = new ConsumerHints();
+  const retention = new Retention({
+    db: pool,
+    log,
+    retentionMs: options.retentionMs ?? 30 * 86_400_000,
+    everyMs: options.pruneEveryMs,
+    active: () => recorder.recording,
+  });
+  retention.start();
 
   try {
     await reader.start();
     await listener.start();
   } catch (error) {
     reader.stop();
+    retention.stop();
     await pool.end();
     throw new StartupError(`cannot LISTEN on ${target}: ${(error as Error).message}`);
   }
@@ -185,7 +203,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const http = await startHttp(
     {
       schema,
-      context: () => ({ db: pool, loaders: createLoaders(pool), hub, subscriberQueueLimit, subscriberMaxLagMs, published: () => reader.position }),
+      context: ({ resumeAfter }) => ({
+        db: pool,
+        loaders: createLoaders(pool),
+        hub,
+        subscriberQueueLimit,
+        subscriberMaxLagMs,
+        published: () => reader.position,
+        resumeAfter,
+      }),
       healthy: () => listener.status.connected,
       metrics: () => renderMetrics({ heard, pipeline: pipeline.stats, listener: listener.status, hub, recording: recorder.recording }),
       log: log.child({ component: 'http' }),
@@ -194,6 +220,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options.port,
   ).catch(async (error: Error) => {
     reader.stop();
+    retention.stop();
     await recorder.stop();
     await listener.stop();
     await pool.end();
@@ -203,14 +230,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     url: http.url,
+    server: http.server,
     hub,
     pipeline,
     listener,
     pool,
     recorder,
     reader,
+    retention,
     instance,
     async close() {
+      retention.stop();
       await http.close();
       hub.close();
       await recorder.stop();

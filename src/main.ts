@@ -68,6 +68,7 @@ async function main(): Promise<void> {
       reconnectMinMs: config.reconnectMinMs,
       reconnectMaxMs: config.reconnectMaxMs,
       listenerProbeMs: config.listenerProbeMs,
+      retentionMs: config.retentionMs,
     });
   } catch (error) {
     await embedded?.stop();

@@ -19,12 +19,13 @@ import { createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Context } from '../schema/builder.js';
 import type { Log } from '../log.js';
+import { lastEventId, useSseCursors } from './sse.js';
 
 /** What the HTTP layer needs from the gateway. */
 export interface HttpOptions {
   schema: GraphQLSchema;
   /** A fresh context for one request or one WebSocket operation. */
-  context: () => Context;
+  context: (init: { resumeAfter: string | null }) => Context;
   /** Answers `/healthz`: true when the gateway is listening to Hydra. */
   healthy: () => boolean;
   /** The Prometheus text of `/metrics`. */
@@ -46,7 +47,8 @@ export async function startHttp(options: HttpOptions, host: string, port: number
   const yoga = createYoga<Record<string, unknown>>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
-    context: () => options.context(),
+    context: ({ request }) => options.context({ resumeAfter: lastEventId(request as Request | undefined) }),
+    plugins: [useSseCursors()],
     graphiql: { subscriptionsProtocol: 'WS', title: 'hydra-notify-gateway' },
     landingPage: false,
     logging: {

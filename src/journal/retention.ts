@@ -1,0 +1,56 @@
+/**
+ * Retention of the journal: rows older than `retentionMs` are pruned every
+ * `everyMs` by the instance that records (others skip), in batches of
+ * `batch` rows, so pruning never blocks recording (see queries/prune.ts).
+ */
+import type { Queryable } from '../db/queryable.js';
+import type { Log } from '../log.js';
+import { pruneJournalBatch, pruneOccurrencesBatch } from './queries/prune.js';
+
+/** Prunes old journal rows and acknowledged occurrences. */
+export class Retention {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<number> | null = null;
+
+  constructor(
+    private readonly options: {
+      db: Queryable;
+      log: Log;
+      /** @default 30 days */
+      retentionMs: number;
+      /** @default 600_000 // 10 minutes */
+      everyMs?: number;
+      /** Whether this instance should prune now (the recorder does). */
+      active: () => boolean;
+      /** @default 5_000 */
+      batch?: number;
+    },
+  ) {}
+
+  /** Prunes periodically from now on. */
+  start(): void {
+    this.timer = setInterval(() => {
+      if (this.options.active()) void this.prune().catch((error: Error) => this.options.log.warn('pruning failed', { error: error.message }));
+    }, this.options.everyMs ?? 600_000);
+    this.timer.unref();
+  }
+
+  /** Stops pruning (an ongoing batch finishes). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Prunes everything received before `cutoff` (default: now minus retention); returns journal rows deleted. */
+  async prune(cutoff = new Date(Date.now() - this.options.retentionMs)): Promise<number> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      const batch = this.options.batch ?? 5_000;
+      let total = 0;
+      for (let n = batch; n === batch; total += n) n = await pruneJournalBatch(this.options.db, cutoff, batch);
+      for (let n = batch; n === batch; ) n = await pruneOccurrencesBatch(this.options.db, cutoff, batch);
+      if (total > 0) this.options.log.info('pruned the journal', { rows: total, before: cutoff.toISOString() });
+      return total;
+    })().finally(() => (this.running = null));
+    return this.running;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Server-Sent Events with resumption: every event of a subscription is sent
+ * with `id: <cursor>`, and a client that reconnects with `Last-Event-ID`
+ * (as every EventSource does by itself) resumes right after it.
+ *
+ * Contract: the subscription resolvers record the cursor of the event they
+ * deliver on the operation's context (`lastCursor`); `useSseCursors` copies it
+ * into each result's `extensions.cursor` (WebSocket clients see it there too)
+ * and, for `text/event-stream` responses, writes it as the SSE `id:` field.
+ * The request's `Last-Event-ID` header becomes the context's `resumeAfter`,
+ * which subscriptions treat as their `after` argument. Frames follow the
+ * graphql-sse "distinct connections" protocol: `event: next` with the result
+ * as `data:`, `event: complete` at the end, and a comment line as keep-alive.
+ */
+import type { Plugin } from 'graphql-yoga';
+import type { Context } from '../schema/builder.js';
+
+/** Keep-alive comment interval. @default 12_000 // 12 seconds */
+const PING_MS = 12_000;
+/** How soon an EventSource reconnects after a dropped stream. @default 1_000 */
+const RETRY_MS = 1_000;
+
+type Result = { extensions?: Record<string, unknown> } & Record<string, unknown>;
+
+function frames(result: Result): string {
+  const cursor = result.extensions?.cursor;
+  const id = typeof cursor === 'string' ? `id: ${cursor}\n` : '';
+  return `${id}event: next\ndata: ${JSON.stringify(result)}\n\n`;
+}
+
+function sseResponse(result: AsyncIterable<Result>, fetchAPI: { Response: typeof Response; ReadableStream: typeof ReadableStream }): Response {
+  const encoder = new TextEncoder();
+  let iterator: AsyncIterator<Result> | null = null;
+  let ping: NodeJS.Timeout | null = null;
+  const stream = new fetchAPI.ReadableStream<Uint8Array>({
+    start(controller) {
+      // A first byte flushes the headers through proxies that buffer; `retry`
+      // tells an EventSource to come back after a second when the stream drops.
+      controller.enqueue(encoder.encode(`:\nretry: ${RETRY_MS}\n\n`));
+      ping = setInterval(() => {
+        try {
+          controller.enqueue(encoder.encode(':\n\n'));
+        } catch {
+          if (ping) clearInterval(ping);
+        }
+      }, PING_MS);
+      iterator = result[Symbol.asyncIterator]();
+    },
+    async pull(controller) {
+      const next = await iterator!.next();
+      if (!next.done) {
+        controller.enqueue(encoder.encode(frames(next.value)));
+        return;
+      }
+      if (ping) clearInterval(ping);
+      controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
+      controller.close();
+    },
+    async cancel() {
+      if (ping) clearInterval(ping);
+      await iterator?.return?.();
+    },
+  });
+  return new fetchAPI.Response(stream, {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'content-encoding': 'none' },
+  });
+}
+
+/** The yoga plugin: cursors in results and SSE ids, Last-Event-ID resumption. */
+export function useSseCursors(): Plugin<Record<string, unknown>> {
+  return {
+    onSubscribe({ args }) {
+      const context = args.contextValue as unknown as Context;
+      return {
+        onSubscribeResult() {
+          return {
+            onNext({ result, setResult }) {
+              if (context.lastCursor) setResult({ ...result, extensions: { ...result.extensions, cursor: context.lastCursor } });
+            },
+          };
+        },
+      };
+    },
+    onResultProcess({ request, result, setResultProcessor }) {
+      const accept = request.headers.get('accept') ?? '';
+      if (!accept.includes('text/event-stream') || !(Symbol.asyncIterator in (result as object))) return;
+      setResultProcessor(
+        (r, fetchAPI) => sseResponse(r as AsyncIterable<Result>, fetchAPI as unknown as { Response: typeof Response; ReadableStream: typeof ReadableStream }),
+        'text/event-stream',
+      );
+    },
+  };
+}
+
+/** The cursor a reconnecting SSE client asks to resume after, if any. */
+export function lastEventId(request: Request | undefined): string | null {
+  const id = request?.headers.get('last-event-id');
+  return id ? id.trim() : null;
+}
