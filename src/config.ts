@@ -47,6 +47,10 @@ export const VARIABLES = z.object({
   HNG_SUBSCRIBER_MAX_LAG_MS: int(100, 3_600_000).default(60_000),
   /** Days the journal keeps events (fractions allowed). @default 30 */
   HNG_RETENTION_DAYS: z.coerce.number().positive().max(36_500).default(30),
+  /** Who clears Hydra's notificationpendingsince: `owner` (the gateway) or `observer` (hydra-notify still runs). @default 'owner' */
+  HNG_MODE: z.enum(['owner', 'observer']).default('owner'),
+  /** How long a consumer's delivery waits for its acknowledgement before it is delivered again. @default 60_000 */
+  HNG_VISIBILITY_TIMEOUT_MS: int(100, 86_400_000).default(60_000),
   /** Size of the query pool (the LISTEN connection is separate). @default 10 */
   HNG_POOL_SIZE: int(1, 1_000).default(10),
   /** `debug`, `info`, `warn` or `error`. @default 'info' */
@@ -71,6 +75,8 @@ export interface Config {
   subscriberMaxLagMs: number;
   poolSize: number;
   retentionMs: number;
+  mode: 'owner' | 'observer';
+  visibilityTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -115,6 +121,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     subscriberMaxLagMs: v.HNG_SUBSCRIBER_MAX_LAG_MS,
     poolSize: v.HNG_POOL_SIZE,
     retentionMs: Math.round(v.HNG_RETENTION_DAYS * 86_400_000),
+    mode: v.HNG_MODE,
+    visibilityTimeoutMs: v.HNG_VISIBILITY_TIMEOUT_MS,
     logLevel: v.HNG_LOG_LEVEL,
   });
 }

@@ -24,6 +24,8 @@ import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { ConsumerHints } from './consumers/hints.js';
+import { reconcileOccurrences } from './consumers/queries/reconcile.js';
+import { inTransaction } from './db/transaction.js';
 import { EventHub } from './events/hub.js';
 import { Pipeline } from './events/pipeline.js';
 import { missingHydraTables } from './hydra/install.js';
@@ -72,6 +74,12 @@ export interface GatewayOptions {
   retentionMs?: number;
   /** How often old rows are pruned. @default 600_000 // 10 minutes */
   pruneEveryMs?: number;
+  /** Who clears Hydra's notificationpendingsince. @default 'owner' */
+  mode?: 'owner' | 'observer';
+  /** How long a consumer's delivery waits for its acknowledgement. @default 60_000 // 1 minute */
+  visibilityTimeoutMs?: number;
+  /** How often the recorder reconciles consumers with Hydra's pending builds. @default 60_000 */
+  reconcileEveryMs?: number;
 }
 
 /** A running gateway. */
@@ -198,6 +206,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw new StartupError(`cannot LISTEN on ${target}: ${(error as Error).message}`);
   }
 
+  const mode = options.mode ?? 'owner';
+  // A build_finished Hydra never sent (crash between finish and NOTIFY) still reaches consumers.
+  const reconciler = setInterval(() => {
+    if (recorder.recording) {
+      reconcileOccurrences(pool, null).catch((error: Error) => log.warn('consumer reconciliation failed', { error: error.message }));
+    }
+  }, options.reconcileEveryMs ?? 60_000);
+  reconciler.unref();
   const subscriberQueueLimit = options.subscriberQueueLimit ?? 200_000;
   const subscriberMaxLagMs = options.subscriberMaxLagMs ?? 60_000;
   const http = await startHttp(
@@ -211,6 +227,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         subscriberMaxLagMs,
         published: () => reader.position,
         resumeAfter,
+        mode,
+        consumerHints,
+        visibilityMs: options.visibilityTimeoutMs ?? 60_000,
+        transaction: (fn) => inTransaction(pool, fn),
       }),
       healthy: () => listener.status.connected,
       metrics: () => renderMetrics({ heard, pipeline: pipeline.stats, listener: listener.status, hub, recording: recorder.recording }),
@@ -219,6 +239,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options.host,
     options.port,
   ).catch(async (error: Error) => {
+    clearInterval(reconciler);
     reader.stop();
     retention.stop();
     await recorder.stop();
@@ -240,6 +261,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retention,
     instance,
     async close() {
+      clearInterval(reconciler);
       retention.stop();
       await http.close();
       hub.close();

@@ -69,6 +69,8 @@ async function main(): Promise<void> {
       reconnectMaxMs: config.reconnectMaxMs,
       listenerProbeMs: config.listenerProbeMs,
       retentionMs: config.retentionMs,
+      mode: config.mode,
+      visibilityTimeoutMs: config.visibilityTimeoutMs,
     });
   } catch (error) {
     await embedded?.stop();

@@ -37,6 +37,8 @@ export interface GatewayEvent<N extends Notice | GapNotice = Notice | GapNotice>
   readonly source: EventSource;
   /** For RECOVERED `build_finished`: the `notificationpendingsince` read with it (Unix seconds). */
   readonly pendingSince?: number;
+  /** For a consumer's delivery: whose, and how many times it was delivered. */
+  readonly delivery?: { consumer: string; count: number };
   /** The loaders of this event's scope, made on first use. */
   readonly loaders: Loaders;
 }
@@ -47,7 +49,16 @@ export type EventOf<C extends Channel> = GatewayEvent<Extract<Notice, { channel:
 /** Makes an event whose loaders query `db` when first used. */
 export function createEvent<N extends Notice | GapNotice>(
   db: Queryable,
-  init: { position: number; notice: N; payload: string; receivedAt: Date; source: EventSource; chunks?: number; pendingSince?: number },
+  init: {
+    position: number;
+    notice: N;
+    payload: string;
+    receivedAt: Date;
+    source: EventSource;
+    chunks?: number;
+    pendingSince?: number;
+    delivery?: { consumer: string; count: number };
+  },
 ): GatewayEvent<N> {
   let loaders: Loaders | undefined;
   return {
@@ -59,6 +70,7 @@ export function createEvent<N extends Notice | GapNotice>(
     receivedAt: init.receivedAt,
     source: init.source,
     ...(init.pendingSince === undefined ? {} : { pendingSince: init.pendingSince }),
+    ...(init.delivery === undefined ? {} : { delivery: init.delivery }),
     get loaders() {
       return (loaders ??= createLoaders(db));
     },

@@ -9,6 +9,7 @@
  */
 import SchemaBuilder from '@pothos/core';
 import { GraphQLError, Kind } from 'graphql';
+import type { ConsumerHints } from '../consumers/hints.js';
 import type { Queryable } from '../db/queryable.js';
 import type { EventHub } from '../events/hub.js';
 import type { Loaders } from '../hydra/loaders.js';
@@ -26,6 +27,18 @@ export interface Context {
   subscriberMaxLagMs: number;
   /** The position of the last event this instance's reader published. */
   published: () => number;
+  /**
+   * Who clears Hydra's `notificationpendingsince`: `owner` (the gateway, once
+   * every active consumer acknowledged) or `observer` (hydra-notify; the
+   * gateway never writes it).
+   */
+  mode: 'owner' | 'observer';
+  /** Wakes consumer subscriptions of this instance. */
+  consumerHints: ConsumerHints;
+  /** How long a consumer's delivery waits for its acknowledgement before redelivery. */
+  visibilityMs: number;
+  /** Runs `fn` in one transaction on one pooled connection. */
+  transaction: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>;
   /** SSE `Last-Event-ID`: resume the subscription after this cursor. */
   resumeAfter?: string | null;
   /** The cursor of the last event delivered on this operation (SSE `id:`). */

@@ -11,6 +11,7 @@ import './types/evaluation.js';
 import './types/build.js';
 import './types/pending.js';
 import './types/acknowledge.js';
+import './types/consumer.js';
 import './events/common.js';
 import './events/evaluation.js';
 import './events/build.js';

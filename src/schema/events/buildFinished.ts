@@ -6,10 +6,14 @@
  * failure) and `pendingSince`, the `notificationpendingsince` this occurrence
  * reports, which `acknowledgeBuildFinished` takes back for compare-and-set.
  */
+import { GraphQLError } from 'graphql';
+import { consume } from '../../consumers/delivery.js';
 import type { EventOf } from '../../events/event.js';
+import { silentLog } from '../../log.js';
 import { loaded } from '../../hydra/loaders.js';
 import { fromUnix } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
+import { checkConsumerName } from '../types/consumer.js';
 import { BuildRef } from '../types/refs.js';
 import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
 
@@ -30,6 +34,12 @@ export const BuildFinishedEventRef = builder.objectRef<FinishedEvent>('BuildFini
     }),
     selfListed: t.boolean({ description: 'Hydra listed the build among its own dependents (it does so on failure).', resolve: (e) => e.notice.selfListed }),
     chunks: t.exposeInt('chunks', { description: 'How many notifications Hydra split this payload into.' }),
+    consumer: t.string({ nullable: true, description: 'The consumer this was delivered to (consumer subscriptions only).', resolve: (e) => e.delivery?.consumer ?? null }),
+    deliveryCount: t.int({
+      nullable: true,
+      description: 'How many times this occurrence was delivered to its consumer, this time included (consumer subscriptions only).',
+      resolve: (e) => e.delivery?.count ?? null,
+    }),
     pendingSince: t.field({
       type: 'DateTime',
       nullable: true,
@@ -47,8 +57,23 @@ builder.subscriptionField('buildFinished', (t) =>
   t.field({
     type: BuildFinishedEventRef,
     description: 'Builds finishing, live, and after a lost LISTEN connection, the pending ones recovered from Hydra.',
-    args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
-    subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, ['build_finished'], filter, after),
+    args: {
+      filter: t.arg({ type: EventFilterInput }),
+      after: t.arg.string({ description: AFTER_DESCRIPTION }),
+      consumer: t.arg.string({
+        description:
+          "Deliver this consumer's occurrences instead: its pending ones first, then new ones, each again after the visibility timeout (or when this subscription ends) until acknowledged with the same consumer. Every build of a build_finished (the build and each dependent) is an occurrence of its own. Several subscriptions of one consumer share its occurrences.",
+      }),
+    },
+    subscribe: async (_, { filter, after, consumer }, ctx) => {
+      if (consumer == null) return subscribeEvents(ctx, ['build_finished'], filter, after);
+      if (filter || after) {
+        throw new GraphQLError('a consumer subscription takes neither filter nor after: its pending set is its position', {
+          extensions: { code: 'BAD_USER_INPUT' },
+        });
+      }
+      return consume({ db: ctx.db, hub: ctx.hub, hints: ctx.consumerHints, consumer: checkConsumerName(consumer), visibilityMs: ctx.visibilityMs, log: silentLog });
+    },
     resolve: (delivery, _args, ctx) => deliver<FinishedEvent>(delivery, ctx),
   }),
 );

@@ -71,8 +71,10 @@ export const HydraEventRef = builder.interfaceRef<Delivered>('HydraEvent').imple
   resolveType: (event) => EVENT_TYPE_NAMES[event.channel],
   fields: (t) => ({
     cursor: t.string({
-      description: 'Where this event stands in the journal: pass it as `after` (or SSE Last-Event-ID) to resume right after it.',
-      resolve: (e) => encodeCursor(e.position),
+      nullable: true,
+      description:
+        "Where this event stands in the journal: pass it as `after` (or SSE Last-Event-ID) to resume right after it. Null only for a consumer's occurrence reconciled from Hydra's table rather than journaled.",
+      resolve: (e) => (e.position > 0 ? encodeCursor(e.position) : null),
     }),
     precededByGap: t.field({
       type: GapRef,
@@ -137,7 +139,7 @@ export const AFTER_DESCRIPTION =
 export function deliver<E extends GatewayEvent>(delivery: Delivery, ctx: Context): Delivered<E> {
   switch (delivery.kind) {
     case 'event':
-      ctx.lastCursor = encodeCursor(delivery.event.position);
+      if (delivery.event.position > 0) ctx.lastCursor = encodeCursor(delivery.event.position);
       return (delivery.gapBefore ? Object.create(delivery.event, { gapBefore: { value: delivery.gapBefore } }) : delivery.event) as Delivered<E>;
     case 'overflow':
       throw new GraphQLError(

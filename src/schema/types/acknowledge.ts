@@ -12,7 +12,11 @@ import { GraphQLError } from 'graphql';
 import { type AckRequest, type AckResult, acknowledgeBuilds } from '../../hydra/queries/acknowledgeBuilds.js';
 import { fromUnix, toUnix } from '../../hydra/rows.js';
 import { loaded } from '../../hydra/loaders.js';
+import { consumerNotFound } from '../../consumers/delivery.js';
+import { acknowledgeOccurrences, clearFullyAcknowledged, lockBuilds } from '../../consumers/queries/acknowledge.js';
+import { getConsumer } from '../../consumers/queries/consumers.js';
 import { builder, type Context } from '../builder.js';
+import { checkConsumerName } from './consumer.js';
 import { BuildRef } from './refs.js';
 
 /** Most items one batch may carry. */
@@ -69,16 +73,47 @@ function notFound(buildId: number): GraphQLError {
   return new GraphQLError(`no build with id ${buildId}`, { extensions: { code: 'NOT_FOUND', buildId } });
 }
 
+/** The error for writing Hydra's column in observer mode. */
+function observerMode(): GraphQLError {
+  return new GraphQLError(
+    "this gateway runs in observer mode (HNG_MODE=observer): hydra-notify clears notificationpendingsince, the gateway never writes it; acknowledge per consumer instead",
+    { extensions: { code: 'OBSERVER_MODE' } },
+  );
+}
+
+/** Acknowledges for `consumer` (its own occurrences) or, without one, on Hydra's column. */
+async function acknowledge(ctx: Context, consumer: string | null | undefined, requests: AckRequest[]): Promise<AckResult[]> {
+  if (consumer == null) {
+    if (ctx.mode === 'observer') throw observerMode();
+    return acknowledgeBuilds(ctx.db, requests);
+  }
+  const name = checkConsumerName(consumer);
+  if (!(await getConsumer(ctx.db, name))) throw consumerNotFound(name);
+  return ctx.transaction(async (db) => {
+    await lockBuilds(db, requests.map((r) => r.buildId));
+    const results = await acknowledgeOccurrences(db, name, requests);
+    if (ctx.mode === 'owner') {
+      await clearFullyAcknowledged(db, requests.filter((_, i) => results[i]!.outcome === 'ACKNOWLEDGED'));
+    }
+    return results;
+  });
+}
+
+const CONSUMER_DESCRIPTION =
+  "Acknowledge for this consumer only (its own occurrence; in owner mode Hydra's column is cleared once no active consumer still has it pending). Without it, Hydra's column itself (refused in observer mode).";
+
 builder.mutationField('acknowledgeBuildFinished', (t) =>
   t.field({
     type: AcknowledgeResultRef,
-    description: "Marks one build_finished occurrence processed: clears the build's notificationpendingsince if it still equals pendingSince.",
+    description:
+      "Marks one build_finished occurrence processed, compare-and-set on (buildId, pendingSince): for a consumer, its own occurrence; otherwise Hydra's notificationpendingsince, cleared only if it still equals pendingSince.",
     args: {
       buildId: t.arg.int({ required: true }),
       pendingSince: t.arg({ type: 'DateTime', required: true }),
+      consumer: t.arg.string({ description: CONSUMER_DESCRIPTION }),
     },
-    resolve: async (_, { buildId, pendingSince }, ctx) => {
-      const [result] = await acknowledgeBuilds(ctx.db, [toRequest(buildId, pendingSince)]);
+    resolve: async (_, { buildId, pendingSince, consumer }, ctx) => {
+      const [result] = await acknowledge(ctx, consumer, [toRequest(buildId, pendingSince)]);
       if (!result || result.outcome === 'NOT_FOUND') throw notFound(buildId);
       ctx.loaders.build.clear(buildId);
       return { ...result, ctx };
@@ -91,12 +126,15 @@ builder.mutationField('acknowledgeBuildsFinished', (t) =>
     type: [AcknowledgeResultRef],
     nullable: { list: false, items: true },
     description: `The batch form of acknowledgeBuildFinished (at most ${MAX_BATCH} items), answered item by item in order; an unknown build gives null and a NOT_FOUND error at its index.`,
-    args: { items: t.arg({ type: [AcknowledgeInput], required: true }) },
-    resolve: async (_, { items }, ctx) => {
+    args: {
+      items: t.arg({ type: [AcknowledgeInput], required: true }),
+      consumer: t.arg.string({ description: CONSUMER_DESCRIPTION }),
+    },
+    resolve: async (_, { items, consumer }, ctx) => {
       if (items.length > MAX_BATCH) {
         throw new GraphQLError(`at most ${MAX_BATCH} items per batch, got ${items.length}`, { extensions: { code: 'BAD_USER_INPUT' } });
       }
-      const results = await acknowledgeBuilds(ctx.db, items.map((i) => toRequest(i.buildId, i.pendingSince)));
+      const results = await acknowledge(ctx, consumer, items.map((i) => toRequest(i.buildId, i.pendingSince)));
       for (const r of results) ctx.loaders.build.clear(r.buildId);
       return results.map((r) => (r.outcome === 'NOT_FOUND' ? Promise.reject(notFound(r.buildId)) : { ...r, ctx }));
     },

@@ -9,7 +9,12 @@ import { loaded } from '../../hydra/loaders.js';
 import { type PendingPosition, pendingBuilds } from '../../hydra/queries/pendingBuilds.js';
 import type { Build } from '../../hydra/rows.js';
 import type { Loaded } from '../../hydra/loaders.js';
+import { consumerNotFound } from '../../consumers/delivery.js';
+import { getConsumer } from '../../consumers/queries/consumers.js';
+import { consumerPending } from '../../consumers/queries/pending.js';
+import { fromUnix } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
+import { checkConsumerName } from './consumer.js';
 import { EventFilterInput } from '../events/common.js';
 import { BuildRef } from './refs.js';
 
@@ -42,10 +47,19 @@ export function pageSize(first: number | null | undefined, fallback = 50): numbe
   return n;
 }
 
+/** One pending occurrence: the build and the pendingSince it is pending with. */
+interface PendingItem {
+  build: Loaded<Build>;
+  /** Unix seconds. */
+  since: number;
+}
+
 interface Page {
-  builds: Loaded<Build>[];
+  items: PendingItem[];
   hasNextPage: boolean;
 }
+
+const cursorOf = (item: PendingItem) => encodePendingCursor({ since: item.since, id: item.build.id });
 
 /** Relay's PageInfo, shared by every connection. */
 export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
@@ -55,29 +69,26 @@ export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: 
   }),
 });
 
-const PendingEdgeRef = builder.objectRef<Loaded<Build>>('PendingBuildFinishedEdge').implement({
+const PendingEdgeRef = builder.objectRef<PendingItem>('PendingBuildFinishedEdge').implement({
   fields: (t) => ({
-    cursor: t.string({ resolve: (b) => encodePendingCursor({ since: b.notificationPendingSince!.getTime() / 1000, id: b.id }) }),
-    node: t.field({ type: BuildRef, resolve: (b) => b }),
+    cursor: t.string({ resolve: cursorOf }),
+    node: t.field({ type: BuildRef, resolve: (i) => i.build }),
     pendingSince: t.field({
       type: 'DateTime',
       description: 'The value to acknowledge this occurrence with.',
-      resolve: (b) => b.notificationPendingSince!,
+      resolve: (i) => fromUnix(i.since)!,
     }),
   }),
 });
 
 const PendingConnectionRef = builder.objectRef<Page>('PendingBuildFinishedConnection').implement({
   fields: (t) => ({
-    edges: t.field({ type: [PendingEdgeRef], resolve: (p) => p.builds }),
+    edges: t.field({ type: [PendingEdgeRef], resolve: (p) => p.items }),
     pageInfo: t.field({
       type: PageInfoRef,
       resolve: (p) => {
-        const last = p.builds.at(-1);
-        return {
-          hasNextPage: p.hasNextPage,
-          endCursor: last ? encodePendingCursor({ since: last.notificationPendingSince!.getTime() / 1000, id: last.id }) : null,
-        };
+        const last = p.items.at(-1);
+        return { hasNextPage: p.hasNextPage, endCursor: last ? cursorOf(last) : null };
       },
     }),
   }),
@@ -91,14 +102,26 @@ builder.queryField('pendingBuildFinished', (t) =>
       first: t.arg.int({ description: `Page size, at most ${MAX_PAGE}. Default 50.` }),
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
       filter: t.arg({ type: EventFilterInput }),
+      consumer: t.arg.string({
+        description: "This consumer's own pending set instead of Hydra's column (pendingSince is then the occurrence's).",
+      }),
     },
     resolve: async (_, args, ctx) => {
       const limit = pageSize(args.first);
       const after = args.after ? decodePendingCursor(args.after) : null;
-      const rows = await pendingBuilds(ctx.db, { after, limit, filter: args.filter ?? {} });
+      const filter = args.filter ?? {};
+      if (args.consumer != null) {
+        const consumer = checkConsumerName(args.consumer);
+        if (!(await getConsumer(ctx.db, consumer))) throw consumerNotFound(consumer);
+        const rows = await consumerPending(ctx.db, { consumer, after, limit, filter });
+        const items = rows.slice(0, limit).map((r) => ({ build: loaded(ctx.loaders, r.build)!, since: r.pendingSince }));
+        return { items, hasNextPage: rows.length > limit };
+      }
+      const rows = await pendingBuilds(ctx.db, { after, limit, filter });
       // Prime the request's loader so nested fields that name these builds reuse the rows.
       for (const row of rows) ctx.loaders.build.prime(row.id, row);
-      return { builds: rows.slice(0, limit).map((r) => loaded(ctx.loaders, r)!), hasNextPage: rows.length > limit };
+      const items = rows.slice(0, limit).map((r) => ({ build: loaded(ctx.loaders, r)!, since: r.notificationPendingSince!.getTime() / 1000 }));
+      return { items, hasNextPage: rows.length > limit };
     },
   }),
 );

@@ -1,0 +1,95 @@
+/**
+ * A consumer's subscription: its pending occurrences first, then new ones as
+ * they are journaled, each leased to this subscriber until acknowledged or
+ * until the visibility timeout passes (then delivered again).
+ *
+ * Contract: the occurrences table is the truth and every wake-up only makes
+ * the subscription claim again: a build_finished published on this instance
+ * (its occurrences were committed with its journal row), a consumer hint on
+ * `hng_consumer` (redelivery, resume, from any instance), or a timer at the
+ * visibility timeout. Claims are oldest first, a few at a time, so a slow
+ * client holds few leases. When the subscription ends (the client left or
+ * dropped), its unacknowledged leases are released at once: the next
+ * subscriber of the consumer, on any instance, gets them again.
+ */
+import { randomUUID } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import type { Queryable } from '../db/queryable.js';
+import { createEvent } from '../events/event.js';
+import type { Delivery, EventHub } from '../events/hub.js';
+import type { Log } from '../log.js';
+import type { ConsumerHints } from './hints.js';
+import { type Claimed, claimOccurrences, releaseLeases } from './queries/claim.js';
+import { getConsumer } from './queries/consumers.js';
+
+/** Occurrences leased per claim. */
+const CLAIM = 10;
+
+/** What a consumer subscription needs. */
+export interface ConsumeOptions {
+  db: Queryable;
+  hub: EventHub;
+  hints: ConsumerHints;
+  consumer: string;
+  /** How long a delivered occurrence waits for its acknowledgement before it is delivered again. */
+  visibilityMs: number;
+  log: Log;
+}
+
+/** The error for an unknown consumer. */
+export function consumerNotFound(name: string): GraphQLError {
+  return new GraphQLError(`no consumer named ${JSON.stringify(name)}; create it with createConsumer`, {
+    extensions: { code: 'NOT_FOUND', consumer: name },
+  });
+}
+
+function toDelivery(db: Queryable, consumer: string, claimed: Claimed): Delivery {
+  const event = createEvent(db, {
+    position: claimed.journalPosition ?? 0,
+    notice: { channel: 'build_finished', buildId: claimed.buildId, dependentIds: [], selfListed: false },
+    payload: String(claimed.buildId),
+    receivedAt: new Date(),
+    source: claimed.journalPosition === null ? 'RECOVERED' : 'LIVE',
+    pendingSince: claimed.pendingSince,
+    delivery: { consumer, count: claimed.deliveries },
+  });
+  return { kind: 'event', event, gapBefore: null };
+}
+
+/** Checks the consumer exists, then streams its occurrences; see the module contract. */
+export async function consume(options: ConsumeOptions): Promise<AsyncGenerator<Delivery>> {
+  if (!(await getConsumer(options.db, options.consumer))) throw consumerNotFound(options.consumer);
+  return stream(options);
+}
+
+async function* stream(options: ConsumeOptions): AsyncGenerator<Delivery> {
+  const { db, hub, hints, consumer, visibilityMs, log } = options;
+  const session = randomUUID();
+  let woken = true;
+  let wake: (() => void) | null = null;
+  const poke = () => {
+    woken = true;
+    wake?.();
+  };
+  const stopHints = hints.on(consumer, poke);
+  const timer = setInterval(poke, Math.max(100, Math.floor(visibilityMs / 2)));
+  const live = hub.subscribe({ channels: new Set(['build_finished']), limit: Number.MAX_SAFE_INTEGER });
+  void (async () => {
+    for await (const _ of live) poke();
+  })();
+  try {
+    for (;;) {
+      if (!woken) await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      woken = false;
+      const claimed = await claimOccurrences(db, { consumer, session, visibilityMs, limit: CLAIM });
+      for (const item of claimed) yield toDelivery(db, consumer, item);
+      if (claimed.length === CLAIM) woken = true;
+    }
+  } finally {
+    stopHints();
+    clearInterval(timer);
+    await live.return?.();
+    await releaseLeases(db, session).catch((error: Error) => log.warn('could not release leases', { consumer, error: error.message }));
+  }
+}
