@@ -201,9 +201,10 @@ export class Recorder {
       const recovered = await appendRecovered(db, instance, since);
       await reconcileOccurrences(db, since);
       log.warn('journal gap: no instance listened', { from: lastSeen.toISOString(), to: this.listeningSince.toISOString(), recoveredBuildFinished: recovered });
-      // The gap accounts for the time before this LISTEN; what was heard since waits in the backlog.
-      await heartbeat(db, instance, this.listenSentAt);
     }
+    // Everything sent before this LISTEN is journaled (by the last recorder) or
+    // accounted for by the gap; what was heard since waits in the backlog.
+    await heartbeat(db, instance, lastSeen && lastSeen > this.listenSentAt ? lastSeen : this.listenSentAt);
     await notifyInternal(db, JOURNAL_CHANNEL, 'takeover');
   }
 

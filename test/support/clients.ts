@@ -165,10 +165,15 @@ export async function requestData<T, V extends Record<string, unknown>>(
   return result.data as T;
 }
 
-/** Resolves once `predicate` holds, checking every 10 ms; rejects after `timeoutMs`. */
-export async function until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+/**
+ * Resolves once `predicate` holds, checking every 10 ms (after `refresh`, when
+ * given, which may read state from elsewhere); rejects after `timeoutMs`.
+ */
+export async function until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition', refresh?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  for (;;) {
+    await refresh?.();
+    if (predicate()) return;
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

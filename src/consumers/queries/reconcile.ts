@@ -8,7 +8,8 @@
  * (`notificationpendingsince` set, Hydra's partial index), and every build
  * finished since `sinceUnix` (by `stoptime`, for observer mode, where
  * hydra-notify clears the column within seconds). Only finishes after a
- * consumer was created count for it. Idempotent.
+ * consumer was created count for it (whole seconds: a finish in the second of
+ * its creation is left to the journal). Idempotent.
  */
 import type { Queryable } from '../../db/queryable.js';
 
@@ -25,7 +26,7 @@ export async function reconcileOccurrences(db: Queryable, sinceUnix: number | nu
        SELECT b.id, coalesce(b.notificationpendingsince, b.stoptime) FROM builds b
        WHERE $1::int IS NOT NULL AND b.finished = 1 AND b.stoptime >= $1::int
      ) AS f
-     JOIN hydra_notify_gateway.consumers c ON f.since >= extract(epoch FROM c.created_at)::int - 1
+     JOIN hydra_notify_gateway.consumers c ON f.since > extract(epoch FROM c.created_at)
      ON CONFLICT DO NOTHING`,
     [sinceUnix],
   );

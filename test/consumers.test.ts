@@ -1,0 +1,282 @@
+/**
+ * Named consumers of build_finished: each has its own pending set, fed by the
+ * journal and reconciled with Hydra's builds table, so occurrences that
+ * finished while it (or the whole gateway) was offline are delivered when it
+ * comes back; deliveries are leased and come again after the visibility
+ * timeout, on reconnect, or on demand; acknowledgement is compare-and-set per
+ * consumer; `owner` mode clears Hydra's column once every active consumer
+ * acknowledged, `observer` mode never writes it, beside a process that clears
+ * it the way hydra-notify does.
+ */
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
+import pg from 'pg';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
+import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { onCleanup, startTestGateway, type TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, restartBuild, seedJobset } from './support/hydra.js';
+
+type Doc<T, V = Record<string, unknown>> = TypedDocumentNode<T, V>;
+const doc = <T, V = Record<string, unknown>>(text: string) => parse(text) as Doc<T, V>;
+
+const CREATE = doc<{ createConsumer: { name: string; paused: boolean; pending: number } }, { name: string }>(
+  'mutation ($name: String!) { createConsumer(name: $name) { name paused pending } }',
+);
+const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name paused } }');
+const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name paused } }');
+const REMOVE = doc<{ removeConsumer: boolean }, { name: string }>('mutation ($name: String!) { removeConsumer(name: $name) }');
+const LIST = doc<{ consumers: { name: string; paused: boolean; pending: number }[] }>('{ consumers { name paused pending } }');
+const ACK = doc<{ acknowledgeBuildFinished: { outcome: string; pendingSince: string | null } }, { buildId: number; pendingSince: string; consumer?: string }>(
+  'mutation ($buildId: Int!, $pendingSince: DateTime!, $consumer: String) { acknowledgeBuildFinished(buildId: $buildId, pendingSince: $pendingSince, consumer: $consumer) { outcome pendingSince } }',
+);
+const PENDING = doc<{ pendingBuildFinished: { edges: { pendingSince: string; node: { id: number } }[] } }, { consumer?: string }>(
+  'query ($consumer: String) { pendingBuildFinished(first: 500, consumer: $consumer) { edges { pendingSince node { id } } } }',
+);
+const REDELIVER = doc<{ redeliverBuildFinished: { buildId: number; pendingSince: string } }, { consumer: string; buildId: number }>(
+  'mutation ($consumer: String!, $buildId: Int!) { redeliverBuildFinished(consumer: $consumer, buildId: $buildId) { buildId pendingSince } }',
+);
+type Finished = { buildFinished: { buildId: number; pendingSince: string; consumer: string; deliveryCount: number; source: string; build: { id: number; finished: boolean } } };
+const CONSUME = doc<Finished, { consumer: string }>(
+  'subscription ($consumer: String!) { buildFinished(consumer: $consumer) { buildId pendingSince consumer deliveryCount source build { id finished } } }',
+);
+
+let db: TestDatabase;
+let jobsetId: number;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  jobsetId = await seedJobset(db.pool);
+});
+// Each test starts without consumers, whatever the previous one left behind.
+afterEach(async () => {
+  await db.pool.query('DELETE FROM hydra_notify_gateway.consumers');
+});
+
+/** Finishes builds as the queue runner does, then sends their build_finished in a later transaction. */
+async function finishAndNotify(ids: number[], stopTime?: number): Promise<number> {
+  const since = await finishBuilds(db.pool, ids, { stopTime });
+  for (const id of ids) await notify(db.pool, [['build_finished', String(id)]]);
+  return since;
+}
+
+const iso = (unix: number) => new Date(unix * 1000).toISOString();
+
+async function column(id: number): Promise<number | null> {
+  const { rows } = await db.pool.query('SELECT notificationpendingsince AS p FROM builds WHERE id = $1', [id]);
+  return rows[0].p === null ? null : Number(rows[0].p);
+}
+
+/** A gateway that has finished taking over the recording (its gap and reconciliation are done). */
+async function recordingGateway(options: Parameters<typeof startTestGateway>[1]): Promise<TestGateway> {
+  const gateway = await startTestGateway(db.url, options);
+  await until(() => gateway.recorder.recording, 10_000, 'recording');
+  return gateway;
+}
+
+let markers = 1_000_000_000;
+
+/** Waits until everything sent so far is journaled and published by the gateway's reader. */
+async function caughtUp(gateway: TestGateway): Promise<void> {
+  const marker = String(++markers);
+  await notify(db.pool, [['builds_added', marker]]);
+  let position = 0;
+  await until(() => position > 0 && gateway.reader.position >= position, 10_000, 'reader caught up', async () => {
+    const { rows } = await db.pool.query(`SELECT position FROM hydra_notify_gateway.journal WHERE channel = 'builds_added' AND payload = $1`, [marker]);
+    position = rows[0] ? Number(rows[0].position) : 0;
+  });
+}
+
+describe('managing consumers', () => {
+  it('creates, lists, pauses, resumes and removes, with clear errors', async () => {
+    const gateway = await recordingGateway({ instance: 'manage' });
+    expect((await requestData(gateway.url, CREATE, { name: 'status-reporter' })).createConsumer).toEqual({ name: 'status-reporter', paused: false, pending: 0 });
+    expect((await request(gateway.url, CREATE, { name: 'status-reporter' })).errors?.[0]?.extensions?.code).toBe('ALREADY_EXISTS');
+    expect((await request(gateway.url, CREATE, { name: 'Bad Name!' })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await request(gateway.url, PAUSE, { name: 'nobody' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    await requestData(gateway.url, PAUSE, { name: 'status-reporter' });
+    expect((await requestData(gateway.url, LIST)).consumers).toContainEqual({ name: 'status-reporter', paused: true, pending: 0 });
+    await requestData(gateway.url, RESUME, { name: 'status-reporter' });
+    expect((await requestData(gateway.url, REMOVE, { name: 'status-reporter' })).removeConsumer).toBe(true);
+    expect((await requestData(gateway.url, LIST)).consumers.map((c) => c.name)).not.toContain('status-reporter');
+    await gateway.close();
+  });
+});
+
+describe('a consumer offline, then back', () => {
+  it('receives every occurrence missed while it was offline, pending first, then live, and acknowledges them', async () => {
+    const gateway = await recordingGateway({ instance: 'offline' });
+    await requestData(gateway.url, CREATE, { name: 'release-sync' });
+    // Offline: nobody subscribed while three builds finish (one with a dependent).
+    const [a, b, c, dep] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const t0 = Math.floor(Date.now() / 1000) - 100;
+    await finishAndNotify([a], t0);
+    await finishAndNotify([b], t0 + 1);
+    await finishBuilds(db.pool, [c, dep], { status: 1, stopTime: t0 + 2 });
+    await notify(db.pool, [['build_finished', `${c}\t${c}\t${dep}`]]);
+    await caughtUp(gateway);
+
+    const pending = (await requestData(gateway.url, PENDING, { consumer: 'release-sync' })).pendingBuildFinished.edges;
+    expect(pending.map((e) => e.node.id)).toEqual([a, b, c, dep]);
+
+    const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'release-sync' });
+    const missed = (await stream.take(4)).map((r) => r.buildFinished);
+    expect(missed.map((m) => m.buildId)).toEqual([a, b, c, dep]);
+    expect(missed[0]).toMatchObject({ consumer: 'release-sync', deliveryCount: 1, pendingSince: iso(t0), build: { id: a, finished: true } });
+    for (const m of missed) {
+      expect((await requestData(gateway.url, ACK, { buildId: m.buildId, pendingSince: m.pendingSince, consumer: 'release-sync' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+    }
+    expect((await requestData(gateway.url, ACK, { buildId: a, pendingSince: iso(t0), consumer: 'release-sync' })).acknowledgeBuildFinished.outcome).toBe('ALREADY_ACKNOWLEDGED');
+    expect((await requestData(gateway.url, PENDING, { consumer: 'release-sync' })).pendingBuildFinished.edges).toEqual([]);
+
+    // Live now: a new finish arrives on the same subscription.
+    const d = await insertBuild(db.pool, jobsetId);
+    const sinceD = await finishAndNotify([d], t0 + 3);
+    expect((await stream.nextData()).buildFinished).toMatchObject({ buildId: d, pendingSince: iso(sinceD), deliveryCount: 1 });
+    expect((await requestData(gateway.url, ACK, { buildId: d, pendingSince: iso(sinceD), consumer: 'release-sync' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+    stream.dispose();
+    await requestData(gateway.url, REMOVE, { name: 'release-sync' });
+    await gateway.close();
+  });
+
+  it('receives what finished while the whole gateway was down, reconciled from Hydra', async () => {
+    let gateway = await recordingGateway({ instance: 'down-1' });
+    await requestData(gateway.url, CREATE, { name: 'chat-bot' });
+    await gateway.close();
+    // Nobody listens: the finish and its NOTIFY happen, and the NOTIFY is lost.
+    // (It finishes in the second after the consumer's creation: finishes in the
+    // very second of creation are left to the journal.)
+    const lost = await insertBuild(db.pool, jobsetId);
+    const since = await finishAndNotify([lost], Math.floor(Date.now() / 1000) + 1);
+    gateway = await recordingGateway({ instance: 'down-2' });
+    const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'chat-bot' });
+    const { buildFinished } = await stream.nextData();
+    expect(buildFinished).toMatchObject({ buildId: lost, pendingSince: iso(since) });
+    expect((await requestData(gateway.url, ACK, { buildId: lost, pendingSince: iso(since), consumer: 'chat-bot' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+    stream.dispose();
+    await requestData(gateway.url, REMOVE, { name: 'chat-bot' });
+    await gateway.close();
+  });
+});
+
+describe('redelivery', () => {
+  it('after the visibility timeout, on reconnect, and on demand; several subscribers share occurrences', async () => {
+    const gateway = await recordingGateway({ instance: 'redeliver', visibilityTimeoutMs: 400 });
+    await requestData(gateway.url, CREATE, { name: 'hooks' });
+    const id = await insertBuild(db.pool, jobsetId);
+    const since = await finishAndNotify([id]);
+
+    // Not acknowledged: delivered again once the visibility timeout passed.
+    const first = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'hooks' });
+    expect((await first.nextData()).buildFinished).toMatchObject({ buildId: id, deliveryCount: 1 });
+    expect((await first.nextData()).buildFinished).toMatchObject({ buildId: id, deliveryCount: 2 });
+
+    // The subscriber goes away unacknowledged: the next one gets it at once, not after the timeout.
+    first.dispose();
+    const second = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'hooks' });
+    expect((await second.nextData(2_000)).buildFinished.buildId).toBe(id);
+    expect((await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'hooks' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+
+    // On demand: an acknowledged occurrence comes again.
+    const again = (await requestData(gateway.url, REDELIVER, { consumer: 'hooks', buildId: id })).redeliverBuildFinished;
+    expect(again).toEqual({ buildId: id, pendingSince: iso(since) });
+    expect((await second.nextData()).buildFinished).toMatchObject({ buildId: id, pendingSince: iso(since) });
+    await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'hooks' });
+    expect((await request(gateway.url, REDELIVER, { consumer: 'hooks', buildId: 2_000_000 })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+
+    // Two subscribers of one consumer: each occurrence goes to one of them.
+    const third = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'hooks' });
+    await until(() => gateway.hub.size >= 2);
+    const ids = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const t = await finishAndNotify(ids);
+    const got: number[] = [];
+    const ackAll = async (stream: typeof second) => {
+      while (got.length < ids.length) {
+        const next = await stream.nextData(1_000).catch(() => null);
+        if (!next) return;
+        got.push(next.buildFinished.buildId);
+        await requestData(gateway.url, ACK, { buildId: next.buildFinished.buildId, pendingSince: iso(t), consumer: 'hooks' });
+      }
+    };
+    await Promise.all([ackAll(second), ackAll(third)]);
+    expect(got.sort((x, y) => x - y)).toEqual(ids);
+    second.dispose();
+    third.dispose();
+    await requestData(gateway.url, REMOVE, { name: 'hooks' });
+    await gateway.close();
+  });
+});
+
+describe('modes', () => {
+  it('owner: Hydra\'s column is cleared once every active consumer acknowledged; stale acknowledgements stay stale', async () => {
+    const gateway = await recordingGateway({ instance: 'owner', mode: 'owner' });
+    await requestData(gateway.url, CREATE, { name: 'one' });
+    await requestData(gateway.url, CREATE, { name: 'two' });
+    await requestData(gateway.url, CREATE, { name: 'three' });
+    const id = await insertBuild(db.pool, jobsetId);
+    const since = await finishAndNotify([id]);
+    await caughtUp(gateway);
+    await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'one' });
+    expect(await column(id)).toBe(since);
+    // A paused consumer does not hold the column back.
+    await requestData(gateway.url, PAUSE, { name: 'three' });
+    expect(await column(id)).toBe(since);
+    await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'two' });
+    expect(await column(id)).toBeNull();
+    // Restarted and finished again: the old occurrence's acknowledgement does not touch the new one.
+    await restartBuild(db.pool, id);
+    const later = await finishAndNotify([id], since + 100);
+    await caughtUp(gateway);
+    expect((await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'two' })).acknowledgeBuildFinished).toEqual({
+      outcome: 'ALREADY_ACKNOWLEDGED',
+      pendingSince: iso(later),
+    });
+    expect((await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'three' })).acknowledgeBuildFinished).toMatchObject({ outcome: 'ACKNOWLEDGED' });
+    expect(await column(id)).toBe(later);
+    // Both active consumers acknowledge concurrently: the column is still cleared.
+    await Promise.all(['one', 'two'].map((consumer) => requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(later), consumer })));
+    expect(await column(id)).toBeNull();
+    for (const name of ['one', 'two', 'three']) await requestData(gateway.url, REMOVE, { name });
+    await gateway.close();
+  });
+
+  it('observer: beside a hydra-notify that clears the column, consumers keep their own pending sets and the gateway never writes it', async () => {
+    const gateway = await recordingGateway({ instance: 'observer', mode: 'observer' });
+    await requestData(gateway.url, CREATE, { name: 'watcher' });
+
+    // A stand-in for hydra-notify: LISTEN build_finished, then a plain UPDATE of the build and its dependents.
+    const hydraNotify = new pg.Client({ connectionString: db.url });
+    await hydraNotify.connect();
+    onCleanup(() => hydraNotify.end());
+    let cleared = 0;
+    hydraNotify.on('notification', (n) => {
+      const ids = (n.payload ?? '').split('\t').map(Number);
+      void hydraNotify.query('UPDATE builds SET notificationpendingsince = NULL WHERE id = ANY($1::int[])', [ids]).then(() => cleared++);
+    });
+    await hydraNotify.query('LISTEN build_finished');
+
+    const id = await insertBuild(db.pool, jobsetId);
+    const since = await finishAndNotify([id]);
+    await until(() => cleared === 1, 10_000, 'hydra-notify cleared the column');
+    await caughtUp(gateway);
+    expect(await column(id)).toBeNull();
+
+    // The consumer still has its occurrence, with the finish's time, and acknowledges it.
+    const pending = (await requestData(gateway.url, PENDING, { consumer: 'watcher' })).pendingBuildFinished.edges;
+    expect(pending).toEqual([{ pendingSince: iso(since), node: { id } }]);
+    expect((await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'watcher' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+
+    // Without hydra-notify's clearing, the gateway still leaves the column alone.
+    await hydraNotify.query('UNLISTEN build_finished');
+    const other = await insertBuild(db.pool, jobsetId);
+    const otherSince = await finishAndNotify([other]);
+    await caughtUp(gateway);
+    await requestData(gateway.url, ACK, { buildId: other, pendingSince: iso(otherSince), consumer: 'watcher' });
+    expect(await column(other)).toBe(otherSince);
+    const refused = await request(gateway.url, ACK, { buildId: other, pendingSince: iso(otherSince) });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('OBSERVER_MODE');
+    expect(await column(other)).toBe(otherSince);
+    await requestData(gateway.url, REMOVE, { name: 'watcher' });
+    await gateway.close();
+  });
+});

@@ -1,0 +1,491 @@
+/**
+ * The start command as a newcomer runs it: `tsx src/main.ts` (what `npm start`
+ * runs) spawned as a real child process. Without DATABASE_URL it initialises
+ * an embedded Postgres in a fresh data folder, starts the simulated Hydra and
+ * serves; one graphql-ws client then receives every one of the twelve
+ * subscriptions with its rows resolved; SIGTERM exits 0, and a second start
+ * reuses the data folder (no new initdb, the first run's builds still there).
+ * Start-up failures (unreachable database, a database without Hydra's tables,
+ * an invalid configuration) exit 1 with one plain message and no stack trace.
+ * With DATABASE_URL pointing at a Hydra database the gateway starts no
+ * simulator, writes no rows, and leaves the `public` schema exactly as it was.
+ * Every child is killed (its process group, then any postmaster left in its
+ * data folder) and every temp folder removed after the file, even on failure.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BuildByIdDocument,
+  BuildFinishedDocument,
+  BuildQueuedDocument,
+  BuildStartedDocument,
+  CachedBuildFinishedDocument,
+  CachedBuildQueuedDocument,
+  EvalAddedDocument,
+  EvalCachedDocument,
+  EvalFailedDocument,
+  EvalStartedDocument,
+  JobsetByNameDocument,
+  PendingBuildFinishedDocument,
+  QueueChangedDocument,
+  StepFinishedDocument,
+  StepStartedDocument,
+} from './generated/operations.js';
+import { requestData, subscribeWs, wsClient } from './support/clients.js';
+import { createTestDatabase, notify } from './support/database.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+/** The embedded Postgres's initdb alone takes a few seconds; a loaded machine more. */
+const STARTUP_MS = 90_000;
+/** Long enough for the simulator to produce its rarest kind of event. */
+const EVENTS_MS = 60_000;
+const EXIT_MS = 30_000;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const tempDirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hng-start-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Whether `pid` is a live (not zombie) postmaster of the cluster in `databaseDir`. */
+function isPostmasterOf(pid: number, databaseDir: string): boolean {
+  try {
+    if (existsSync('/proc')) {
+      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+      return state !== 'Z' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(databaseDir);
+    }
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops a postmaster left running in `<dataDir>/postgres` (immediate shutdown), if any. */
+async function killLeftoverPostgres(dataDir: string): Promise<void> {
+  const databaseDir = join(dataDir, 'postgres');
+  const pidFile = join(databaseDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isPostmasterOf(pid, databaseDir)) return;
+  process.kill(pid, 'SIGQUIT');
+  const deadline = Date.now() + 10_000;
+  while (isPostmasterOf(pid, databaseDir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (isPostmasterOf(pid, databaseDir)) process.kill(pid, 'SIGKILL');
+}
+
+/** How a child process ended. */
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * One run of the start command. Its own process group (tsx runs main.ts in a
+ * child node, which runs the embedded Postgres), so `destroy` kills them all.
+ */
+class StartCommand {
+  stderr = '';
+  stdout = '';
+  ended: Exit | null = null;
+  readonly exit: Promise<Exit>;
+  private readonly child: ChildProcess;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    vars: Record<string, string>,
+    readonly dataDir: string,
+  ) {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // Only what this test sets: nothing of the developer's own configuration.
+    for (const key of Object.keys(env)) {
+      if (key === 'DATABASE_URL' || key === 'PORT' || key === 'HOST' || key.startsWith('HNG_')) delete env[key];
+    }
+    this.child = spawn(TSX, ['src/main.ts'], {
+      cwd: ROOT,
+      env: { ...env, HNG_DATA_DIR: dataDir, ...vars },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+      this.wake();
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+      this.wake();
+    });
+    this.exit = new Promise((resolve) => {
+      const done = (exit: Exit) => {
+        this.ended ??= exit;
+        this.wake();
+        resolve(this.ended);
+      };
+      this.child.once('close', (code, signal) => done({ code, signal }));
+      this.child.once('error', (error) => {
+        this.stderr += `spawn failed: ${error.message}\n`;
+        done({ code: null, signal: null });
+      });
+    });
+    commands.push(this);
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves once stderr contains `text`; rejects if the process ends first or after `timeoutMs`. */
+  async waitForLog(text: string, timeoutMs = STARTUP_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.stderr.includes(text)) {
+      if (this.ended) throw new Error(`exited (${JSON.stringify(this.ended)}) before logging "${text}":\n${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`"${text}" not logged within ${timeoutMs} ms:\n${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** How the process ended; rejects after `timeoutMs`. */
+  async exited(timeoutMs = EXIT_MS): Promise<Exit> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms:\n${this.stderr}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exit, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** SIGTERM to the command itself, as `kill <pid>` or a service manager sends it. */
+  terminate(): void {
+    this.child.kill('SIGTERM');
+  }
+
+  /**
+   * Kills a run still going: its postmaster first (an immediate shutdown that ends its
+   * backends too), then the whole process group; then any postmaster still left.
+   */
+  async destroy(): Promise<void> {
+    if (!this.ended && this.child.pid) {
+      await killLeftoverPostgres(this.dataDir);
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await this.exited(10_000).catch(() => undefined);
+    }
+    await killLeftoverPostgres(this.dataDir);
+  }
+}
+
+const commands: StartCommand[] = [];
+
+afterAll(async () => {
+  for (const command of commands.splice(0)) await command.destroy().catch(() => undefined);
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const STACK_FRAME = /^\s+at /m;
+
+describe('npm start without DATABASE_URL', () => {
+  let dataDir: string;
+  let url: string;
+  /** Builds the first run saw, for the restart to find again. */
+  const firstRun = { finishedBuildId: 0, pendingSince: '', highestBuildId: 0 };
+
+  /** Starts the command on `dataDir` with a fast simulator; resolves when it serves. */
+  async function start(): Promise<StartCommand> {
+    const port = await freePort();
+    const command = new StartCommand(
+      {
+        PORT: String(port),
+        HNG_EMBEDDED_PG_PORT: String(await freePort()),
+        HNG_SIMULATOR_EVAL_MS: '150',
+        HNG_SIMULATOR_RUNNER_MS: '50',
+      },
+      dataDir,
+    );
+    await command.waitForLog('gateway ready');
+    url = `http://127.0.0.1:${port}/graphql`;
+    expect(command.stderr).toContain(`gateway ready url=${url}`);
+    return command;
+  }
+
+  let first: StartCommand;
+
+  beforeAll(() => {
+    dataDir = tempDir();
+  });
+
+  it('initialises the embedded Postgres in a fresh data folder and serves', async () => {
+    first = await start();
+    expect(first.stderr).toContain('initialising embedded postgres');
+    expect(first.stderr).toContain('created a Hydra-compatible schema');
+    expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+  }, STARTUP_MS + 10_000);
+
+  it('delivers every subscription, typed and with its rows, to one graphql-ws client', async () => {
+    const client = wsClient(url);
+    const streams = {
+      evalStarted: subscribeWs(client, EvalStartedDocument),
+      evalAdded: subscribeWs(client, EvalAddedDocument),
+      evalCached: subscribeWs(client, EvalCachedDocument),
+      evalFailed: subscribeWs(client, EvalFailedDocument),
+      buildQueued: subscribeWs(client, BuildQueuedDocument),
+      buildStarted: subscribeWs(client, BuildStartedDocument),
+      stepStarted: subscribeWs(client, StepStartedDocument),
+      stepFinished: subscribeWs(client, StepFinishedDocument),
+      buildFinished: subscribeWs(client, BuildFinishedDocument),
+      cachedBuildQueued: subscribeWs(client, CachedBuildQueuedDocument),
+      cachedBuildFinished: subscribeWs(client, CachedBuildFinishedDocument),
+      queueChanged: subscribeWs(client, QueueChangedDocument),
+    };
+    const [
+      { evalStarted },
+      { evalAdded },
+      { evalCached },
+      { evalFailed },
+      { buildQueued },
+      { buildStarted },
+      { stepStarted },
+      { stepFinished },
+      { buildFinished },
+      { cachedBuildQueued },
+      { cachedBuildFinished },
+      { queueChanged },
+    ] = await Promise.all([
+      streams.evalStarted.nextData(EVENTS_MS),
+      streams.evalAdded.nextData(EVENTS_MS),
+      streams.evalCached.nextData(EVENTS_MS),
+      streams.evalFailed.nextData(EVENTS_MS),
+      streams.buildQueued.nextData(EVENTS_MS),
+      streams.buildStarted.nextData(EVENTS_MS),
+      streams.stepStarted.nextData(EVENTS_MS),
+      streams.stepFinished.nextData(EVENTS_MS),
+      streams.buildFinished.nextData(EVENTS_MS),
+      streams.cachedBuildQueued.nextData(EVENTS_MS),
+      streams.cachedBuildFinished.nextData(EVENTS_MS),
+      streams.queueChanged.nextData(EVENTS_MS),
+    ]);
+
+    expect(evalStarted).toMatchObject({
+      channel: 'eval_started',
+      source: 'LIVE',
+      traceId: expect.stringMatching(/^\d+\.\d{9}\.\d+$/),
+      jobset: { id: evalStarted.jobsetId, name: expect.any(String), project: { name: expect.any(String) } },
+    });
+    expect(evalAdded).toMatchObject({ channel: 'eval_added', jobset: { name: expect.any(String) }, evaluation: { id: evalAdded.evaluationId } });
+    expect(evalCached).toMatchObject({ channel: 'eval_cached', jobset: { name: expect.any(String) }, evaluation: { id: evalCached.evaluationId } });
+    expect(evalFailed).toMatchObject({ channel: 'eval_failed', jobset: { name: expect.any(String) } });
+    expect(buildQueued).toMatchObject({
+      channel: 'build_queued',
+      build: {
+        id: buildQueued.buildId,
+        job: expect.any(String),
+        jobset: { name: expect.any(String), project: { name: expect.any(String) } },
+        outputs: expect.arrayContaining([expect.objectContaining({ name: 'out', path: expect.stringMatching(/^\/nix\/store\//) })]),
+      },
+    });
+    expect(buildStarted).toMatchObject({ channel: 'build_started', build: { id: buildStarted.buildId } });
+    expect(stepStarted).toMatchObject({
+      channel: 'step_started',
+      build: { id: stepStarted.buildId },
+      step: { stepNr: stepStarted.stepNr, machine: expect.any(String), drvPath: expect.any(String) },
+    });
+    expect(stepFinished).toMatchObject({
+      channel: 'step_finished',
+      logPath: expect.any(String),
+      build: { id: stepFinished.buildId },
+      step: { stepNr: stepFinished.stepNr, busy: 'NOT_BUSY', status: expect.any(String) },
+    });
+    expect(buildFinished).toMatchObject({
+      channel: 'build_finished',
+      source: 'LIVE',
+      pendingSince: expect.any(String),
+      build: { id: buildFinished.buildId, finished: true, buildStatus: expect.any(String), notificationPendingSince: buildFinished.pendingSince },
+    });
+    expect(cachedBuildQueued).toMatchObject({
+      channel: 'cached_build_queued',
+      evaluation: { id: cachedBuildQueued.evaluationId },
+      build: { id: cachedBuildQueued.buildId },
+    });
+    expect(cachedBuildFinished).toMatchObject({
+      channel: 'cached_build_finished',
+      evaluation: { id: cachedBuildFinished.evaluationId },
+      build: { id: cachedBuildFinished.buildId, finished: true },
+    });
+    expect(queueChanged.kind).toEqual(expect.any(String));
+
+    firstRun.finishedBuildId = buildFinished.buildId;
+    firstRun.pendingSince = buildFinished.pendingSince!;
+    firstRun.highestBuildId = Math.max(buildQueued.buildId, buildStarted.buildId, buildFinished.buildId, cachedBuildQueued.buildId);
+  }, EVENTS_MS + 10_000);
+
+  it('exits 0 on SIGTERM, with subscribers connected, and stops its Postgres', async () => {
+    first.terminate();
+    expect(await first.exited()).toEqual({ code: 0, signal: null });
+    expect(first.stderr).toContain('shutting down signal=SIGTERM');
+    expect(first.stderr).not.toMatch(STACK_FRAME);
+    // A clean shutdown removes the pid file; a killed server would leave it.
+    expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+  });
+
+  it('starts again on the same data folder, without initialising, with the first run’s builds', async () => {
+    expect(firstRun.finishedBuildId).toBeGreaterThan(0);
+    const second = await start();
+    expect(second.stderr).not.toContain('initialising embedded postgres');
+    expect(second.stderr).not.toContain('created a Hydra-compatible schema');
+
+    const { build } = await requestData(url, BuildByIdDocument, { id: firstRun.finishedBuildId });
+    expect(build).toMatchObject({ id: firstRun.finishedBuildId, finished: true, notificationPendingSince: firstRun.pendingSince });
+    const { pendingBuildFinished } = await requestData(url, PendingBuildFinishedDocument, {
+      first: 1,
+      filter: { buildId: firstRun.finishedBuildId },
+    });
+    expect(pendingBuildFinished.edges.map((e) => e.node.id)).toEqual([firstRun.finishedBuildId]);
+
+    // The simulator carries on where the first run stopped.
+    const queued = subscribeWs(wsClient(url), BuildQueuedDocument);
+    expect((await queued.nextData(EVENTS_MS)).buildQueued.buildId).toBeGreaterThan(firstRun.highestBuildId);
+
+    second.terminate();
+    expect(await second.exited()).toEqual({ code: 0, signal: null });
+    expect(second.stderr).not.toMatch(STACK_FRAME);
+  }, STARTUP_MS + EVENTS_MS);
+});
+
+describe('start-up failures', () => {
+  /** Runs the command to its end; the data folder is never used with DATABASE_URL set. */
+  async function run(vars: Record<string, string>): Promise<StartCommand & { result: Exit }> {
+    const command = new StartCommand({ PORT: String(await freePort()), ...vars }, tempDir());
+    const result = await command.exited(STARTUP_MS);
+    return Object.assign(command, { result });
+  }
+
+  it('says the database cannot be reached, without a stack trace', async () => {
+    const closed = await freePort();
+    const { result, stderr, dataDir } = await run({ DATABASE_URL: `postgres://u:p@127.0.0.1:${closed}/hydra` });
+    expect(result.code).toBe(1);
+    expect(stderr).toContain(`hydra-notify-gateway: cannot reach the database at 127.0.0.1:${closed}/hydra`);
+    expect(stderr).not.toMatch(STACK_FRAME);
+    expect(readdirSync(dataDir)).toEqual([]);
+  }, STARTUP_MS);
+
+  it("names Hydra's missing tables, without a stack trace", async () => {
+    const empty = await createTestDatabase({ empty: true });
+    const { result, stderr } = await run({ DATABASE_URL: empty.url });
+    expect(result.code).toBe(1);
+    expect(stderr).toContain(`lacks Hydra's tables (builds, buildsteps`);
+    expect(stderr).not.toMatch(STACK_FRAME);
+  }, STARTUP_MS);
+
+  it('lists every configuration problem in one message', async () => {
+    const { result, stderr } = await run({ PORT: 'notaport', HNG_LOG_LEVEL: 'loud' });
+    expect(result.code).toBe(1);
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe('hydra-notify-gateway: invalid configuration:');
+    expect(lines.slice(1)).toHaveLength(2);
+    expect(lines.slice(1)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^ {2}- PORT: .*"notaport"/), expect.stringMatching(/^ {2}- HNG_LOG_LEVEL: .*"loud"/)]),
+    );
+  }, STARTUP_MS);
+});
+
+describe("npm start with DATABASE_URL of Hydra's database", () => {
+  /** What the gateway must never change: the shape of `public`. */
+  async function publicSchema(pool: pg.Pool) {
+    const [columns, triggers, indexes, relations, functions] = await Promise.all([
+      pool.query(`SELECT table_name, column_name, ordinal_position, data_type, is_nullable, column_default
+                    FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`),
+      pool.query(`SELECT c.relname, t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) AS definition
+                    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                   WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal ORDER BY c.relname, t.tgname`),
+      pool.query(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY tablename, indexname`),
+      pool.query(`SELECT relname, relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY relname`),
+      pool.query(`SELECT proname, pg_get_function_identity_arguments(oid) AS args FROM pg_proc
+                   WHERE pronamespace = 'public'::regnamespace ORDER BY proname, args`),
+    ]);
+    return { columns: columns.rows, triggers: triggers.rows, indexes: indexes.rows, relations: relations.rows, functions: functions.rows };
+  }
+
+  const count = async (pool: pg.Pool, table: string) => Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+
+  it('starts no simulator, writes nothing, and leaves the public schema as it was', async () => {
+    const db = await createTestDatabase();
+    const before = await publicSchema(db.pool);
+    expect(before.columns.some((c) => c.table_name === 'builds')).toBe(true);
+    expect(before.triggers.length).toBeGreaterThan(0);
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const command = new StartCommand(
+      { DATABASE_URL: db.url, PORT: String(port), HNG_SIMULATOR_EVAL_MS: '150', HNG_SIMULATOR_RUNNER_MS: '50' },
+      tempDir(),
+    );
+    // The last line of a start: a simulator would have seeded its projects by now.
+    await command.waitForLog('in a browser for GraphiQL');
+    expect(command.stderr).toContain(`gateway ready url=${url}`);
+    expect(command.stderr).not.toContain('simulating Hydra activity');
+    expect(command.stderr).not.toContain('embedded postgres');
+    expect(await count(db.pool, 'projects')).toBe(0);
+
+    // A subscriber and a few queries, then a notification round trip through Postgres.
+    const queue = subscribeWs(wsClient(url), QueueChangedDocument);
+    const builds = subscribeWs(wsClient(url), BuildQueuedDocument);
+    expect((await requestData(url, PendingBuildFinishedDocument, { first: 10 })).pendingBuildFinished.edges).toEqual([]);
+    expect((await requestData(url, JobsetByNameDocument, { project: 'nixpkgs', name: 'trunk' })).jobset).toBeNull();
+    await subscribed(url, 2);
+    await notify(db.pool, [['hydra_notify_dump_metrics', '']]);
+    expect((await queue.nextData()).queueChanged.kind).toBe('HYDRA_NOTIFY_DUMP_METRICS');
+    expect(builds.buffered).toBe(0);
+    for (const table of ['builds', 'buildsteps', 'jobsetevals', 'jobsets', 'projects', 'users']) {
+      expect(await count(db.pool, table), table).toBe(0);
+    }
+
+    command.terminate();
+    expect(await command.exited()).toEqual({ code: 0, signal: null });
+    expect(await publicSchema(db.pool)).toEqual(before);
+    expect(readdirSync(command.dataDir)).toEqual([]);
+  }, STARTUP_MS);
+});
+
+/** Resolves once the gateway at `url` reports `n` active subscriptions on /metrics. */
+async function subscribed(url: string, n: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const metrics = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
+    const active = Number(/^hng_subscriptions (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    if (active >= n) return;
+    if (Date.now() > deadline) throw new Error(`${n} subscriptions not registered within ${timeoutMs} ms (${active})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
