@@ -1,0 +1,394 @@
+/**
+ * The journal with several instances on one database, against the real
+ * Postgres: exactly one instance records (the holder of the advisory lock on
+ * its LISTEN connection), the journal holds every notification once, in the
+ * order sent (NOTIFY statements and pg_notify, chunked build_finished
+ * included), and subscribers of every instance receive the same events with
+ * the same cursors. A recorder that dies for real (a `tsx src/main.ts` child,
+ * SIGKILLed mid-stream) or whose LISTEN connection is terminated is replaced
+ * by an instance that kept listening, with nothing lost, nothing repeated and
+ * no gap. A window in which nobody listened becomes a `gap` row followed by
+ * the pending build_finished recovered from Hydra's table, which resuming
+ * subscribers see as a GapEvent (or `precededByGap`) and a RECOVERED event.
+ * Every database, gateway, client, writer and child process is disposed after
+ * the file, even on failure.
+ */
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'graphql';
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { buildFinishedPayloads } from '../src/simulator/payloads.js';
+import { type Stream, subscribeWs, until, wsClient } from './support/clients.js';
+import { createTestDatabase, notify, type NotifyStyle } from './support/database.js';
+import { onCleanup, startTestGateway, type TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+/** Fast takeovers for in-process instances: try the lock often, beat often. */
+const FAST = { lockRetryMs: 100, heartbeatMs: 200 } as const;
+
+type AnyEvent = {
+  events: { __typename: string; channel: string; payload: string; cursor: string; source: string; from?: string; to?: string; buildId?: number };
+};
+const eventsDocument = parse(`subscription ($after: String) { events(after: $after) {
+  __typename channel payload cursor source
+  ... on GapEvent { from to }
+  ... on BuildFinishedEvent { buildId }
+} }`) as TypedDocumentNode<AnyEvent, { after?: string }>;
+
+type Added = { queueChanged: { lowestNewBuildId: number | null; cursor: string } };
+const addedDocument = parse(`subscription { queueChanged(kinds: [BUILDS_ADDED]) { lowestNewBuildId cursor } }`) as TypedDocumentNode<
+  Added,
+  Record<string, never>
+>;
+
+type Finished = { buildFinished: { buildId: number; source: string; cursor: string; precededByGap: { from: string; to: string } | null } };
+const finishedDocument = parse(`subscription ($after: String) { buildFinished(after: $after) {
+  buildId source cursor precededByGap { from to }
+} }`) as TypedDocumentNode<Finished, { after?: string }>;
+
+/** A journal row as the tests compare it. */
+interface Row {
+  position: number;
+  kind: string;
+  channel: string;
+  payload: string;
+  gapFrom: Date | null;
+  gapTo: Date | null;
+  recordedBy: string;
+}
+
+async function journal(pool: pg.Pool, after = 0): Promise<Row[]> {
+  const { rows } = await pool.query(
+    `SELECT position, kind, channel, payload, gap_from, gap_to, recorded_by FROM hydra_notify_gateway.journal
+     WHERE position > $1 ORDER BY position`,
+    [after],
+  );
+  return rows.map((r) => ({
+    position: Number(r.position),
+    kind: r.kind,
+    channel: r.channel,
+    payload: r.payload,
+    gapFrom: r.gap_from,
+    gapTo: r.gap_to,
+    recordedBy: r.recorded_by,
+  }));
+}
+
+/** The builds_added ids the journal holds, in position order. */
+async function journaledIds(pool: pg.Pool): Promise<number[]> {
+  const { rows } = await pool.query(
+    `SELECT payload FROM hydra_notify_gateway.journal WHERE kind = 'notification' AND channel = 'builds_added' ORDER BY position`,
+  );
+  return rows.map((r: { payload: string }) => Number(r.payload));
+}
+
+/** Like `until`, for a condition that needs a query: checks every 20 ms. */
+async function untilAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Sends builds_added with increasing ids, three per transaction, alternating
+ * NOTIFY statements and pg_notify, until stopped (after the file at the latest).
+ */
+class Writer {
+  /** The first id not sent yet: every id at or above it is sent after this moment. */
+  next: number;
+  private stopping = false;
+  private readonly done: Promise<void>;
+
+  constructor(pool: pg.Pool, first: number) {
+    this.next = first;
+    this.done = this.run(pool);
+    this.done.catch(() => {});
+    onCleanup(async () => void (await this.stop().catch(() => 0)));
+  }
+
+  private async run(pool: pg.Pool): Promise<void> {
+    for (let t = 0; !this.stopping; t++) {
+      const ids = [this.next, this.next + 1, this.next + 2];
+      this.next += 3;
+      await notify(pool, ids.map((id) => ['builds_added', String(id)] as const), t % 2 ? 'function' : 'statement');
+    }
+  }
+
+  /** Stops after the transaction in flight; returns the last id sent. */
+  async stop(): Promise<number> {
+    this.stopping = true;
+    await this.done;
+    return this.next - 1;
+  }
+}
+
+/** Reads `stream` until it delivered builds_added `id`; returns every id read on the way. */
+async function readUntil(stream: Stream<Added>, id: number, into: number[]): Promise<void> {
+  while (into.at(-1) === undefined || into.at(-1)! < id) into.push((await stream.nextData()).queueChanged.lowestNewBuildId!);
+}
+
+/** Whether `ids` is `from, from + 1, …` without a hole or a repeat. */
+function consecutive(ids: readonly number[]): boolean {
+  return ids.every((id, i) => i === 0 || id === ids[i - 1]! + 1);
+}
+
+/** `tsx src/main.ts` on a database, in its own process group (tsx runs main.ts in a child node). */
+class GatewayProcess {
+  stderr = '';
+  ended = false;
+  readonly exit: Promise<void>;
+  private readonly child: ChildProcess;
+
+  constructor(databaseUrl: string) {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const key of Object.keys(env)) {
+      if (key === 'DATABASE_URL' || key === 'PORT' || key === 'HOST' || key.startsWith('HNG_')) delete env[key];
+    }
+    this.child = spawn(TSX, ['src/main.ts'], {
+      cwd: ROOT,
+      env: { ...env, DATABASE_URL: databaseUrl, PORT: '0', HNG_LOG_LEVEL: 'debug' },
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exit = new Promise<void>((resolve) => {
+      this.child.once('close', () => resolve());
+      this.child.once('error', (error) => {
+        this.stderr += `spawn failed: ${error.message}\n`;
+        resolve();
+      });
+    }).then(() => void (this.ended = true));
+    onCleanup(() => this.kill());
+  }
+
+  /** Resolves once the log contains `text`; fails if the process ends first. */
+  async waitForLog(text: string, timeoutMs = 30_000): Promise<void> {
+    await until(() => this.stderr.includes(text) || this.ended, timeoutMs, `"${text}" in the child's log`).catch((error: Error) => {
+      throw new Error(`${error.message}:\n${this.stderr}`);
+    });
+    if (!this.stderr.includes(text)) throw new Error(`the child exited before logging "${text}":\n${this.stderr}`);
+  }
+
+  /** SIGKILL to the whole group: no shutdown code runs; resolves once it is gone. */
+  async kill(): Promise<void> {
+    if (!this.ended && this.child.pid) {
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await this.exit;
+  }
+}
+
+describe('two instances on one database', () => {
+  it('one records; the journal holds every notification once, in order; both deliver the same events and cursors', async () => {
+    const db = await createTestDatabase();
+    const a = await startTestGateway(db.url, { instance: 'a', ...FAST });
+    const b = await startTestGateway(db.url, { instance: 'b', ...FAST });
+    const recording = () => [a, b].filter((g) => g.recorder.recording);
+    await until(() => recording().length === 1, 10_000, 'one recorder');
+
+    const streams = [a, b].map((g) => subscribeWs(wsClient(g.url), eventsDocument));
+    await until(() => a.hub.size === 1 && b.hub.size === 1, 10_000, 'a subscription on each instance');
+
+    // 500 notifications in 25 transactions, both styles, two build_finished split into chunks.
+    const transactions: { style: NotifyStyle; notifications: [string, string][] }[] = [];
+    let id = 1_000;
+    for (let t = 0; t < 25; t++) {
+      const batch: [string, string][] = [];
+      for (let i = 0; i < 20; i++, id++) {
+        batch.push(i % 10 === 4 ? ['eval_started', `trace${id}\t7`] : i % 10 === 9 ? ['build_queued', String(id)] : ['builds_added', String(id)]);
+      }
+      if (t === 8 || t === 17) {
+        const head = id++;
+        const chunks = buildFinishedPayloads(head, Array.from({ length: 2_500 }, (_, k) => 100_000 + t * 10_000 + k), true);
+        expect(chunks.length).toBeGreaterThan(1);
+        batch.splice(7, chunks.length, ...chunks.map((p) => ['build_finished', p] as [string, string]));
+      }
+      transactions.push({ style: t % 2 ? 'function' : 'statement', notifications: batch });
+    }
+    const sent = transactions.flatMap((t) => t.notifications);
+    expect(sent).toHaveLength(500);
+    for (const { style, notifications } of transactions) await notify(db.pool, notifications, style);
+
+    // The journal: each exactly once, in the order sent, by the one recorder.
+    await untilAsync(async () => (await journal(db.pool)).filter((r) => r.kind === 'notification').length >= 500, 15_000, '500 rows');
+    const rows = (await journal(db.pool)).filter((r) => r.kind === 'notification');
+    expect(rows.map((r) => [r.channel, r.payload])).toEqual(sent);
+    expect(new Set(rows.map((r) => r.recordedBy))).toEqual(new Set([recording()[0]!.instance]));
+
+    // What subscribers receive: chunks of one build_finished merged into one event.
+    const expected: [string, string][] = [];
+    for (const [channel, payload] of sent) {
+      const previous = expected.at(-1);
+      if (channel === 'build_finished' && previous?.[0] === 'build_finished' && previous[1].split('\t', 1)[0] === payload.split('\t', 1)[0]) {
+        previous[1] += `\n${payload}`;
+      } else expected.push([channel, payload]);
+    }
+    const [onA, onB] = await Promise.all(streams.map((s) => s.take(expected.length)));
+    const seenA = onA!.map((e) => [e.events.channel, e.events.payload, e.events.cursor]);
+    const seenB = onB!.map((e) => [e.events.channel, e.events.payload, e.events.cursor]);
+    expect(seenA.map(([channel, payload]) => [channel, payload])).toEqual(expected);
+    expect(seenB).toEqual(seenA);
+    expect(new Set(seenA.map(([, , cursor]) => cursor)).size).toBe(expected.length);
+    expect(onA!.filter((e) => e.events.channel === 'build_finished')).toHaveLength(2);
+
+    // Still exactly one recorder, never handed over; the follower owes nothing.
+    expect(recording()).toHaveLength(1);
+    expect(a.recorder.takeovers + b.recorder.takeovers).toBe(1);
+    const follower = a.recorder.recording ? b : a;
+    await until(() => follower.recorder.backlog.size === 0, 10_000, "the follower's backlog drained by its reader");
+  });
+});
+
+describe('the recorder killed for real', () => {
+  it('a SIGKILLed recorder process is replaced by an instance that kept listening: nothing lost, nothing repeated, no gap', async () => {
+    const db = await createTestDatabase();
+    const child = new GatewayProcess(db.url);
+    await child.waitForLog('recording the journal');
+
+    const writer = new Writer(db.pool, 1);
+    const follower = await startTestGateway(db.url, { instance: 'follower', ...FAST });
+    // Every id from here on is sent after the follower LISTENed.
+    const from = writer.next;
+    expect(follower.recorder.recording).toBe(false);
+    const stream = subscribeWs(wsClient(follower.url), addedDocument);
+    await until(() => follower.hub.size === 1, 10_000, 'subscription on the follower');
+    const received: number[] = [];
+    // The child journals, the follower delivers: well into the stream, kill the child.
+    await readUntil(stream, from + 150, received);
+    await child.kill();
+    await until(() => follower.recorder.recording, 5_000, 'the follower recording');
+    expect(follower.recorder.takeovers).toBe(1);
+    await readUntil(stream, writer.next + 150, received);
+    const last = await writer.stop();
+    await readUntil(stream, last, received);
+
+    const ids = await journaledIds(db.pool);
+    const afterListen = ids.filter((i) => i >= from);
+    expect(afterListen).toEqual(Array.from({ length: last - from + 1 }, (_, i) => from + i));
+    expect(ids.every((i, k) => k === 0 || i > ids[k - 1]!)).toBe(true);
+    expect((await journal(db.pool)).filter((r) => r.kind !== 'notification')).toEqual([]);
+    const recorders = new Set((await journal(db.pool)).map((r) => r.recordedBy));
+    expect(recorders.has('follower') && recorders.size === 2).toBe(true);
+    // The follower's subscriber saw the hand-over as one unbroken stream.
+    expect(consecutive(received)).toBe(true);
+    expect(received.at(-1)).toBe(last);
+  }, 60_000);
+});
+
+describe('a window nobody heard', () => {
+  it('becomes a gap row, then the pending build_finished recovered; resuming subscribers see both', async () => {
+    const db = await createTestDatabase();
+    const jobsetId = await seedJobset(db.pool);
+    const first = await startTestGateway(db.url, { instance: 'first', ...FAST });
+    await until(() => first.recorder.recording, 10_000, 'first recording');
+
+    const live = subscribeWs(wsClient(first.url), eventsDocument);
+    await until(() => first.hub.size === 1, 10_000, 'subscription');
+    const announced = await insertBuild(db.pool, jobsetId);
+    await finishBuilds(db.pool, [announced]);
+    await notify(db.pool, [['builds_added', '1'], ['build_finished', String(announced)]]);
+    const before = await live.take(2);
+    expect(before.map((e) => e.events.channel)).toEqual(['builds_added', 'build_finished']);
+    const cursor = before[1]!.events.cursor;
+    const lastBefore = Math.max(...(await journal(db.pool)).map((r) => r.position));
+
+    const closing = new Date();
+    await first.close();
+    const closed = new Date();
+
+    // Nobody listens: a build finishes, and more is sent.
+    const pending = await insertBuild(db.pool, jobsetId);
+    await finishBuilds(db.pool, [pending]);
+    await notify(db.pool, [['build_finished', String(pending)], ['builds_added', '2']]);
+    await notify(db.pool, [['builds_added', '3']], 'function');
+
+    const starting = new Date();
+    const second = await startTestGateway(db.url, { instance: 'second', ...FAST });
+    const started = new Date();
+    await until(() => second.recorder.recording, 10_000, 'second recording');
+
+    const rows = await journal(db.pool, lastBefore);
+    expect(rows.map((r) => [r.kind, r.channel, r.payload])).toEqual([
+      ['gap', 'gap', ''],
+      ['recovered', 'build_finished', String(pending)],
+    ]);
+    const gap = rows[0]!;
+    expect(gap.gapFrom!.getTime()).toBeGreaterThanOrEqual(closing.getTime());
+    expect(gap.gapFrom!.getTime()).toBeLessThanOrEqual(closed.getTime());
+    expect(gap.gapTo!.getTime()).toBeGreaterThanOrEqual(starting.getTime());
+    expect(gap.gapTo!.getTime()).toBeLessThanOrEqual(started.getTime());
+    expect(await journaledIds(db.pool)).toEqual([1]);
+
+    const window = { from: gap.gapFrom!.toISOString(), to: gap.gapTo!.toISOString() };
+    const resumed = subscribeWs(wsClient(second.url), eventsDocument, { after: cursor });
+    const [gapEvent, recovered] = (await resumed.take(2)).map((e) => e.events);
+    expect(gapEvent).toMatchObject({ __typename: 'GapEvent', ...window });
+    expect(recovered).toMatchObject({ __typename: 'BuildFinishedEvent', buildId: pending, source: 'RECOVERED' });
+
+    const typed = subscribeWs(wsClient(second.url), finishedDocument, { after: cursor });
+    expect((await typed.nextData()).buildFinished).toEqual({
+      buildId: pending,
+      source: 'RECOVERED',
+      cursor: recovered!.cursor,
+      precededByGap: window,
+    });
+
+    // Live again after the gap: a new notification follows on both streams, with no gap.
+    await notify(db.pool, [['build_finished', String(announced)]]);
+    expect((await resumed.nextData()).events).toMatchObject({ channel: 'build_finished', buildId: announced, source: 'LIVE' });
+    expect((await typed.nextData()).buildFinished).toMatchObject({ buildId: announced, source: 'LIVE', precededByGap: null });
+  });
+});
+
+describe("the recorder's LISTEN connection killed", () => {
+  it('another instance takes over during the reconnect grace; nothing sent during the switch is lost or repeated', async () => {
+    const db = await createTestDatabase();
+    const a = await startTestGateway(db.url, { instance: 'a', ...FAST, reconnectGraceMs: 1_000 });
+    await until(() => a.recorder.recording, 10_000, 'a recording');
+    const b = await startTestGateway(db.url, { instance: 'b', ...FAST, reconnectGraceMs: 1_000 });
+    expect(b.recorder.recording).toBe(false);
+
+    const stream = subscribeWs(wsClient(b.url), addedDocument);
+    await until(() => b.hub.size === 1, 10_000, 'subscription on b');
+    const writer = new Writer(db.pool, 1);
+    const received: number[] = [];
+    await readUntil(stream, 150, received);
+
+    const pid = a.listener.status.backendPid;
+    expect(pid).toBeGreaterThan(0);
+    const { rows } = await db.pool.query('SELECT pg_terminate_backend($1) AS killed', [pid]);
+    expect(rows[0].killed).toBe(true);
+    await until(() => b.recorder.recording, 5_000, 'b recording');
+    await until(() => a.listener.status.reconnects === 1 && a.listener.status.connected, 5_000, 'a reconnected');
+    // After its grace, a tries the lock again on its new connection (and fails), while the writer goes on.
+    const lastQuery = async () =>
+      String((await db.pool.query('SELECT query FROM pg_stat_activity WHERE pid = $1', [a.listener.status.backendPid])).rows[0]?.query);
+    expect(await lastQuery()).not.toContain('tryRecorderLock');
+    await untilAsync(async () => (await lastQuery()).includes('tryRecorderLock'), 5_000, 'a trying the lock again');
+    expect([a.recorder.recording, b.recorder.recording]).toEqual([false, true]);
+    await readUntil(stream, writer.next + 150, received);
+    const last = await writer.stop();
+    await readUntil(stream, last, received);
+
+    expect(await journaledIds(db.pool)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    const journaled = await journal(db.pool);
+    expect(journaled.filter((r) => r.kind !== 'notification')).toEqual([]);
+    expect(new Set(journaled.map((r) => r.recordedBy))).toEqual(new Set(['a', 'b']));
+    expect(consecutive(received)).toBe(true);
+    expect(received.at(-1)).toBe(last);
+    expect([a.recorder.recording, b.recorder.recording]).toEqual([false, true]);
+    expect([a.recorder.takeovers, b.recorder.takeovers]).toEqual([1, 1]);
+  });
+});
