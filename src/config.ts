@@ -51,6 +51,14 @@ export const VARIABLES = z.object({
   HNG_MODE: z.enum(['owner', 'observer']).default('owner'),
   /** How long a consumer's delivery waits for its acknowledgement before it is delivered again. @default 60_000 */
   HNG_VISIBILITY_TIMEOUT_MS: int(100, 86_400_000).default(60_000),
+  /** This instance's name in the journal (`recorded_by`). @default host:pid:random */
+  HNG_INSTANCE: z.string().regex(/^[\w.:@-]{1,100}$/, 'letters, digits and . : @ _ - only, at most 100').optional(),
+  /** How often an instance that does not record tries to take over. @default 1_000 */
+  HNG_RECORDER_RETRY_MS: int(10, 600_000).default(1_000),
+  /** How long an instance whose LISTEN connection came back waits before trying to record. @default 3_000 */
+  HNG_RECORDER_GRACE_MS: int(0, 600_000).default(3_000),
+  /** The recorder's heartbeat. @default 2_000 */
+  HNG_HEARTBEAT_MS: int(10, 600_000).default(2_000),
   /** Size of the query pool (the LISTEN connection is separate). @default 10 */
   HNG_POOL_SIZE: int(1, 1_000).default(10),
   /** `debug`, `info`, `warn` or `error`. @default 'info' */
@@ -77,6 +85,10 @@ export interface Config {
   retentionMs: number;
   mode: 'owner' | 'observer';
   visibilityTimeoutMs: number;
+  instance: string | undefined;
+  recorderRetryMs: number;
+  recorderGraceMs: number;
+  heartbeatMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -123,6 +135,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionMs: Math.round(v.HNG_RETENTION_DAYS * 86_400_000),
     mode: v.HNG_MODE,
     visibilityTimeoutMs: v.HNG_VISIBILITY_TIMEOUT_MS,
+    instance: v.HNG_INSTANCE,
+    recorderRetryMs: v.HNG_RECORDER_RETRY_MS,
+    recorderGraceMs: v.HNG_RECORDER_GRACE_MS,
+    heartbeatMs: v.HNG_HEARTBEAT_MS,
     logLevel: v.HNG_LOG_LEVEL,
   });
 }

@@ -71,6 +71,10 @@ async function main(): Promise<void> {
       retentionMs: config.retentionMs,
       mode: config.mode,
       visibilityTimeoutMs: config.visibilityTimeoutMs,
+      instance: config.instance,
+      lockRetryMs: config.recorderRetryMs,
+      reconnectGraceMs: config.recorderGraceMs,
+      heartbeatMs: config.heartbeatMs,
     });
   } catch (error) {
     await embedded?.stop();

@@ -207,6 +207,35 @@ describe('redelivery', () => {
   });
 });
 
+describe('acknowledging for a consumer', () => {
+  it('100 concurrent acknowledgements of one occurrence: exactly one ACKNOWLEDGED', async () => {
+    const gateway = await recordingGateway({ instance: 'concurrent' });
+    await requestData(gateway.url, CREATE, { name: 'racer' });
+    const id = await insertBuild(db.pool, jobsetId);
+    const since = await finishAndNotify([id]);
+    await caughtUp(gateway);
+    const outcomes = await Promise.all(
+      Array.from({ length: 100 }, () => requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'racer' })),
+    );
+    const counts = outcomes.map((o) => o.acknowledgeBuildFinished.outcome).reduce<Record<string, number>>((acc, o) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
+    expect(counts).toEqual({ ACKNOWLEDGED: 1, ALREADY_ACKNOWLEDGED: 99 });
+    // The only consumer acknowledged: in owner mode Hydra's column is cleared.
+    expect(await column(id)).toBeNull();
+    await gateway.close();
+  });
+
+  it('answers unknown consumers and builds with NOT_FOUND, bad names with BAD_USER_INPUT', async () => {
+    const gateway = await recordingGateway({ instance: 'errors' });
+    await requestData(gateway.url, CREATE, { name: 'strict' });
+    expect((await request(gateway.url, ACK, { buildId: 1, pendingSince: iso(1), consumer: 'ghost' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await request(gateway.url, ACK, { buildId: 2_000_000, pendingSince: iso(1), consumer: 'strict' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await request(gateway.url, ACK, { buildId: 1, pendingSince: iso(1), consumer: 'NO WAY' })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'ghost' });
+    expect((await stream.next()).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    await gateway.close();
+  });
+});
+
 describe('modes', () => {
   it('owner: Hydra\'s column is cleared once every active consumer acknowledged; stale acknowledgements stay stale', async () => {
     const gateway = await recordingGateway({ instance: 'owner', mode: 'owner' });

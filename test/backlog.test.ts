@@ -1,0 +1,72 @@
+/**
+ * The backlog's bookkeeping, on its own: notifications are keyed by the last
+ * mark and their offset after it; a journaled key drops everything up to it;
+ * unkeyed notifications are matched against the journal's tail by content;
+ * a new connection starts over.
+ */
+import { describe, expect, it } from 'vitest';
+import { Backlog } from '../src/journal/backlog.js';
+
+const at = new Date('2026-01-01T00:00:00Z');
+const heard = (b: Backlog, ...payloads: string[]) => payloads.map((p) => b.hear('builds_added', p, at));
+
+describe('Backlog', () => {
+  it('keys notifications by the last mark and their offset after it', () => {
+    const b = new Backlog();
+    const [before] = heard(b, '1');
+    b.passMark('a:1');
+    const after = heard(b, '2', '3');
+    b.passMark('b:7');
+    const [later] = heard(b, '4');
+    expect(before).toMatchObject({ mark: null, offset: null });
+    expect(after.map((h) => [h.mark, h.offset])).toEqual([['a:1', 0], ['a:1', 1]]);
+    expect(later).toMatchObject({ mark: 'b:7', offset: 0 });
+  });
+
+  it('drops through a journaled key, and only when it holds that key', () => {
+    const b = new Backlog();
+    b.passMark('m');
+    heard(b, '1', '2', '3');
+    expect(b.dropThrough('m', 7)).toBe(false);
+    expect(b.dropThrough(null, null)).toBe(false);
+    expect(b.size).toBe(3);
+    expect(b.dropThrough('m', 1)).toBe(true);
+    expect(b.take(10).map((h) => h.payload)).toEqual(['3']);
+  });
+
+  it('aligns unkeyed notifications with the longest matching end of the journal', () => {
+    const b = new Backlog();
+    heard(b, 'x', 'y', 'z');
+    b.passMark('m');
+    heard(b, 'k');
+    const tail = ['v', 'w', 'x', 'y'].map((payload) => ({ channel: 'builds_added', payload }));
+    expect(b.alignUnkeyed(tail)).toBe(2);
+    expect(b.take(10).map((h) => h.payload)).toEqual(['z', 'k']);
+  });
+
+  it('keeps everything when the journal does not end with what it heard', () => {
+    const b = new Backlog();
+    heard(b, 'x', 'y');
+    expect(b.alignUnkeyed([{ channel: 'builds_added', payload: 'q' }])).toBe(0);
+    expect(b.alignUnkeyed([{ channel: 'eval_started', payload: 'x' }])).toBe(0);
+    expect(b.size).toBe(2);
+  });
+
+  it('starts over on a new connection: entries and marks of the old one are gone', () => {
+    const b = new Backlog();
+    b.passMark('m');
+    heard(b, '1');
+    b.reset();
+    expect(b.size).toBe(0);
+    expect(heard(b, '2')[0]).toMatchObject({ mark: null, offset: null });
+  });
+
+  it('puts back a failed batch in front, in order', () => {
+    const b = new Backlog();
+    heard(b, '1', '2', '3');
+    const batch = b.take(2);
+    heard(b, '4');
+    b.putBack(batch);
+    expect(b.take(10).map((h) => h.payload)).toEqual(['1', '2', '3', '4']);
+  });
+});

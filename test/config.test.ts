@@ -1,0 +1,43 @@
+/**
+ * Configuration: the documented defaults, every problem reported at once, and
+ * the README's table naming every variable the gateway reads.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, VARIABLES } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('applies the defaults to an empty environment', () => {
+    expect(loadConfig({})).toMatchObject({
+      databaseUrl: undefined,
+      port: 4000,
+      host: '127.0.0.1',
+      simulator: true,
+      mode: 'owner',
+      retentionMs: 30 * 86_400_000,
+      subscriberQueueLimit: 200_000,
+    });
+  });
+
+  it('reads values and flags', () => {
+    const config = loadConfig({ PORT: '8080', HNG_SIMULATOR: 'off', HNG_MODE: 'observer', HNG_RETENTION_DAYS: '0.5', DATABASE_URL: 'postgres://h/db' });
+    expect(config).toMatchObject({ port: 8080, simulator: false, mode: 'observer', retentionMs: 43_200_000, databaseUrl: 'postgres://h/db' });
+  });
+
+  it('reports every invalid variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'x', HNG_MODE: 'boss', HNG_RECONNECT_MIN_MS: '-1' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['PORT', 'HNG_MODE', 'HNG_RECONNECT_MIN_MS']) expect(problems).toContain(name);
+  });
+
+  it('is documented: the README names every variable', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const name of Object.keys(VARIABLES.shape)) expect(readme, name).toContain(`\`${name}\``);
+  });
+});
