@@ -4,18 +4,17 @@
  * released either way.
  */
 import type pg from 'pg';
-import type { Queryable } from './queryable.js';
 
 /** Runs `fn` in a transaction on a connection from `pool`. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (db: Queryable) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query('/* begin */ BEGIN');
     const result = await fn(client);
-    await client.query('COMMIT');
+    await client.query('/* commit */ COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    await client.query('/* rollback */ ROLLBACK').catch(() => {});
     throw error;
   } finally {
     client.release();

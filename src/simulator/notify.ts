@@ -12,22 +12,7 @@ import type pg from 'pg';
 import type { Channel } from '../hydra/channels.js';
 
 /** Runs `work` in one transaction on a client borrowed from `pool`. */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('/* simulatorBegin */ begin');
-    try {
-      const result = await work(client);
-      await client.query('/* simulatorCommit */ commit');
-      return result;
-    } catch (error) {
-      await client.query('/* simulatorRollback */ rollback').catch(() => undefined);
-      throw error;
-    }
-  } finally {
-    client.release();
-  }
-}
+export { inTransaction } from '../db/transaction.js';
 
 /** Sends `payload` on `channel` with `pg_notify`, as Hydra's Perl evaluator does for most channels. */
 export async function pgNotify(client: pg.ClientBase | pg.Pool, channel: Channel, payload: string): Promise<void> {

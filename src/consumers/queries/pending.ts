@@ -5,7 +5,7 @@
  */
 import type { Queryable } from '../../db/queryable.js';
 import { BUILD_COLUMNS } from '../../hydra/queries/rowsById.js';
-import type { BuildFilter, PendingPosition } from '../../hydra/queries/pendingBuilds.js';
+import { type BuildFilter, buildFilterSql, buildFilterValues, type PendingPosition } from '../../hydra/queries/pendingBuilds.js';
 import { type Build, toBuild } from '../../hydra/rows.js';
 
 /** Up to `limit + 1` pending occurrences of `consumer` after `after`, with their builds. */
@@ -20,19 +20,14 @@ export async function consumerPending(
      JOIN builds b ON b.id = o.build_id JOIN jobsets j ON j.id = b.jobset_id
      WHERE o.consumer = $1 AND o.acknowledged_at IS NULL
        AND ($2::int IS NULL OR (o.pending_since, o.build_id) > ($2::int, $3::int))
-       AND ($4::text IS NULL OR j.project = $4) AND ($5::text IS NULL OR j.name = $5)
-       AND ($6::text IS NULL OR b.job = $6) AND ($7::int IS NULL OR b.id = $7) AND ($8::text IS NULL OR b.system = $8)
+       AND ${buildFilterSql(4)}
      ORDER BY o.pending_since, o.build_id
      LIMIT $9`,
     [
       consumer,
       after?.since ?? null,
       after?.id ?? null,
-      filter.project ?? null,
-      filter.jobset ?? null,
-      filter.job ?? null,
-      filter.buildId ?? null,
-      filter.system ?? null,
+      ...buildFilterValues(filter),
       limit + 1,
     ],
   );

@@ -21,6 +21,22 @@ export interface BuildFilter {
   system?: string | null;
 }
 
+/**
+ * The SQL conditions of a `BuildFilter` on `builds b` joined with `jobsets j`,
+ * with placeholders `$first` to `$first+4` taking `buildFilterValues(filter)`.
+ */
+export function buildFilterSql(first: number): string {
+  const [project, jobset, job, id, system] = [0, 1, 2, 3, 4].map((i) => `$${first + i}`);
+  return `(${project}::text IS NULL OR j.project = ${project}) AND (${jobset}::text IS NULL OR j.name = ${jobset})
+     AND (${job}::text IS NULL OR b.job = ${job}) AND (${id}::int IS NULL OR b.id = ${id})
+     AND (${system}::text IS NULL OR b.system = ${system})`;
+}
+
+/** The placeholder values of `buildFilterSql`, in order. */
+export function buildFilterValues(filter: BuildFilter): (string | number | null)[] {
+  return [filter.project ?? null, filter.jobset ?? null, filter.job ?? null, filter.buildId ?? null, filter.system ?? null];
+}
+
 /** Where a page starts: strictly after this (pendingSince, id). */
 export interface PendingPosition {
   since: number;
@@ -36,11 +52,7 @@ export const PENDING_BUILDS_SQL = `/* pendingBuilds */ SELECT ${BUILD_COLUMNS}
    FROM builds b JOIN jobsets j ON j.id = b.jobset_id
    WHERE b.notificationpendingsince IS NOT NULL
      AND ($1::int IS NULL OR (b.notificationpendingsince, b.id) > ($1::int, $2::int))
-     AND ($3::text IS NULL OR j.project = $3)
-     AND ($4::text IS NULL OR j.name = $4)
-     AND ($5::text IS NULL OR b.job = $5)
-     AND ($6::int IS NULL OR b.id = $6)
-     AND ($7::text IS NULL OR b.system = $7)
+     AND ${buildFilterSql(3)}
    ORDER BY b.notificationpendingsince, b.id
    LIMIT $8`;
 
@@ -55,11 +67,7 @@ export async function pendingBuilds(
     [
       after?.since ?? null,
       after?.id ?? null,
-      filter.project ?? null,
-      filter.jobset ?? null,
-      filter.job ?? null,
-      filter.buildId ?? null,
-      filter.system ?? null,
+      ...buildFilterValues(filter),
       limit + 1,
     ],
   );
