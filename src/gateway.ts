@@ -225,7 +225,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         hub,
         subscriberQueueLimit,
         subscriberMaxLagMs,
-        published: () => reader.position,
+        published: () => pipeline.settled,
         resumeAfter,
         mode,
         consumerHints,

@@ -17,6 +17,7 @@ import { GraphQLError } from 'graphql';
 import type { Queryable } from '../db/queryable.js';
 import { createEvent } from '../events/event.js';
 import type { Delivery, EventHub } from '../events/hub.js';
+import { interruptible } from '../events/stream.js';
 import type { Log } from '../log.js';
 import type { ConsumerHints } from './hints.js';
 import { type Claimed, claimOccurrences, releaseLeases } from './queries/claim.js';
@@ -57,19 +58,27 @@ function toDelivery(db: Queryable, consumer: string, claimed: Claimed): Delivery
 }
 
 /** Checks the consumer exists, then streams its occurrences; see the module contract. */
-export async function consume(options: ConsumeOptions): Promise<AsyncGenerator<Delivery>> {
+export async function consume(options: ConsumeOptions): Promise<AsyncIterableIterator<Delivery>> {
   if (!(await getConsumer(options.db, options.consumer))) throw consumerNotFound(options.consumer);
-  return stream(options);
+  const control: Control = { closed: false, wake: null };
+  return interruptible(stream(options, control), () => {
+    control.closed = true;
+    control.wake?.();
+  });
 }
 
-async function* stream(options: ConsumeOptions): AsyncGenerator<Delivery> {
+interface Control {
+  closed: boolean;
+  wake: (() => void) | null;
+}
+
+async function* stream(options: ConsumeOptions, control: Control): AsyncGenerator<Delivery> {
   const { db, hub, hints, consumer, visibilityMs, log } = options;
   const session = randomUUID();
   let woken = true;
-  let wake: (() => void) | null = null;
   const poke = () => {
     woken = true;
-    wake?.();
+    control.wake?.();
   };
   const stopHints = hints.on(consumer, poke);
   const timer = setInterval(poke, Math.max(100, Math.floor(visibilityMs / 2)));
@@ -78,9 +87,10 @@ async function* stream(options: ConsumeOptions): AsyncGenerator<Delivery> {
     for await (const _ of live) poke();
   })();
   try {
-    for (;;) {
-      if (!woken) await new Promise<void>((resolve) => (wake = resolve));
-      wake = null;
+    while (!control.closed) {
+      if (!woken) await new Promise<void>((resolve) => (control.wake = resolve));
+      control.wake = null;
+      if (control.closed) break;
       woken = false;
       const claimed = await claimOccurrences(db, { consumer, session, visibilityMs, limit: CLAIM });
       for (const item of claimed) yield toDelivery(db, consumer, item);

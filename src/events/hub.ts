@@ -7,7 +7,7 @@
  *   publication order.
  * - A subscriber that falls behind is not silently skipped. It is "slow" when
  *   its queue holds more than `limit` events, or when the oldest event waiting
- *   for it was received more than `maxLagMs` ago (checked as events are
+ *   for it was queued more than `maxLagMs` ago (checked as events are
  *   published). Then its queue is dropped and its iterator yields one
  *   `overflow` delivery and ends, so the client gets an explicit
  *   SLOW_CONSUMER error. Bursts are normal (an evaluation commits thousands
@@ -48,6 +48,8 @@ export interface SubscribeOptions {
 interface Subscriber {
   options: SubscribeOptions;
   queue: GatewayEvent[];
+  /** When each queued event was queued (this machine's clock), in step with `queue`. */
+  queuedAt: number[];
   overflowed: boolean;
   wake: (() => void) | null;
   done: boolean;
@@ -70,14 +72,16 @@ export class EventHub {
     const now = Date.now();
     for (const s of this.subscribers) {
       if ((!s.options.channels.has(event.channel) && !isGap(event)) || s.overflowed) continue;
-      const oldest = s.queue[0];
-      const lagging = oldest !== undefined && now - oldest.receivedAt.getTime() > (s.options.maxLagMs ?? Infinity);
+      const oldest = s.queuedAt[0];
+      const lagging = oldest !== undefined && now - oldest > (s.options.maxLagMs ?? Infinity);
       if (s.queue.length >= s.options.limit || lagging) {
         s.overflowed = true;
         s.queue.length = 0;
+        s.queuedAt.length = 0;
         this.overflows++;
       } else {
         s.queue.push(event);
+        s.queuedAt.push(now);
       }
       s.wake?.();
     }
@@ -85,7 +89,7 @@ export class EventHub {
 
   /** A new subscriber's iterator; `return()` unsubscribes. */
   subscribe(options: SubscribeOptions): AsyncIterableIterator<Delivery> {
-    const s: Subscriber = { options, queue: [], overflowed: false, wake: null, done: this.closed };
+    const s: Subscriber = { options, queue: [], queuedAt: [], overflowed: false, wake: null, done: this.closed };
     let gapBefore: GapNotice | null = null;
     if (!this.closed) this.subscribers.add(s);
     const finish = (): IteratorResult<Delivery> => {
@@ -103,6 +107,7 @@ export class EventHub {
             return { done: false, value };
           }
           const event = s.queue.shift();
+          s.queuedAt.shift();
           if (!event) {
             await new Promise<void>((resolve) => (s.wake = resolve));
             s.wake = null;

@@ -9,7 +9,9 @@
  * - `build_finished` chunks (Hydra splits long payloads into several
  *   notifications back to back, each with the same first id) are merged into
  *   one event with the union of their dependents, none repeated, positioned
- *   at its last chunk. Nothing marks the last chunk, so the merged event is
+ *   at its last chunk. Only rows at consecutive positions merge: two
+ *   finishes of one build with other rows between them stay two events, even
+ *   when a replay reads only some channels. Nothing marks the last chunk, so the merged event is
  *   emitted when any other row arrives, on `flush()`, or after
  *   `chunkWindowMs` of quiet; emission order is always position order.
  * - One pipeline feeds the hub (live); each replay of history makes its own.
@@ -28,7 +30,11 @@ interface OpenChunks {
   dependents: Set<number>;
   payloads: string[];
   receivedAt: Date;
+  /** The first chunk's position. */
+  from: number;
+  /** The last chunk's position. */
   position: number;
+  pendingSince: number | null;
   timer: NodeJS.Timeout | null;
 }
 
@@ -44,6 +50,26 @@ export interface PipelineStats {
 export class Pipeline {
   readonly stats: PipelineStats = { malformed: new Map(), published: new Map(), recovered: 0, gaps: 0 };
   private open: OpenChunks | null = null;
+  private accepted = 0;
+
+  /**
+   * The highest position P such that every event of rows up to P has been
+   * emitted: the last row accepted, or just before an open chunk.
+   */
+  get settled(): number {
+    return this.open ? this.open.from - 1 : this.accepted;
+  }
+
+  /** Where the open build_finished chunks start, if any. */
+  get openFrom(): number | null {
+    return this.open?.from ?? null;
+  }
+
+  /** Drops the open chunks without emitting them (a replay leaves them to the live stream). */
+  discardOpen(): void {
+    if (this.open?.timer) clearTimeout(this.open.timer);
+    this.open = null;
+  }
 
   constructor(
     private readonly options: { db: Queryable; log: Log; chunkWindowMs: number; emit: (event: GatewayEvent) => void },
@@ -51,6 +77,11 @@ export class Pipeline {
 
   /** Takes the next journal row. */
   accept(row: JournalRow): void {
+    this.take(row);
+    this.accepted = row.position;
+  }
+
+  private take(row: JournalRow): void {
     if (row.kind === 'gap') {
       this.flush();
       this.stats.gaps++;
@@ -109,6 +140,7 @@ export class Pipeline {
       receivedAt: open.receivedAt,
       source: 'LIVE',
       chunks: open.payloads.length,
+      pendingSince: open.pendingSince ?? undefined,
     }));
   }
 
@@ -119,7 +151,7 @@ export class Pipeline {
 
   private takeChunk(notice: BuildFinished, row: JournalRow): void {
     const open = this.open;
-    if (open && open.notice.buildId === notice.buildId) {
+    if (open && open.notice.buildId === notice.buildId && row.position === open.position + 1) {
       for (const id of notice.dependentIds) open.dependents.add(id);
       open.notice = { ...open.notice, selfListed: open.notice.selfListed || notice.selfListed };
       open.payloads.push(row.payload);
@@ -131,7 +163,9 @@ export class Pipeline {
         dependents: new Set(notice.dependentIds),
         payloads: [row.payload],
         receivedAt: row.receivedAt,
+        from: row.position,
         position: row.position,
+        pendingSince: row.pendingSince,
         timer: null,
       };
     }

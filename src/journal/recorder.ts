@@ -20,9 +20,9 @@
  *   listened in between: a `gap` row (from the heartbeat to the LISTEN) is
  *   journaled, then every build_finished still pending in Hydra's table that
  *   finished since, as `recovered` rows.
- * - The heartbeat (`recorder.heartbeat_at`) means "everything heard before
- *   this instant is journaled"; it is written in the same transaction as the
- *   rows, and at least every `heartbeatMs`.
+ * - The heartbeat (`recorder.heartbeat_at`, the database's clock) means
+ *   "everything heard before this instant is journaled"; it is written in the
+ *   same transaction as the rows, and at least every `heartbeatMs`.
  * - Marks: each instance NOTIFYs a mark when it starts listening, and the
  *   recorder every `heartbeatMs` while notifications flow, so keys stay
  *   short-lived and comparable.
@@ -36,11 +36,11 @@ import { reconcileOccurrences } from '../consumers/queries/reconcile.js';
 import { Backlog, type Heard } from './backlog.js';
 import { JOURNAL_CHANNEL, MARK_CHANNEL } from './channels.js';
 import { appendGap, appendNotifications, appendRecovered, journalTail } from './queries/journal.js';
-import { heartbeat, notifyInternal, recorderState, tryRecorderLock } from './queries/recorder.js';
+import { heartbeat, notifyInternal, RECORDER_LOCK, recorderState, tryRecorderLock } from './queries/recorder.js';
 
 /** Settings of the recorder. */
 export interface RecorderOptions {
-  listener: Pick<Listener, 'query'>;
+  listener: Pick<Listener, 'query' | 'clockOffsetMs'>;
   /** This instance's name in the journal (`recorded_by`). */
   instance: string;
   log: Log;
@@ -179,6 +179,8 @@ export class Recorder {
       void this.flush();
       return true;
     } catch (error) {
+      // The lock is the session's: a takeover that failed must not keep others from trying.
+      await db.query('/* recorderUnlock */ SELECT pg_advisory_unlock($1::bigint)', [RECORDER_LOCK]).catch(() => {});
       this.options.log.warn('could not take over recording', { error: (error as Error).message });
       return false;
     }
@@ -192,10 +194,18 @@ export class Recorder {
     const state = await recorderState(db);
     const last = tail.at(-1);
     const heardLast = last ? this.backlog.dropThrough(last.mark, last.markOffset) : false;
-    if (!heardLast && last) this.backlog.alignUnkeyed(tail);
-    if (epoch !== this.epoch) throw new Error('connection changed during takeover');
     const lastSeen = state.heartbeatAt;
-    if (!heardLast && lastSeen && lastSeen < this.listeningSince) {
+    // The last recorder's heartbeat ("journaled everything heard before") precedes this LISTEN.
+    const gap = !heardLast && lastSeen !== null && lastSeen < this.listeningSince;
+    if (!heardLast && !gap && last) {
+      // Both listened for a while: what this connection heard before its first mark may be
+      // journaled already. Only rows it could have heard count: recorded by another instance,
+      // after this LISTEN (less a second of clock measurement error).
+      const audible = tail.filter((r) => r.recordedBy !== instance && r.receivedAt.getTime() >= this.listenSentAt.getTime() - 1_000);
+      this.backlog.alignUnkeyed(audible);
+    }
+    if (epoch !== this.epoch) throw new Error('connection changed during takeover');
+    if (gap) {
       await appendGap(db, instance, lastSeen, this.listeningSince);
       const since = Math.floor(lastSeen.getTime() / 1000) - RECOVERY_SLACK_S;
       const recovered = await appendRecovered(db, instance, since);
@@ -223,9 +233,12 @@ export class Recorder {
       while (this.leader && (this.backlog.size > 0 || this.again)) {
         this.again = false;
         const epoch = this.epoch;
-        const before = new Date();
+        const before = new Date(Date.now() + this.options.listener.clockOffsetMs);
         const items = this.backlog.take(batchSize);
-        const complete = this.backlog.size === 0;
+        // Everything heard up to the last item is journaled with this batch; up to
+        // `before` too if nothing was left behind. Under sustained load the
+        // heartbeat still advances, batch by batch.
+        const journaledThrough = this.backlog.size === 0 ? before : (items.at(-1)?.receivedAt ?? null);
         try {
           await db.query('BEGIN');
           if (items.length > 0) {
@@ -233,8 +246,7 @@ export class Recorder {
             await addOccurrences(db, occurrencesOf(items, positions));
             await notifyInternal(db, JOURNAL_CHANNEL, String(positions.at(-1)));
           }
-          // Everything heard before `before` is journaled only if nothing was left behind.
-          if (complete) await heartbeat(db, this.options.instance, before);
+          if (journaledThrough) await heartbeat(db, this.options.instance, journaledThrough);
           await db.query('COMMIT');
         } catch (error) {
           await db.query('ROLLBACK').catch(() => {});

@@ -9,7 +9,8 @@
  *   it errors, ends, or fails a periodic probe query, it is discarded and a new
  *   one is made with jittered exponential backoff, forever, until `stop()`.
  * - Notifications are handed to `onNotification` synchronously, in the order
- *   Postgres delivered them (commit order). Delivery is at most once per
+ *   Postgres delivered them (commit order), stamped with the time of receipt
+ *   on the database's clock (measured offset), comparable across instances. Delivery is at most once per
  *   connection: what was sent while no connection listened is lost to this
  *   module, so every successful re-LISTEN calls `onListening` with
  *   `{ reconnected: true, downSince }`, and the caller catches up from the
@@ -33,7 +34,7 @@ export interface ListenerOptions {
    * Called after every successful LISTEN, before any notification of the new
    * connection is handed on; `reconnected` is false the first time;
    * Everything sent after `listeningSince` is heard; nothing sent before
-   * `listenSentAt` is (both local clock, around the LISTEN statement).
+   * `listenSentAt` is (both the database's clock, around the LISTEN statement).
    */
   onListening?: (info: { reconnected: boolean; downSince: Date | null; attempt: number; listeningSince: Date; listenSentAt: Date }) => void;
   /** Called when the connection is lost (before reconnecting). */
@@ -50,6 +51,12 @@ export interface ListenerOptions {
 /** Channels LISTENed on (Hydra's and the gateway's own), quoted identifiers from fixed tables. */
 const LISTEN_SQL = [...CHANNELS, ...INTERNAL_CHANNELS].map((c) => `LISTEN ${pg.escapeIdentifier(c)};`).join(' ');
 
+/** The database's clock, read on `client`. */
+async function databaseNow(client: pg.Client): Promise<Date> {
+  const { rows } = await client.query<{ now: Date }>('/* databaseNow */ SELECT clock_timestamp() AS now');
+  return rows[0]!.now;
+}
+
 /** Observable state of the LISTEN connection. */
 export interface ListenerState {
   connected: boolean;
@@ -64,7 +71,10 @@ export interface ListenerState {
 /** The dedicated LISTEN connection with reconnect; see the module contract. */
 export class Listener {
   private client: pg.Client | null = null;
+  private connecting: pg.Client | null = null;
   private stopped = false;
+  /** The database's clock minus this machine's, measured at the last connect (ms). */
+  clockOffsetMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private probe: NodeJS.Timeout | null = null;
   private attempt = 0;
@@ -95,32 +105,42 @@ export class Listener {
 
   private async connect(reconnected: boolean): Promise<void> {
     const client = new pg.Client({ ...this.options.connection, keepAlive: true, application_name: 'hydra-notify-gateway:listen' });
-    // An error before `connect` resolves rejects it; later ones go to `lost`.
+    // Until LISTEN succeeded the client is only `connecting`: its errors reject
+    // the statements below (one reconnect path), not `lost` (which would be a second).
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('connection ended')));
+    // Times are the database's clock (local clock + measured offset), so that
+    // instances on different machines compare them meaningfully.
+    let offsetMs = 0;
     // Notifications that arrive before `onListening` ran wait for it, so the
     // caller learns of the new connection before any of its notifications.
     let early: [string, string, Date][] | null = [];
     client.on('notification', (n) => {
-      if (client !== this.client) return;
-      if (early) early.push([n.channel, n.payload ?? '', new Date()]);
-      else this.options.onNotification(n.channel, n.payload ?? '', new Date());
+      if (client !== this.client && client !== this.connecting) return;
+      const at = new Date(Date.now() + offsetMs);
+      if (early) early.push([n.channel, n.payload ?? '', at]);
+      else this.options.onNotification(n.channel, n.payload ?? '', at);
     });
     let listeningSince: Date;
     let listenSentAt: Date;
+    this.connecting = client;
     try {
       await client.connect();
-      this.client = client;
-      listenSentAt = new Date();
+      const before = Date.now();
+      listenSentAt = await databaseNow(client);
+      offsetMs = listenSentAt.getTime() - (before + Date.now()) / 2;
       await client.query(LISTEN_SQL);
-      // Taken after LISTEN answered: a conservative (late) start of listening.
-      listeningSince = new Date();
+      listeningSince = await databaseNow(client);
     } catch (error) {
-      this.client = null;
       client.removeAllListeners('end');
+      client.removeAllListeners('notification');
       await client.end().catch(() => {});
       throw error;
+    } finally {
+      this.connecting = null;
     }
+    this.client = client;
+    this.clockOffsetMs = offsetMs;
     if (this.stopped) {
       await client.end().catch(() => {});
       return;

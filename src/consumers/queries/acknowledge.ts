@@ -47,7 +47,7 @@ export async function acknowledgeOccurrences(db: Queryable, consumer: string, re
        EXISTS (SELECT 1 FROM hydra_notify_gateway.occurrences x
                WHERE x.consumer = $3 AND x.build_id = req.build_id AND x.pending_since = req.since) AS existed,
        (SELECT max(x.pending_since) FROM hydra_notify_gateway.occurrences x
-        WHERE x.consumer = $3 AND x.build_id = req.build_id AND x.acknowledged_at IS NULL AND x.pending_since <> req.since) AS newer
+        WHERE x.consumer = $3 AND x.build_id = req.build_id AND x.acknowledged_at IS NULL AND x.pending_since > req.since) AS newer
      FROM req LEFT JOIN builds b ON b.id = req.build_id LEFT JOIN acked a ON a.ord = req.ord
      ORDER BY req.ord`,
     [requests.map((r) => r.buildId), requests.map((r) => r.pendingSince), consumer],

@@ -13,7 +13,8 @@ create table hydra_notify_gateway.journal (
     received_at  timestamptz not null,
     -- build_* channels: the first id of the payload, when it is one.
     build_id     integer,
-    -- recovered build_finished: Hydra's notificationpendingsince.
+    -- build_finished: the finish it announces (notificationpendingsince, or
+    -- stoptime once cleared), read when journaled.
     pending_since integer,
     -- gap: the window no instance listened.
     gap_from     timestamptz,

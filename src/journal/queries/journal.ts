@@ -12,15 +12,17 @@ export interface JournalRow {
   channel: string;
   payload: string;
   receivedAt: Date;
+  /** build_finished (live or recovered): the pendingSince of the finish it announces, read when journaled. */
   pendingSince: number | null;
   gapFrom: Date | null;
   gapTo: Date | null;
   mark: string | null;
   markOffset: number | null;
+  recordedBy: string;
 }
 
 /** The columns `toJournalRow` reads. */
-export const JOURNAL_COLUMNS = `position, kind, channel, payload, received_at, pending_since, gap_from, gap_to, mark, mark_offset`;
+export const JOURNAL_COLUMNS = `position, kind, channel, payload, received_at, pending_since, gap_from, gap_to, mark, mark_offset, recorded_by`;
 
 /** Parses a journal row. */
 export function toJournalRow(r: Record<string, unknown>): JournalRow {
@@ -35,6 +37,7 @@ export function toJournalRow(r: Record<string, unknown>): JournalRow {
     gapTo: (r.gap_to as Date | null) ?? null,
     mark: (r.mark as string | null) ?? null,
     markOffset: r.mark_offset === null ? null : Number(r.mark_offset),
+    recordedBy: String(r.recorded_by),
   };
 }
 
@@ -52,8 +55,13 @@ export interface NewNotification {
 export async function appendNotifications(db: Queryable, instance: string, items: readonly NewNotification[]): Promise<number[]> {
   const { rows } = await db.query(
     `/* appendNotifications */
-     INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, build_id, mark, mark_offset, recorded_by)
-     SELECT 'notification', t.channel, t.payload, t.received_at, t.build_id, t.mark, t.mark_offset, $7
+     INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, build_id, pending_since, mark, mark_offset, recorded_by)
+     SELECT 'notification', t.channel, t.payload, t.received_at, t.build_id,
+       -- The finish this build_finished announces, kept: the build may finish again later.
+       CASE WHEN t.channel = 'build_finished' THEN (
+         SELECT coalesce(b.notificationpendingsince, b.stoptime) FROM builds b WHERE b.id = t.build_id AND b.finished = 1)
+       END,
+       t.mark, t.mark_offset, $7
      FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::text[], $6::int[])
           WITH ORDINALITY AS t(channel, payload, received_at, build_id, mark, mark_offset, ord)
      ORDER BY t.ord

@@ -15,7 +15,7 @@ import type { Channel } from '../../hydra/channels.js';
 import type { GapNotice, GatewayEvent } from '../../events/event.js';
 import { type EventFilter, matches } from '../../events/filter.js';
 import type { Delivery } from '../../events/hub.js';
-import { resume } from '../../events/replay.js';
+import { assertNotExpired, resume } from '../../events/replay.js';
 import { decodeCursor, encodeCursor } from '../../journal/cursor.js';
 import { builder, type Context } from '../builder.js';
 
@@ -116,19 +116,10 @@ export async function subscribeEvents(
   };
   const cursor = after ?? ctx.resumeAfter ?? null;
   if (cursor === null) return ctx.hub.subscribe(options);
-  const stream = resume({ ...options, db: ctx.db, hub: ctx.hub, published: ctx.published, after: decodeCursor(cursor) });
-  // Fail the subscribe itself (CURSOR_EXPIRED, BAD_USER_INPUT) rather than its first event.
-  const first = await stream.next();
-  return {
-    async *[Symbol.asyncIterator]() {
-      try {
-        if (!first.done) yield first.value;
-        yield* stream;
-      } finally {
-        await stream.return(undefined);
-      }
-    },
-  };
+  // Checked before anything is returned: the subscribe itself fails (BAD_USER_INPUT, CURSOR_EXPIRED).
+  const position = decodeCursor(cursor);
+  await assertNotExpired(ctx.db, position);
+  return resume({ ...options, db: ctx.db, hub: ctx.hub, published: ctx.published, after: position });
 }
 
 /** The `after` argument every subscription takes. */
