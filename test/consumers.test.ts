@@ -236,6 +236,24 @@ describe('acknowledging for a consumer', () => {
   });
 });
 
+describe('leaving', () => {
+  it('a subscriber that leaves unacknowledged frees its subscription and its leases at once', async () => {
+    const gateway = await recordingGateway({ instance: 'leaving', visibilityTimeoutMs: 60_000 });
+    await requestData(gateway.url, CREATE, { name: 'flaky' });
+    const id = await insertBuild(db.pool, jobsetId);
+    await finishAndNotify([id]);
+    const before = gateway.hub.size;
+    const first = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'flaky' });
+    expect((await first.nextData()).buildFinished).toMatchObject({ buildId: id, deliveryCount: 1 });
+    first.dispose();
+    await until(() => gateway.hub.size === before, 5_000, 'subscription freed');
+    // Long before the visibility timeout: the lease was released with the subscription.
+    const second = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'flaky' });
+    expect((await second.nextData(5_000)).buildFinished).toMatchObject({ buildId: id, deliveryCount: 2 });
+    await gateway.close();
+  });
+});
+
 describe('modes', () => {
   it('owner: Hydra\'s column is cleared once every active consumer acknowledged; stale acknowledgements stay stale', async () => {
     const gateway = await recordingGateway({ instance: 'owner', mode: 'owner' });

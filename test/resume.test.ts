@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { request, subscribeWs, until, wsClient } from './support/clients.js';
 import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
 import { onCleanup, startTestGateway, type TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, restartBuild, seedJobset } from './support/hydra.js';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 let db: TestDatabase;
@@ -59,6 +60,43 @@ describe('resume over graphql-ws', () => {
     const stream = subscribeWs(wsClient(gateway.url), queueEvents, { after: 'nope' });
     const result = await stream.next();
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('leaving and replaying', () => {
+  it('a resumed subscription that the client leaves, before any event, is freed at once', async () => {
+    const before = gateway.hub.size;
+    const { rows } = await db.pool.query('SELECT coalesce(max(position), 0) AS p FROM hydra_notify_gateway.journal');
+    const after = Buffer.from(`journal:${rows[0].p}`).toString('base64url');
+    const stream = subscribeWs(wsClient(gateway.url), queueEvents, { after });
+    await until(() => gateway.hub.size === before + 1, 10_000, 'resumed subscription live');
+    stream.dispose();
+    await until(() => gateway.hub.size === before, 5_000, 'subscription freed');
+  });
+
+  it('replays two finishes of one build as two events, each with the pendingSince it announced', async () => {
+    type Finished = { buildFinished: { buildId: number; pendingSince: string | null; chunks: number; cursor: string } };
+    const finished = parse('subscription ($after: String) { buildFinished(after: $after) { buildId pendingSince chunks cursor } }') as TypedDocumentNode<Finished, { after?: string }>;
+    const jobset = await seedJobset(db.pool);
+    const id = await insertBuild(db.pool, jobset);
+    const live = subscribeWs(wsClient(gateway.url), finished);
+    await until(() => gateway.hub.size >= 1);
+    const first = await finishBuilds(db.pool, [id], { stopTime: 1_800_000_000 });
+    await notify(db.pool, [['build_finished', String(id)]]);
+    const { buildFinished: one } = await live.nextData();
+    // Restarted (the trigger notifies builds_restarted) and finished again, later.
+    await restartBuild(db.pool, id);
+    const second = await finishBuilds(db.pool, [id], { stopTime: first + 60 });
+    await notify(db.pool, [['build_finished', String(id)]]);
+    expect((await live.nextData()).buildFinished.pendingSince).toBe(new Date(second * 1000).toISOString());
+
+    const before = Buffer.from(`journal:${Number(Buffer.from(one.cursor, 'base64url').toString().split(':')[1]) - 1}`).toString('base64url');
+    const replay = subscribeWs(wsClient(gateway.url), finished, { after: before });
+    const [a, b] = await replay.take(2);
+    expect([a!.buildFinished, b!.buildFinished].map((e) => [e.buildId, e.chunks, e.pendingSince])).toEqual([
+      [id, 1, new Date(first * 1000).toISOString()],
+      [id, 1, new Date(second * 1000).toISOString()],
+    ]);
   });
 });
 
