@@ -9,9 +9,7 @@
  */
 import { z } from 'zod';
 
-const flag = z
-  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
-  .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+const flag = z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -52,7 +50,10 @@ export const VARIABLES = z.object({
   /** How long a consumer's delivery waits for its acknowledgement before it is delivered again. @default 60_000 */
   HNG_VISIBILITY_TIMEOUT_MS: int(100, 86_400_000).default(60_000),
   /** This instance's name in the journal (`recorded_by`). @default host:pid:random */
-  HNG_INSTANCE: z.string().regex(/^[\w.:@-]{1,100}$/, 'letters, digits and . : @ _ - only, at most 100').optional(),
+  HNG_INSTANCE: z
+    .string()
+    .regex(/^[\w.:@-]{1,100}$/, 'letters, digits and . : @ _ - only, at most 100')
+    .optional(),
   /** How often an instance that does not record tries to take over. @default 1_000 */
   HNG_RECORDER_RETRY_MS: int(10, 600_000).default(1_000),
   /** How long an instance whose LISTEN connection came back waits before trying to record. @default 3_000 */

@@ -19,7 +19,10 @@ describe('Backlog', () => {
     b.passMark('b:7');
     const [later] = heard(b, '4');
     expect(before).toMatchObject({ mark: null, offset: null });
-    expect(after.map((h) => [h.mark, h.offset])).toEqual([['a:1', 0], ['a:1', 1]]);
+    expect(after.map((h) => [h.mark, h.offset])).toEqual([
+      ['a:1', 0],
+      ['a:1', 1],
+    ]);
     expect(later).toMatchObject({ mark: 'b:7', offset: 0 });
   });
 

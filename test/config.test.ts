@@ -20,8 +20,20 @@ describe('loadConfig', () => {
   });
 
   it('reads values and flags', () => {
-    const config = loadConfig({ PORT: '8080', HNG_SIMULATOR: 'off', HNG_MODE: 'observer', HNG_RETENTION_DAYS: '0.5', DATABASE_URL: 'postgres://h/db' });
-    expect(config).toMatchObject({ port: 8080, simulator: false, mode: 'observer', retentionMs: 43_200_000, databaseUrl: 'postgres://h/db' });
+    const config = loadConfig({
+      PORT: '8080',
+      HNG_SIMULATOR: 'off',
+      HNG_MODE: 'observer',
+      HNG_RETENTION_DAYS: '0.5',
+      DATABASE_URL: 'postgres://h/db',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      simulator: false,
+      mode: 'observer',
+      retentionMs: 43_200_000,
+      databaseUrl: 'postgres://h/db',
+    });
   });
 
   it('reports every invalid variable in one error', () => {

@@ -27,7 +27,10 @@ const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseC
 const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name paused } }');
 const REMOVE = doc<{ removeConsumer: boolean }, { name: string }>('mutation ($name: String!) { removeConsumer(name: $name) }');
 const LIST = doc<{ consumers: { name: string; paused: boolean; pending: number }[] }>('{ consumers { name paused pending } }');
-const ACK = doc<{ acknowledgeBuildFinished: { outcome: string; pendingSince: string | null } }, { buildId: number; pendingSince: string; consumer?: string }>(
+const ACK = doc<
+  { acknowledgeBuildFinished: { outcome: string; pendingSince: string | null } },
+  { buildId: number; pendingSince: string; consumer?: string }
+>(
   'mutation ($buildId: Int!, $pendingSince: DateTime!, $consumer: String) { acknowledgeBuildFinished(buildId: $buildId, pendingSince: $pendingSince, consumer: $consumer) { outcome pendingSince } }',
 );
 const PENDING = doc<{ pendingBuildFinished: { edges: { pendingSince: string; node: { id: number } }[] } }, { consumer?: string }>(
@@ -36,7 +39,16 @@ const PENDING = doc<{ pendingBuildFinished: { edges: { pendingSince: string; nod
 const REDELIVER = doc<{ redeliverBuildFinished: { buildId: number; pendingSince: string } }, { consumer: string; buildId: number }>(
   'mutation ($consumer: String!, $buildId: Int!) { redeliverBuildFinished(consumer: $consumer, buildId: $buildId) { buildId pendingSince } }',
 );
-type Finished = { buildFinished: { buildId: number; pendingSince: string; consumer: string; deliveryCount: number; source: string; build: { id: number; finished: boolean } } };
+type Finished = {
+  buildFinished: {
+    buildId: number;
+    pendingSince: string;
+    consumer: string;
+    deliveryCount: number;
+    source: string;
+    build: { id: number; finished: boolean };
+  };
+};
 const CONSUME = doc<Finished, { consumer: string }>(
   'subscription ($consumer: String!) { buildFinished(consumer: $consumer) { buildId pendingSince consumer deliveryCount source build { id finished } } }',
 );
@@ -81,16 +93,28 @@ async function caughtUp(gateway: TestGateway): Promise<void> {
   const marker = String(++markers);
   await notify(db.pool, [['builds_added', marker]]);
   let position = 0;
-  await until(() => position > 0 && gateway.reader.position >= position, 10_000, 'reader caught up', async () => {
-    const { rows } = await db.pool.query(`SELECT position FROM hydra_notify_gateway.journal WHERE channel = 'builds_added' AND payload = $1`, [marker]);
-    position = rows[0] ? Number(rows[0].position) : 0;
-  });
+  await until(
+    () => position > 0 && gateway.reader.position >= position,
+    10_000,
+    'reader caught up',
+    async () => {
+      const { rows } = await db.pool.query(
+        `SELECT position FROM hydra_notify_gateway.journal WHERE channel = 'builds_added' AND payload = $1`,
+        [marker],
+      );
+      position = rows[0] ? Number(rows[0].position) : 0;
+    },
+  );
 }
 
 describe('managing consumers', () => {
   it('creates, lists, pauses, resumes and removes, with clear errors', async () => {
     const gateway = await recordingGateway({ instance: 'manage' });
-    expect((await requestData(gateway.url, CREATE, { name: 'status-reporter' })).createConsumer).toEqual({ name: 'status-reporter', paused: false, pending: 0 });
+    expect((await requestData(gateway.url, CREATE, { name: 'status-reporter' })).createConsumer).toEqual({
+      name: 'status-reporter',
+      paused: false,
+      pending: 0,
+    });
     expect((await request(gateway.url, CREATE, { name: 'status-reporter' })).errors?.[0]?.extensions?.code).toBe('ALREADY_EXISTS');
     expect((await request(gateway.url, CREATE, { name: 'Bad Name!' })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect((await request(gateway.url, PAUSE, { name: 'nobody' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
@@ -108,7 +132,12 @@ describe('a consumer offline, then back', () => {
     const gateway = await recordingGateway({ instance: 'offline' });
     await requestData(gateway.url, CREATE, { name: 'release-sync' });
     // Offline: nobody subscribed while three builds finish (one with a dependent).
-    const [a, b, c, dep] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const [a, b, c, dep] = [
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+    ];
     const t0 = Math.floor(Date.now() / 1000) - 100;
     await finishAndNotify([a], t0);
     await finishAndNotify([b], t0 + 1);
@@ -122,18 +151,32 @@ describe('a consumer offline, then back', () => {
     const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'release-sync' });
     const missed = (await stream.take(4)).map((r) => r.buildFinished);
     expect(missed.map((m) => m.buildId)).toEqual([a, b, c, dep]);
-    expect(missed[0]).toMatchObject({ consumer: 'release-sync', deliveryCount: 1, pendingSince: iso(t0), build: { id: a, finished: true } });
+    expect(missed[0]).toMatchObject({
+      consumer: 'release-sync',
+      deliveryCount: 1,
+      pendingSince: iso(t0),
+      build: { id: a, finished: true },
+    });
     for (const m of missed) {
-      expect((await requestData(gateway.url, ACK, { buildId: m.buildId, pendingSince: m.pendingSince, consumer: 'release-sync' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+      expect(
+        (await requestData(gateway.url, ACK, { buildId: m.buildId, pendingSince: m.pendingSince, consumer: 'release-sync' }))
+          .acknowledgeBuildFinished.outcome,
+      ).toBe('ACKNOWLEDGED');
     }
-    expect((await requestData(gateway.url, ACK, { buildId: a, pendingSince: iso(t0), consumer: 'release-sync' })).acknowledgeBuildFinished.outcome).toBe('ALREADY_ACKNOWLEDGED');
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: a, pendingSince: iso(t0), consumer: 'release-sync' })).acknowledgeBuildFinished
+        .outcome,
+    ).toBe('ALREADY_ACKNOWLEDGED');
     expect((await requestData(gateway.url, PENDING, { consumer: 'release-sync' })).pendingBuildFinished.edges).toEqual([]);
 
     // Live now: a new finish arrives on the same subscription.
     const d = await insertBuild(db.pool, jobsetId);
     const sinceD = await finishAndNotify([d], t0 + 3);
     expect((await stream.nextData()).buildFinished).toMatchObject({ buildId: d, pendingSince: iso(sinceD), deliveryCount: 1 });
-    expect((await requestData(gateway.url, ACK, { buildId: d, pendingSince: iso(sinceD), consumer: 'release-sync' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: d, pendingSince: iso(sinceD), consumer: 'release-sync' })).acknowledgeBuildFinished
+        .outcome,
+    ).toBe('ACKNOWLEDGED');
     stream.dispose();
     await requestData(gateway.url, REMOVE, { name: 'release-sync' });
     await gateway.close();
@@ -152,7 +195,10 @@ describe('a consumer offline, then back', () => {
     const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'chat-bot' });
     const { buildFinished } = await stream.nextData();
     expect(buildFinished).toMatchObject({ buildId: lost, pendingSince: iso(since) });
-    expect((await requestData(gateway.url, ACK, { buildId: lost, pendingSince: iso(since), consumer: 'chat-bot' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: lost, pendingSince: iso(since), consumer: 'chat-bot' })).acknowledgeBuildFinished
+        .outcome,
+    ).toBe('ACKNOWLEDGED');
     stream.dispose();
     await requestData(gateway.url, REMOVE, { name: 'chat-bot' });
     await gateway.close();
@@ -175,19 +221,28 @@ describe('redelivery', () => {
     first.dispose();
     const second = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'hooks' });
     expect((await second.nextData(2_000)).buildFinished.buildId).toBe(id);
-    expect((await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'hooks' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'hooks' })).acknowledgeBuildFinished.outcome,
+    ).toBe('ACKNOWLEDGED');
 
     // On demand: an acknowledged occurrence comes again.
     const again = (await requestData(gateway.url, REDELIVER, { consumer: 'hooks', buildId: id })).redeliverBuildFinished;
     expect(again).toEqual({ buildId: id, pendingSince: iso(since) });
     expect((await second.nextData()).buildFinished).toMatchObject({ buildId: id, pendingSince: iso(since) });
     await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'hooks' });
-    expect((await request(gateway.url, REDELIVER, { consumer: 'hooks', buildId: 2_000_000 })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await request(gateway.url, REDELIVER, { consumer: 'hooks', buildId: 2_000_000 })).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
 
     // Two subscribers of one consumer: each occurrence goes to one of them.
     const third = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'hooks' });
     await until(() => gateway.hub.size >= 2);
-    const ids = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const ids = [
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+    ];
     const t = await finishAndNotify(ids);
     const got: number[] = [];
     const ackAll = async (stream: typeof second) => {
@@ -217,7 +272,9 @@ describe('acknowledging for a consumer', () => {
     const outcomes = await Promise.all(
       Array.from({ length: 100 }, () => requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'racer' })),
     );
-    const counts = outcomes.map((o) => o.acknowledgeBuildFinished.outcome).reduce<Record<string, number>>((acc, o) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
+    const counts = outcomes
+      .map((o) => o.acknowledgeBuildFinished.outcome)
+      .reduce<Record<string, number>>((acc, o) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
     expect(counts).toEqual({ ACKNOWLEDGED: 1, ALREADY_ACKNOWLEDGED: 99 });
     // The only consumer acknowledged: in owner mode Hydra's column is cleared.
     expect(await column(id)).toBeNull();
@@ -227,9 +284,15 @@ describe('acknowledging for a consumer', () => {
   it('answers unknown consumers and builds with NOT_FOUND, bad names with BAD_USER_INPUT', async () => {
     const gateway = await recordingGateway({ instance: 'errors' });
     await requestData(gateway.url, CREATE, { name: 'strict' });
-    expect((await request(gateway.url, ACK, { buildId: 1, pendingSince: iso(1), consumer: 'ghost' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    expect((await request(gateway.url, ACK, { buildId: 2_000_000, pendingSince: iso(1), consumer: 'strict' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    expect((await request(gateway.url, ACK, { buildId: 1, pendingSince: iso(1), consumer: 'NO WAY' })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await request(gateway.url, ACK, { buildId: 1, pendingSince: iso(1), consumer: 'ghost' })).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+    expect(
+      (await request(gateway.url, ACK, { buildId: 2_000_000, pendingSince: iso(1), consumer: 'strict' })).errors?.[0]?.extensions?.code,
+    ).toBe('NOT_FOUND');
+    expect((await request(gateway.url, ACK, { buildId: 1, pendingSince: iso(1), consumer: 'NO WAY' })).errors?.[0]?.extensions?.code).toBe(
+      'BAD_USER_INPUT',
+    );
     const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'ghost' });
     expect((await stream.next()).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     await gateway.close();
@@ -255,7 +318,7 @@ describe('leaving', () => {
 });
 
 describe('modes', () => {
-  it('owner: Hydra\'s column is cleared once every active consumer acknowledged; stale acknowledgements stay stale', async () => {
+  it("owner: Hydra's column is cleared once every active consumer acknowledged; stale acknowledgements stay stale", async () => {
     const gateway = await recordingGateway({ instance: 'owner', mode: 'owner' });
     await requestData(gateway.url, CREATE, { name: 'one' });
     await requestData(gateway.url, CREATE, { name: 'two' });
@@ -274,11 +337,15 @@ describe('modes', () => {
     await restartBuild(db.pool, id);
     const later = await finishAndNotify([id], since + 100);
     await caughtUp(gateway);
-    expect((await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'two' })).acknowledgeBuildFinished).toEqual({
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'two' })).acknowledgeBuildFinished,
+    ).toEqual({
       outcome: 'ALREADY_ACKNOWLEDGED',
       pendingSince: iso(later),
     });
-    expect((await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'three' })).acknowledgeBuildFinished).toMatchObject({ outcome: 'ACKNOWLEDGED' });
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'three' })).acknowledgeBuildFinished,
+    ).toMatchObject({ outcome: 'ACKNOWLEDGED' });
     expect(await column(id)).toBe(later);
     // Both active consumers acknowledge concurrently: the column is still cleared.
     await Promise.all(['one', 'two'].map((consumer) => requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(later), consumer })));
@@ -311,7 +378,10 @@ describe('modes', () => {
     // The consumer still has its occurrence, with the finish's time, and acknowledges it.
     const pending = (await requestData(gateway.url, PENDING, { consumer: 'watcher' })).pendingBuildFinished.edges;
     expect(pending).toEqual([{ pendingSince: iso(since), node: { id } }]);
-    expect((await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'watcher' })).acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'watcher' })).acknowledgeBuildFinished
+        .outcome,
+    ).toBe('ACKNOWLEDGED');
 
     // Without hydra-notify's clearing, the gateway still leaves the column alone.
     await hydraNotify.query('UNLISTEN build_finished');

@@ -33,7 +33,16 @@ const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const FAST = { lockRetryMs: 100, heartbeatMs: 200 } as const;
 
 type AnyEvent = {
-  events: { __typename: string; channel: string; payload: string; cursor: string; source: string; from?: string; to?: string; buildId?: number };
+  events: {
+    __typename: string;
+    channel: string;
+    payload: string;
+    cursor: string;
+    source: string;
+    from?: string;
+    to?: string;
+    buildId?: number;
+  };
 };
 const eventsDocument = parse(`subscription ($after: String) { events(after: $after) {
   __typename channel payload cursor source
@@ -118,7 +127,11 @@ class Writer {
     for (let t = 0; !this.stopping; t++) {
       const ids = [this.next, this.next + 1, this.next + 2];
       this.next += 3;
-      await notify(pool, ids.map((id) => ['builds_added', String(id)] as const), t % 2 ? 'function' : 'statement');
+      await notify(
+        pool,
+        ids.map((id) => ['builds_added', String(id)] as const),
+        t % 2 ? 'function' : 'statement',
+      );
     }
   }
 
@@ -207,11 +220,17 @@ describe('two instances on one database', () => {
     for (let t = 0; t < 25; t++) {
       const batch: [string, string][] = [];
       for (let i = 0; i < 20; i++, id++) {
-        batch.push(i % 10 === 4 ? ['eval_started', `trace${id}\t7`] : i % 10 === 9 ? ['build_queued', String(id)] : ['builds_added', String(id)]);
+        batch.push(
+          i % 10 === 4 ? ['eval_started', `trace${id}\t7`] : i % 10 === 9 ? ['build_queued', String(id)] : ['builds_added', String(id)],
+        );
       }
       if (t === 8 || t === 17) {
         const head = id++;
-        const chunks = buildFinishedPayloads(head, Array.from({ length: 2_500 }, (_, k) => 100_000 + t * 10_000 + k), true);
+        const chunks = buildFinishedPayloads(
+          head,
+          Array.from({ length: 2_500 }, (_, k) => 100_000 + t * 10_000 + k),
+          true,
+        );
         expect(chunks.length).toBeGreaterThan(1);
         batch.splice(7, chunks.length, ...chunks.map((p) => ['build_finished', p] as [string, string]));
       }
@@ -231,7 +250,11 @@ describe('two instances on one database', () => {
     const expected: [string, string][] = [];
     for (const [channel, payload] of sent) {
       const previous = expected.at(-1);
-      if (channel === 'build_finished' && previous?.[0] === 'build_finished' && previous[1].split('\t', 1)[0] === payload.split('\t', 1)[0]) {
+      if (
+        channel === 'build_finished' &&
+        previous?.[0] === 'build_finished' &&
+        previous[1].split('\t', 1)[0] === payload.split('\t', 1)[0]
+      ) {
         previous[1] += `\n${payload}`;
       } else expected.push([channel, payload]);
     }
@@ -298,7 +321,10 @@ describe('a window nobody heard', () => {
     await until(() => first.hub.size === 1, 10_000, 'subscription');
     const announced = await insertBuild(db.pool, jobsetId);
     await finishBuilds(db.pool, [announced]);
-    await notify(db.pool, [['builds_added', '1'], ['build_finished', String(announced)]]);
+    await notify(db.pool, [
+      ['builds_added', '1'],
+      ['build_finished', String(announced)],
+    ]);
     const before = await live.take(2);
     expect(before.map((e) => e.events.channel)).toEqual(['builds_added', 'build_finished']);
     const cursor = before[1]!.events.cursor;
@@ -311,7 +337,10 @@ describe('a window nobody heard', () => {
     // Nobody listens: a build finishes, and more is sent.
     const pending = await insertBuild(db.pool, jobsetId);
     await finishBuilds(db.pool, [pending]);
-    await notify(db.pool, [['build_finished', String(pending)], ['builds_added', '2']]);
+    await notify(db.pool, [
+      ['build_finished', String(pending)],
+      ['builds_added', '2'],
+    ]);
     await notify(db.pool, [['builds_added', '3']], 'function');
 
     const starting = new Date();

@@ -138,9 +138,7 @@ const good: Good[] = [
     notice: { channel: 'build_finished', buildId: 5, dependentIds: [9, 6], selfListed: true },
   },
   // cached_build_queued / cached_build_finished: eval_id<TAB>build_id
-  ...CACHED.flatMap((channel): Good[] => [
-    { channel, payload: '3\t12', notice: { channel, evaluationId: 3, buildId: 12 } },
-  ]),
+  ...CACHED.flatMap((channel): Good[] => [{ channel, payload: '3\t12', notice: { channel, evaluationId: 3, buildId: 12 } }]),
   // builds_added: lowest_new_build_id or "?"
   { channel: 'builds_added', payload: '42', notice: { channel: 'builds_added', lowestNewBuildId: 42 } },
   { channel: 'builds_added', payload: '?', notice: { channel: 'builds_added', lowestNewBuildId: null } },
@@ -324,21 +322,8 @@ describe('parsePayload: bad payloads', () => {
 });
 
 describe('parsePayload never throws', () => {
-  const garbage = [
-    '\u0000\u0001\u007f',
-    '\uD800 lone surrogate \uDFFF',
-    '日本語\tπ\t💥',
-    '\t\t\t',
-    '\r\n',
-    '\\t7',
-  ];
-  const long = [
-    'x'.repeat(8000),
-    '7'.repeat(8000),
-    '\t'.repeat(8000),
-    '💥'.repeat(4000),
-    `${TRACE}\t${'7'.repeat(7980)}`,
-  ];
+  const garbage = ['\u0000\u0001\u007f', '\uD800 lone surrogate \uDFFF', '日本語\tπ\t💥', '\t\t\t', '\r\n', '\\t7'];
+  const long = ['x'.repeat(8000), '7'.repeat(8000), '\t'.repeat(8000), '💥'.repeat(4000), `${TRACE}\t${'7'.repeat(7980)}`];
 
   describe.each([...CHANNELS])('%s', (channel) => {
     it.each(garbage.map((p) => [show(p), p] as const))('rejects garbage %s', (_shown, payload) => {

@@ -156,7 +156,10 @@ describe('pagination', () => {
 
     // Acknowledge the first build and the one the cursor points at, through the API.
     for (const edge of [first.edges[0]!, first.edges[9]!]) {
-      const ack = await requestData(gateway.url, AcknowledgeBuildFinishedDocument, { buildId: edge.node.id, pendingSince: edge.pendingSince });
+      const ack = await requestData(gateway.url, AcknowledgeBuildFinishedDocument, {
+        buildId: edge.node.id,
+        pendingSince: edge.pendingSince,
+      });
       expect(ack.acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
     }
 

@@ -25,13 +25,19 @@ beforeAll(async () => {
 });
 
 type QueueEvents = { queueChanged: { lowestNewBuildId: number | null; cursor: string } };
-const queueEvents = parse(`subscription ($after: String) { queueChanged(kinds: [BUILDS_ADDED], after: $after) { lowestNewBuildId cursor } }`) as TypedDocumentNode<QueueEvents, { after?: string }>;
+const queueEvents = parse(
+  `subscription ($after: String) { queueChanged(kinds: [BUILDS_ADDED], after: $after) { lowestNewBuildId cursor } }`,
+) as TypedDocumentNode<QueueEvents, { after?: string }>;
 
 /** Sends builds_added with ids from..to, one transaction per `per` ids. */
 async function send(from: number, to: number, per = 5): Promise<void> {
   for (let start = from; start <= to; start += per) {
     const ids = Array.from({ length: Math.min(per, to - start + 1) }, (_, i) => start + i);
-    await notify(db.pool, ids.map((id) => ['builds_added', String(id)] as const), 'function');
+    await notify(
+      db.pool,
+      ids.map((id) => ['builds_added', String(id)] as const),
+      'function',
+    );
   }
 }
 
@@ -76,7 +82,9 @@ describe('leaving and replaying', () => {
 
   it('replays two finishes of one build as two events, each with the pendingSince it announced', async () => {
     type Finished = { buildFinished: { buildId: number; pendingSince: string | null; chunks: number; cursor: string } };
-    const finished = parse('subscription ($after: String) { buildFinished(after: $after) { buildId pendingSince chunks cursor } }') as TypedDocumentNode<Finished, { after?: string }>;
+    const finished = parse(
+      'subscription ($after: String) { buildFinished(after: $after) { buildId pendingSince chunks cursor } }',
+    ) as TypedDocumentNode<Finished, { after?: string }>;
     const jobset = await seedJobset(db.pool);
     const id = await insertBuild(db.pool, jobset);
     const live = subscribeWs(wsClient(gateway.url), finished);
@@ -90,7 +98,9 @@ describe('leaving and replaying', () => {
     await notify(db.pool, [['build_finished', String(id)]]);
     expect((await live.nextData()).buildFinished.pendingSince).toBe(new Date(second * 1000).toISOString());
 
-    const before = Buffer.from(`journal:${Number(Buffer.from(one.cursor, 'base64url').toString().split(':')[1]) - 1}`).toString('base64url');
+    const before = Buffer.from(`journal:${Number(Buffer.from(one.cursor, 'base64url').toString().split(':')[1]) - 1}`).toString(
+      'base64url',
+    );
     const replay = subscribeWs(wsClient(gateway.url), finished, { after: before });
     const [a, b] = await replay.take(2);
     expect([a!.buildFinished, b!.buildFinished].map((e) => [e.buildId, e.chunks, e.pendingSince])).toEqual([
@@ -140,11 +150,17 @@ describe('history', () => {
   it('events pages the journal oldest first, filterable by channel and time', async () => {
     await send(2001, 2010, 10);
     await notify(db.pool, [['eval_started', '1.2.3\t42']]);
-    const page = parse(`query ($after: String) { events(first: 4, after: $after, channels: [BUILDS_ADDED, EVAL_STARTED], since: "2000-01-01T00:00:00Z") {
+    const page =
+      parse(`query ($after: String) { events(first: 4, after: $after, channels: [BUILDS_ADDED, EVAL_STARTED], since: "2000-01-01T00:00:00Z") {
       edges { cursor node { channel payload cursor } } pageInfo { hasNextPage endCursor } } }`) as TypedDocumentNode<
-      { events: { edges: { cursor: string; node: { channel: string; payload: string; cursor: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } },
-      { after?: string }
-    >;
+        {
+          events: {
+            edges: { cursor: string; node: { channel: string; payload: string; cursor: string } }[];
+            pageInfo: { hasNextPage: boolean; endCursor: string | null };
+          };
+        },
+        { after?: string }
+      >;
     const all: string[] = [];
     let after: string | undefined;
     for (let i = 0; i < 200; i++) {
@@ -162,12 +178,24 @@ describe('history', () => {
   });
 
   it('a cursor older than retention is CURSOR_EXPIRED, never a jump to now', async () => {
-    const old = (await request(gateway.url, parse('{ events(first: 1) { edges { cursor } } }') as TypedDocumentNode<{ events: { edges: { cursor: string }[] } }, Record<string, never>>)).data!.events.edges[0]!.cursor;
+    const old = (
+      await request(
+        gateway.url,
+        parse('{ events(first: 1) { edges { cursor } } }') as TypedDocumentNode<
+          { events: { edges: { cursor: string }[] } },
+          Record<string, never>
+        >,
+      )
+    ).data!.events.edges[0]!.cursor;
     await send(3001, 3003, 3);
     await until(() => gateway.reader.position > 0);
     const pruned = await gateway.retention.prune(new Date(Date.now() + 60_000));
     expect(pruned).toBeGreaterThan(0);
-    const history = await request(gateway.url, parse('query ($after: String) { events(after: $after) { edges { cursor } } }') as TypedDocumentNode<unknown, { after: string }>, { after: old });
+    const history = await request(
+      gateway.url,
+      parse('query ($after: String) { events(after: $after) { edges { cursor } } }') as TypedDocumentNode<unknown, { after: string }>,
+      { after: old },
+    );
     expect(history.errors?.[0]?.extensions?.code).toBe('CURSOR_EXPIRED');
     const stream = subscribeWs(wsClient(gateway.url), queueEvents, { after: old });
     const result = await stream.next();

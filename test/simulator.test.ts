@@ -83,7 +83,9 @@ describe('startSimulator', () => {
     const errors: string[] = [];
     const seen = (channel: Channel) => listener.received.some((r) => r.channel === channel);
     const selfListedFailure = () =>
-      listener.received.some((r) => r.notice instanceof PayloadError === false && r.notice.channel === 'build_finished' && r.notice.selfListed);
+      listener.received.some(
+        (r) => r.notice instanceof PayloadError === false && r.notice.channel === 'build_finished' && r.notice.selfListed,
+      );
 
     const simulator = await startSimulator(pool, {
       evalIntervalMs: 40,
@@ -138,12 +140,17 @@ describe('startSimulator', () => {
     }
 
     // Every queued build was announced, and eval_added names an eval of its jobset.
-    const queued = listener.received.flatMap((r) => (r.notice instanceof PayloadError || r.notice.channel !== 'build_queued' ? [] : [r.notice.buildId]));
+    const queued = listener.received.flatMap((r) =>
+      r.notice instanceof PayloadError || r.notice.channel !== 'build_queued' ? [] : [r.notice.buildId],
+    );
     const { rows: builds } = await pool.query<{ n: number }>('select count(*)::int as n from builds where id = any($1::int[])', [queued]);
     expect(builds[0]?.n).toBe(new Set(queued).size);
     for (const r of listener.received) {
       if (r.notice instanceof PayloadError || r.notice.channel !== 'eval_added') continue;
-      const { rows: evals } = await pool.query('select 1 from jobsetevals where id = $1 and jobset_id = $2', [r.notice.evaluationId, r.notice.jobsetId]);
+      const { rows: evals } = await pool.query('select 1 from jobsetevals where id = $1 and jobset_id = $2', [
+        r.notice.evaluationId,
+        r.notice.jobsetId,
+      ]);
       expect(evals).toHaveLength(1);
       expect(r.notice.traceId).toMatch(/^\d+\.\d{9}\.\d+$/);
     }
@@ -200,7 +207,9 @@ describe('schema triggers', () => {
     const build = rows[0]!.id;
     await expect(pool.query('update builds set finished = 1, starttime = 0, stoptime = 5 where id = $1', [build])).rejects.toThrow(/check/);
     await expect(
-      pool.query("insert into buildsteps (build, stepnr, type, drvpath, busy, status) values ($1, 999, 0, '/nix/store/x.drv', 0, 13)", [build]),
+      pool.query("insert into buildsteps (build, stepnr, type, drvpath, busy, status) values ($1, 999, 0, '/nix/store/x.drv', 0, 13)", [
+        build,
+      ]),
     ).rejects.toThrow(/check/);
   });
 });

@@ -54,7 +54,11 @@ describe('a slow consumer', () => {
     const batch = 1_000;
     let sent = 0;
     while (gateway.hub.overflows === 0 && sent < 200_000) {
-      await notify(db.pool, Array.from({ length: batch }, (_, i) => ['builds_added', String(sent + i + 1)] as const), 'function');
+      await notify(
+        db.pool,
+        Array.from({ length: batch }, (_, i) => ['builds_added', String(sent + i + 1)] as const),
+        'function',
+      );
       const received = await fast.take(batch);
       expect(received.map((r) => r.queueChanged.lowestNewBuildId)).toEqual(Array.from({ length: batch }, (_, i) => sent + i + 1));
       sent += batch;

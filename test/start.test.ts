@@ -48,7 +48,6 @@ const STARTUP_MS = 90_000;
 const EVENTS_MS = 60_000;
 const EXIT_MS = 30_000;
 
-
 const tempDirs: string[] = [];
 
 function tempDir(): string {
@@ -236,109 +235,130 @@ describe('npm start without DATABASE_URL', () => {
     dataDir = tempDir();
   });
 
-  it('initialises the embedded Postgres in a fresh data folder and serves', async () => {
-    first = await start();
-    expect(first.stderr).toContain('initialising embedded postgres');
-    expect(first.stderr).toContain('created a Hydra-compatible schema');
-    expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
-  }, STARTUP_MS + 10_000);
+  it(
+    'initialises the embedded Postgres in a fresh data folder and serves',
+    async () => {
+      first = await start();
+      expect(first.stderr).toContain('initialising embedded postgres');
+      expect(first.stderr).toContain('created a Hydra-compatible schema');
+      expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    },
+    STARTUP_MS + 10_000,
+  );
 
-  it('delivers every subscription, typed and with its rows, to one graphql-ws client', async () => {
-    const client = wsClient(url);
-    const streams = {
-      evalStarted: subscribeWs(client, EvalStartedDocument),
-      evalAdded: subscribeWs(client, EvalAddedDocument),
-      evalCached: subscribeWs(client, EvalCachedDocument),
-      evalFailed: subscribeWs(client, EvalFailedDocument),
-      buildQueued: subscribeWs(client, BuildQueuedDocument),
-      buildStarted: subscribeWs(client, BuildStartedDocument),
-      stepStarted: subscribeWs(client, StepStartedDocument),
-      stepFinished: subscribeWs(client, StepFinishedDocument),
-      buildFinished: subscribeWs(client, BuildFinishedDocument),
-      cachedBuildQueued: subscribeWs(client, CachedBuildQueuedDocument),
-      cachedBuildFinished: subscribeWs(client, CachedBuildFinishedDocument),
-      queueChanged: subscribeWs(client, QueueChangedDocument),
-    };
-    const [
-      { evalStarted },
-      { evalAdded },
-      { evalCached },
-      { evalFailed },
-      { buildQueued },
-      { buildStarted },
-      { stepStarted },
-      { stepFinished },
-      { buildFinished },
-      { cachedBuildQueued },
-      { cachedBuildFinished },
-      { queueChanged },
-    ] = await Promise.all([
-      streams.evalStarted.nextData(EVENTS_MS),
-      streams.evalAdded.nextData(EVENTS_MS),
-      streams.evalCached.nextData(EVENTS_MS),
-      streams.evalFailed.nextData(EVENTS_MS),
-      streams.buildQueued.nextData(EVENTS_MS),
-      streams.buildStarted.nextData(EVENTS_MS),
-      streams.stepStarted.nextData(EVENTS_MS),
-      streams.stepFinished.nextData(EVENTS_MS),
-      streams.buildFinished.nextData(EVENTS_MS),
-      streams.cachedBuildQueued.nextData(EVENTS_MS),
-      streams.cachedBuildFinished.nextData(EVENTS_MS),
-      streams.queueChanged.nextData(EVENTS_MS),
-    ]);
+  it(
+    'delivers every subscription, typed and with its rows, to one graphql-ws client',
+    async () => {
+      const client = wsClient(url);
+      const streams = {
+        evalStarted: subscribeWs(client, EvalStartedDocument),
+        evalAdded: subscribeWs(client, EvalAddedDocument),
+        evalCached: subscribeWs(client, EvalCachedDocument),
+        evalFailed: subscribeWs(client, EvalFailedDocument),
+        buildQueued: subscribeWs(client, BuildQueuedDocument),
+        buildStarted: subscribeWs(client, BuildStartedDocument),
+        stepStarted: subscribeWs(client, StepStartedDocument),
+        stepFinished: subscribeWs(client, StepFinishedDocument),
+        buildFinished: subscribeWs(client, BuildFinishedDocument),
+        cachedBuildQueued: subscribeWs(client, CachedBuildQueuedDocument),
+        cachedBuildFinished: subscribeWs(client, CachedBuildFinishedDocument),
+        queueChanged: subscribeWs(client, QueueChangedDocument),
+      };
+      const [
+        { evalStarted },
+        { evalAdded },
+        { evalCached },
+        { evalFailed },
+        { buildQueued },
+        { buildStarted },
+        { stepStarted },
+        { stepFinished },
+        { buildFinished },
+        { cachedBuildQueued },
+        { cachedBuildFinished },
+        { queueChanged },
+      ] = await Promise.all([
+        streams.evalStarted.nextData(EVENTS_MS),
+        streams.evalAdded.nextData(EVENTS_MS),
+        streams.evalCached.nextData(EVENTS_MS),
+        streams.evalFailed.nextData(EVENTS_MS),
+        streams.buildQueued.nextData(EVENTS_MS),
+        streams.buildStarted.nextData(EVENTS_MS),
+        streams.stepStarted.nextData(EVENTS_MS),
+        streams.stepFinished.nextData(EVENTS_MS),
+        streams.buildFinished.nextData(EVENTS_MS),
+        streams.cachedBuildQueued.nextData(EVENTS_MS),
+        streams.cachedBuildFinished.nextData(EVENTS_MS),
+        streams.queueChanged.nextData(EVENTS_MS),
+      ]);
 
-    expect(evalStarted).toMatchObject({
-      channel: 'eval_started',
-      source: 'LIVE',
-      traceId: expect.stringMatching(/^\d+\.\d{9}\.\d+$/),
-      jobset: { id: evalStarted.jobsetId, name: expect.any(String), project: { name: expect.any(String) } },
-    });
-    expect(evalAdded).toMatchObject({ channel: 'eval_added', jobset: { name: expect.any(String) }, evaluation: { id: evalAdded.evaluationId } });
-    expect(evalCached).toMatchObject({ channel: 'eval_cached', jobset: { name: expect.any(String) }, evaluation: { id: evalCached.evaluationId } });
-    expect(evalFailed).toMatchObject({ channel: 'eval_failed', jobset: { name: expect.any(String) } });
-    expect(buildQueued).toMatchObject({
-      channel: 'build_queued',
-      build: {
-        id: buildQueued.buildId,
-        job: expect.any(String),
-        jobset: { name: expect.any(String), project: { name: expect.any(String) } },
-        outputs: expect.arrayContaining([expect.objectContaining({ name: 'out', path: expect.stringMatching(/^\/nix\/store\//) })]),
-      },
-    });
-    expect(buildStarted).toMatchObject({ channel: 'build_started', build: { id: buildStarted.buildId } });
-    expect(stepStarted).toMatchObject({
-      channel: 'step_started',
-      build: { id: stepStarted.buildId },
-      step: { stepNr: stepStarted.stepNr, machine: expect.any(String), drvPath: expect.any(String) },
-    });
-    expect(stepFinished).toMatchObject({
-      channel: 'step_finished',
-      logPath: expect.any(String),
-      build: { id: stepFinished.buildId },
-      step: { stepNr: stepFinished.stepNr, busy: 'NOT_BUSY', status: expect.any(String) },
-    });
-    expect(buildFinished).toMatchObject({
-      channel: 'build_finished',
-      source: 'LIVE',
-      pendingSince: expect.any(String),
-      build: { id: buildFinished.buildId, finished: true, buildStatus: expect.any(String), notificationPendingSince: buildFinished.pendingSince },
-    });
-    expect(cachedBuildQueued).toMatchObject({
-      channel: 'cached_build_queued',
-      evaluation: { id: cachedBuildQueued.evaluationId },
-      build: { id: cachedBuildQueued.buildId },
-    });
-    expect(cachedBuildFinished).toMatchObject({
-      channel: 'cached_build_finished',
-      evaluation: { id: cachedBuildFinished.evaluationId },
-      build: { id: cachedBuildFinished.buildId, finished: true },
-    });
-    expect(queueChanged.kind).toEqual(expect.any(String));
+      expect(evalStarted).toMatchObject({
+        channel: 'eval_started',
+        source: 'LIVE',
+        traceId: expect.stringMatching(/^\d+\.\d{9}\.\d+$/),
+        jobset: { id: evalStarted.jobsetId, name: expect.any(String), project: { name: expect.any(String) } },
+      });
+      expect(evalAdded).toMatchObject({
+        channel: 'eval_added',
+        jobset: { name: expect.any(String) },
+        evaluation: { id: evalAdded.evaluationId },
+      });
+      expect(evalCached).toMatchObject({
+        channel: 'eval_cached',
+        jobset: { name: expect.any(String) },
+        evaluation: { id: evalCached.evaluationId },
+      });
+      expect(evalFailed).toMatchObject({ channel: 'eval_failed', jobset: { name: expect.any(String) } });
+      expect(buildQueued).toMatchObject({
+        channel: 'build_queued',
+        build: {
+          id: buildQueued.buildId,
+          job: expect.any(String),
+          jobset: { name: expect.any(String), project: { name: expect.any(String) } },
+          outputs: expect.arrayContaining([expect.objectContaining({ name: 'out', path: expect.stringMatching(/^\/nix\/store\//) })]),
+        },
+      });
+      expect(buildStarted).toMatchObject({ channel: 'build_started', build: { id: buildStarted.buildId } });
+      expect(stepStarted).toMatchObject({
+        channel: 'step_started',
+        build: { id: stepStarted.buildId },
+        step: { stepNr: stepStarted.stepNr, machine: expect.any(String), drvPath: expect.any(String) },
+      });
+      expect(stepFinished).toMatchObject({
+        channel: 'step_finished',
+        logPath: expect.any(String),
+        build: { id: stepFinished.buildId },
+        step: { stepNr: stepFinished.stepNr, busy: 'NOT_BUSY', status: expect.any(String) },
+      });
+      expect(buildFinished).toMatchObject({
+        channel: 'build_finished',
+        source: 'LIVE',
+        pendingSince: expect.any(String),
+        build: {
+          id: buildFinished.buildId,
+          finished: true,
+          buildStatus: expect.any(String),
+          notificationPendingSince: buildFinished.pendingSince,
+        },
+      });
+      expect(cachedBuildQueued).toMatchObject({
+        channel: 'cached_build_queued',
+        evaluation: { id: cachedBuildQueued.evaluationId },
+        build: { id: cachedBuildQueued.buildId },
+      });
+      expect(cachedBuildFinished).toMatchObject({
+        channel: 'cached_build_finished',
+        evaluation: { id: cachedBuildFinished.evaluationId },
+        build: { id: cachedBuildFinished.buildId, finished: true },
+      });
+      expect(queueChanged.kind).toEqual(expect.any(String));
 
-    firstRun.finishedBuildId = buildFinished.buildId;
-    firstRun.pendingSince = buildFinished.pendingSince!;
-    firstRun.highestBuildId = Math.max(buildQueued.buildId, buildStarted.buildId, buildFinished.buildId, cachedBuildQueued.buildId);
-  }, EVENTS_MS + 10_000);
+      firstRun.finishedBuildId = buildFinished.buildId;
+      firstRun.pendingSince = buildFinished.pendingSince!;
+      firstRun.highestBuildId = Math.max(buildQueued.buildId, buildStarted.buildId, buildFinished.buildId, cachedBuildQueued.buildId);
+    },
+    EVENTS_MS + 10_000,
+  );
 
   it('exits 0 on SIGTERM, with subscribers connected, and stops its Postgres', async () => {
     first.terminate();
@@ -349,28 +369,32 @@ describe('npm start without DATABASE_URL', () => {
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 
-  it('starts again on the same data folder, without initialising, with the first run’s builds', async () => {
-    expect(firstRun.finishedBuildId).toBeGreaterThan(0);
-    const second = await start();
-    expect(second.stderr).not.toContain('initialising embedded postgres');
-    expect(second.stderr).not.toContain('created a Hydra-compatible schema');
+  it(
+    'starts again on the same data folder, without initialising, with the first run’s builds',
+    async () => {
+      expect(firstRun.finishedBuildId).toBeGreaterThan(0);
+      const second = await start();
+      expect(second.stderr).not.toContain('initialising embedded postgres');
+      expect(second.stderr).not.toContain('created a Hydra-compatible schema');
 
-    const { build } = await requestData(url, BuildByIdDocument, { id: firstRun.finishedBuildId });
-    expect(build).toMatchObject({ id: firstRun.finishedBuildId, finished: true, notificationPendingSince: firstRun.pendingSince });
-    const { pendingBuildFinished } = await requestData(url, PendingBuildFinishedDocument, {
-      first: 1,
-      filter: { buildId: firstRun.finishedBuildId },
-    });
-    expect(pendingBuildFinished.edges.map((e) => e.node.id)).toEqual([firstRun.finishedBuildId]);
+      const { build } = await requestData(url, BuildByIdDocument, { id: firstRun.finishedBuildId });
+      expect(build).toMatchObject({ id: firstRun.finishedBuildId, finished: true, notificationPendingSince: firstRun.pendingSince });
+      const { pendingBuildFinished } = await requestData(url, PendingBuildFinishedDocument, {
+        first: 1,
+        filter: { buildId: firstRun.finishedBuildId },
+      });
+      expect(pendingBuildFinished.edges.map((e) => e.node.id)).toEqual([firstRun.finishedBuildId]);
 
-    // The simulator carries on where the first run stopped.
-    const queued = subscribeWs(wsClient(url), BuildQueuedDocument);
-    expect((await queued.nextData(EVENTS_MS)).buildQueued.buildId).toBeGreaterThan(firstRun.highestBuildId);
+      // The simulator carries on where the first run stopped.
+      const queued = subscribeWs(wsClient(url), BuildQueuedDocument);
+      expect((await queued.nextData(EVENTS_MS)).buildQueued.buildId).toBeGreaterThan(firstRun.highestBuildId);
 
-    second.terminate();
-    expect(await second.exited()).toEqual({ code: 0, signal: null });
-    expect(second.stderr).not.toMatch(STACK_FRAME);
-  }, STARTUP_MS + EVENTS_MS);
+      second.terminate();
+      expect(await second.exited()).toEqual({ code: 0, signal: null });
+      expect(second.stderr).not.toMatch(STACK_FRAME);
+    },
+    STARTUP_MS + EVENTS_MS,
+  );
 });
 
 describe('start-up failures', () => {
@@ -381,33 +405,48 @@ describe('start-up failures', () => {
     return Object.assign(command, { result });
   }
 
-  it('says the database cannot be reached, without a stack trace', async () => {
-    const closed = await freePort();
-    const { result, stderr, dataDir } = await run({ DATABASE_URL: `postgres://u:p@127.0.0.1:${closed}/hydra` });
-    expect(result.code).toBe(1);
-    expect(stderr).toContain(`hydra-notify-gateway: cannot reach the database at 127.0.0.1:${closed}/hydra`);
-    expect(stderr).not.toMatch(STACK_FRAME);
-    expect(readdirSync(dataDir)).toEqual([]);
-  }, STARTUP_MS);
+  it(
+    'says the database cannot be reached, without a stack trace',
+    async () => {
+      const closed = await freePort();
+      const { result, stderr, dataDir } = await run({ DATABASE_URL: `postgres://u:p@127.0.0.1:${closed}/hydra` });
+      expect(result.code).toBe(1);
+      expect(stderr).toContain(`hydra-notify-gateway: cannot reach the database at 127.0.0.1:${closed}/hydra`);
+      expect(stderr).not.toMatch(STACK_FRAME);
+      expect(readdirSync(dataDir)).toEqual([]);
+    },
+    STARTUP_MS,
+  );
 
-  it("names Hydra's missing tables, without a stack trace", async () => {
-    const empty = await createTestDatabase({ empty: true });
-    const { result, stderr } = await run({ DATABASE_URL: empty.url });
-    expect(result.code).toBe(1);
-    expect(stderr).toContain(`lacks Hydra's tables (builds, buildsteps`);
-    expect(stderr).not.toMatch(STACK_FRAME);
-  }, STARTUP_MS);
+  it(
+    "names Hydra's missing tables, without a stack trace",
+    async () => {
+      const empty = await createTestDatabase({ empty: true });
+      const { result, stderr } = await run({ DATABASE_URL: empty.url });
+      expect(result.code).toBe(1);
+      expect(stderr).toContain(`lacks Hydra's tables (builds, buildsteps`);
+      expect(stderr).not.toMatch(STACK_FRAME);
+    },
+    STARTUP_MS,
+  );
 
-  it('lists every configuration problem in one message', async () => {
-    const { result, stderr } = await run({ PORT: 'notaport', HNG_LOG_LEVEL: 'loud' });
-    expect(result.code).toBe(1);
-    const lines = stderr.trimEnd().split('\n');
-    expect(lines[0]).toBe('hydra-notify-gateway: invalid configuration:');
-    expect(lines.slice(1)).toHaveLength(2);
-    expect(lines.slice(1)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^ {2}- PORT: .*"notaport"/), expect.stringMatching(/^ {2}- HNG_LOG_LEVEL: .*"loud"/)]),
-    );
-  }, STARTUP_MS);
+  it(
+    'lists every configuration problem in one message',
+    async () => {
+      const { result, stderr } = await run({ PORT: 'notaport', HNG_LOG_LEVEL: 'loud' });
+      expect(result.code).toBe(1);
+      const lines = stderr.trimEnd().split('\n');
+      expect(lines[0]).toBe('hydra-notify-gateway: invalid configuration:');
+      expect(lines.slice(1)).toHaveLength(2);
+      expect(lines.slice(1)).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^ {2}- PORT: .*"notaport"/),
+          expect.stringMatching(/^ {2}- HNG_LOG_LEVEL: .*"loud"/),
+        ]),
+      );
+    },
+    STARTUP_MS,
+  );
 });
 
 describe("npm start with DATABASE_URL of Hydra's database", () => {
@@ -429,43 +468,47 @@ describe("npm start with DATABASE_URL of Hydra's database", () => {
 
   const count = async (pool: pg.Pool, table: string) => Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
 
-  it('starts no simulator, writes nothing, and leaves the public schema as it was', async () => {
-    const db = await createTestDatabase();
-    const before = await publicSchema(db.pool);
-    expect(before.columns.some((c) => c.table_name === 'builds')).toBe(true);
-    expect(before.triggers.length).toBeGreaterThan(0);
+  it(
+    'starts no simulator, writes nothing, and leaves the public schema as it was',
+    async () => {
+      const db = await createTestDatabase();
+      const before = await publicSchema(db.pool);
+      expect(before.columns.some((c) => c.table_name === 'builds')).toBe(true);
+      expect(before.triggers.length).toBeGreaterThan(0);
 
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}/graphql`;
-    const command = new StartCommand(
-      { DATABASE_URL: db.url, PORT: String(port), HNG_SIMULATOR_EVAL_MS: '150', HNG_SIMULATOR_RUNNER_MS: '50' },
-      tempDir(),
-    );
-    // The last line of a start: a simulator would have seeded its projects by now.
-    await command.waitForLog('in a browser for GraphiQL');
-    expect(command.stderr).toContain(`gateway ready url=${url}`);
-    expect(command.stderr).not.toContain('simulating Hydra activity');
-    expect(command.stderr).not.toContain('embedded postgres');
-    expect(await count(db.pool, 'projects')).toBe(0);
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}/graphql`;
+      const command = new StartCommand(
+        { DATABASE_URL: db.url, PORT: String(port), HNG_SIMULATOR_EVAL_MS: '150', HNG_SIMULATOR_RUNNER_MS: '50' },
+        tempDir(),
+      );
+      // The last line of a start: a simulator would have seeded its projects by now.
+      await command.waitForLog('in a browser for GraphiQL');
+      expect(command.stderr).toContain(`gateway ready url=${url}`);
+      expect(command.stderr).not.toContain('simulating Hydra activity');
+      expect(command.stderr).not.toContain('embedded postgres');
+      expect(await count(db.pool, 'projects')).toBe(0);
 
-    // A subscriber and a few queries, then a notification round trip through Postgres.
-    const queue = subscribeWs(wsClient(url), QueueChangedDocument);
-    const builds = subscribeWs(wsClient(url), BuildQueuedDocument);
-    expect((await requestData(url, PendingBuildFinishedDocument, { first: 10 })).pendingBuildFinished.edges).toEqual([]);
-    expect((await requestData(url, JobsetByNameDocument, { project: 'nixpkgs', name: 'trunk' })).jobset).toBeNull();
-    await subscribed(url, 2);
-    await notify(db.pool, [['hydra_notify_dump_metrics', '']]);
-    expect((await queue.nextData()).queueChanged.kind).toBe('HYDRA_NOTIFY_DUMP_METRICS');
-    expect(builds.buffered).toBe(0);
-    for (const table of ['builds', 'buildsteps', 'jobsetevals', 'jobsets', 'projects', 'users']) {
-      expect(await count(db.pool, table), table).toBe(0);
-    }
+      // A subscriber and a few queries, then a notification round trip through Postgres.
+      const queue = subscribeWs(wsClient(url), QueueChangedDocument);
+      const builds = subscribeWs(wsClient(url), BuildQueuedDocument);
+      expect((await requestData(url, PendingBuildFinishedDocument, { first: 10 })).pendingBuildFinished.edges).toEqual([]);
+      expect((await requestData(url, JobsetByNameDocument, { project: 'nixpkgs', name: 'trunk' })).jobset).toBeNull();
+      await subscribed(url, 2);
+      await notify(db.pool, [['hydra_notify_dump_metrics', '']]);
+      expect((await queue.nextData()).queueChanged.kind).toBe('HYDRA_NOTIFY_DUMP_METRICS');
+      expect(builds.buffered).toBe(0);
+      for (const table of ['builds', 'buildsteps', 'jobsetevals', 'jobsets', 'projects', 'users']) {
+        expect(await count(db.pool, table), table).toBe(0);
+      }
 
-    command.terminate();
-    expect(await command.exited()).toEqual({ code: 0, signal: null });
-    expect(await publicSchema(db.pool)).toEqual(before);
-    expect(readdirSync(command.dataDir)).toEqual([]);
-  }, STARTUP_MS);
+      command.terminate();
+      expect(await command.exited()).toEqual({ code: 0, signal: null });
+      expect(await publicSchema(db.pool)).toEqual(before);
+      expect(readdirSync(command.dataDir)).toEqual([]);
+    },
+    STARTUP_MS,
+  );
 });
 
 /** Resolves once the gateway at `url` reports `n` active subscriptions on /metrics. */

@@ -38,10 +38,7 @@ beforeAll(async () => {
 });
 
 /** Subscribes and waits until the gateway holds `expected` hub subscribers. */
-async function subscribed<T, V extends Record<string, unknown>>(
-  document: Parameters<typeof subscribeWs<T, V>>[1],
-  variables?: V,
-) {
+async function subscribed<T, V extends Record<string, unknown>>(document: Parameters<typeof subscribeWs<T, V>>[1], variables?: V) {
   const before = gateway.hub.size;
   const stream = subscribeWs(wsClient(gateway.url), document, variables);
   await until(() => gateway.hub.size > before, 10_000, 'subscription registered');
@@ -201,7 +198,11 @@ describe('build and step events', () => {
       ['cached_build_queued', `${evalId}\t${open}`],
       ['cached_build_finished', `${evalId}\t${done}`],
     ]);
-    expect((await queued.nextData()).cachedBuildQueued).toMatchObject({ evaluationId: evalId, evaluation: { id: evalId }, build: { id: open, finished: false } });
+    expect((await queued.nextData()).cachedBuildQueued).toMatchObject({
+      evaluationId: evalId,
+      evaluation: { id: evalId },
+      build: { id: open, finished: false },
+    });
     expect((await finished.nextData()).cachedBuildFinished).toMatchObject({ evaluationId: evalId, build: { id: done, finished: true } });
   });
 });
@@ -316,7 +317,11 @@ describe('missing rows and malformed payloads', () => {
     expect(buildQueued.buildId).toBe(id);
     expect(stream.buffered).toBe(0);
     expect(gateway.pipeline.stats.malformed.get('build_queued')).toBe(errorsBefore + 2);
-    expect(gateway.logs.some((l) => l.includes('dropped malformed notification') && l.includes('channel=build_queued') && l.includes('not-a-number'))).toBe(true);
+    expect(
+      gateway.logs.some(
+        (l) => l.includes('dropped malformed notification') && l.includes('channel=build_queued') && l.includes('not-a-number'),
+      ),
+    ).toBe(true);
     const metrics = await (await fetch(gateway.url.replace('/graphql', '/metrics'))).text();
     expect(metrics).toContain(`notify_event_error_total{channel="build_queued"} ${errorsBefore + 2}`);
   });

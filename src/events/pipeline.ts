@@ -71,9 +71,7 @@ export class Pipeline {
     this.open = null;
   }
 
-  constructor(
-    private readonly options: { db: Queryable; log: Log; chunkWindowMs: number; emit: (event: GatewayEvent) => void },
-  ) {}
+  constructor(private readonly options: { db: Queryable; log: Log; chunkWindowMs: number; emit: (event: GatewayEvent) => void }) {}
 
   /** Takes the next journal row. */
   accept(row: JournalRow): void {
@@ -85,27 +83,31 @@ export class Pipeline {
     if (row.kind === 'gap') {
       this.flush();
       this.stats.gaps++;
-      this.emit(createEvent(this.options.db, {
-        position: row.position,
-        notice: { channel: 'gap', from: row.gapFrom!, to: row.gapTo! },
-        payload: '',
-        receivedAt: row.receivedAt,
-        source: 'LIVE',
-      }));
+      this.emit(
+        createEvent(this.options.db, {
+          position: row.position,
+          notice: { channel: 'gap', from: row.gapFrom!, to: row.gapTo! },
+          payload: '',
+          receivedAt: row.receivedAt,
+          source: 'LIVE',
+        }),
+      );
       return;
     }
     if (row.kind === 'recovered') {
       this.flush();
       this.stats.recovered++;
       const notice: BuildFinished = { channel: 'build_finished', buildId: Number(row.payload), dependentIds: [], selfListed: false };
-      this.emit(createEvent(this.options.db, {
-        position: row.position,
-        notice,
-        payload: row.payload,
-        receivedAt: row.receivedAt,
-        source: 'RECOVERED',
-        pendingSince: row.pendingSince ?? undefined,
-      }));
+      this.emit(
+        createEvent(this.options.db, {
+          position: row.position,
+          notice,
+          payload: row.payload,
+          receivedAt: row.receivedAt,
+          source: 'RECOVERED',
+          pendingSince: row.pendingSince ?? undefined,
+        }),
+      );
       return;
     }
     const { channel, payload } = row;
@@ -133,15 +135,17 @@ export class Pipeline {
     this.open = null;
     if (open.timer) clearTimeout(open.timer);
     const notice: BuildFinished = { ...open.notice, dependentIds: [...open.dependents] };
-    this.emit(createEvent(this.options.db, {
-      position: open.position,
-      notice,
-      payload: open.payloads.join('\n'),
-      receivedAt: open.receivedAt,
-      source: 'LIVE',
-      chunks: open.payloads.length,
-      pendingSince: open.pendingSince ?? undefined,
-    }));
+    this.emit(
+      createEvent(this.options.db, {
+        position: open.position,
+        notice,
+        payload: open.payloads.join('\n'),
+        receivedAt: open.receivedAt,
+        source: 'LIVE',
+        chunks: open.payloads.length,
+        pendingSince: open.pendingSince ?? undefined,
+      }),
+    );
   }
 
   /** Emits what is open and stops the chunk timer (shutdown, end of a replay). */

@@ -50,10 +50,17 @@ export async function assertNotExpired(db: Queryable, after: number): Promise<vo
 export function resume(options: ResumeOptions): AsyncIterableIterator<Delivery> {
   let live: AsyncIterableIterator<Delivery> | null = null;
   let stopped = false;
-  return interruptible(run(options, (l) => (live = l), () => stopped), () => {
-    stopped = true;
-    void live?.return?.();
-  });
+  return interruptible(
+    run(
+      options,
+      (l) => (live = l),
+      () => stopped,
+    ),
+    () => {
+      stopped = true;
+      void live?.return?.();
+    },
+  );
 }
 
 async function* run(

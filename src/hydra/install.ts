@@ -15,15 +15,7 @@ import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
 
 /** The Hydra tables the gateway reads; all must be visible on the search path. */
-export const HYDRA_TABLES = [
-  'builds',
-  'buildsteps',
-  'buildoutputs',
-  'jobsets',
-  'projects',
-  'jobsetevals',
-  'jobsetevalmembers',
-] as const;
+export const HYDRA_TABLES = ['builds', 'buildsteps', 'buildoutputs', 'jobsets', 'projects', 'jobsetevals', 'jobsetevalmembers'] as const;
 
 /** Advisory lock key serialising concurrent installs ("hydrasch" in ASCII). */
 const INSTALL_LOCK = '7526746417683162984';

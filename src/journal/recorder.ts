@@ -210,7 +210,11 @@ export class Recorder {
       const since = Math.floor(lastSeen.getTime() / 1000) - RECOVERY_SLACK_S;
       const recovered = await appendRecovered(db, instance, since);
       await reconcileOccurrences(db, since);
-      log.warn('journal gap: no instance listened', { from: lastSeen.toISOString(), to: this.listeningSince.toISOString(), recoveredBuildFinished: recovered });
+      log.warn('journal gap: no instance listened', {
+        from: lastSeen.toISOString(),
+        to: this.listeningSince.toISOString(),
+        recoveredBuildFinished: recovered,
+      });
     }
     // Everything sent before this LISTEN is journaled (by the last recorder) or
     // accounted for by the gap; what was heard since waits in the backlog.

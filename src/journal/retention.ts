@@ -30,7 +30,8 @@ export class Retention {
   /** Prunes periodically from now on. */
   start(): void {
     this.timer = setInterval(() => {
-      if (this.options.active()) void this.prune().catch((error: Error) => this.options.log.warn('pruning failed', { error: error.message }));
+      if (this.options.active())
+        void this.prune().catch((error: Error) => this.options.log.warn('pruning failed', { error: error.message }));
     }, this.options.everyMs ?? 600_000);
     this.timer.unref();
   }
@@ -47,7 +48,7 @@ export class Retention {
       const batch = this.options.batch ?? 5_000;
       let total = 0;
       for (let n = batch; n === batch; total += n) n = await pruneJournalBatch(this.options.db, cutoff, batch);
-      for (let n = batch; n === batch; ) n = await pruneOccurrencesBatch(this.options.db, cutoff, batch);
+      for (let n = batch; n === batch;) n = await pruneOccurrencesBatch(this.options.db, cutoff, batch);
       if (total > 0) this.options.log.info('pruned the journal', { rows: total, before: cutoff.toISOString() });
       return total;
     })().finally(() => (this.running = null));

@@ -177,7 +177,6 @@ export class Listener {
     return client.query(text, values);
   }
 
-
   private startProbe(client: pg.Client): void {
     if (this.probe) clearInterval(this.probe);
     const every = this.options.probeMs ?? 10_000;

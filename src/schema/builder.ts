@@ -58,9 +58,12 @@ export const builder = new SchemaBuilder<{
 
 function parseDateTime(value: unknown): Date {
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
-    throw new GraphQLError(`DateTime expects an ISO 8601 string with a time zone, e.g. "2026-01-31T12:00:00Z"; got ${JSON.stringify(value)}`, {
-      extensions: { code: 'BAD_USER_INPUT' },
-    });
+    throw new GraphQLError(
+      `DateTime expects an ISO 8601 string with a time zone, e.g. "2026-01-31T12:00:00Z"; got ${JSON.stringify(value)}`,
+      {
+        extensions: { code: 'BAD_USER_INPUT' },
+      },
+    );
   }
   const date = new Date(value);
   const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];

@@ -17,12 +17,23 @@ function gauge(name: string, help: string, value: number, type = 'gauge'): strin
 }
 
 /** The metrics text of one gateway. */
-export function renderMetrics(state: { heard: Map<string, number>; pipeline: PipelineStats; listener: ListenerState; hub: EventHub; recording: boolean }): string {
+export function renderMetrics(state: {
+  heard: Map<string, number>;
+  pipeline: PipelineStats;
+  listener: ListenerState;
+  hub: EventHub;
+  recording: boolean;
+}): string {
   return [
     counter('notify_event_total', 'Notifications heard on the LISTEN connection, by channel.', state.heard),
     counter('notify_event_error_total', 'Malformed notifications dropped, by channel.', state.pipeline.malformed),
     counter('hng_events_published_total', 'Events published to subscribers, by channel.', state.pipeline.published),
-    gauge('hng_build_finished_recovered_total', 'Pending build_finished occurrences recovered from Hydra after a gap, published.', state.pipeline.recovered, 'counter'),
+    gauge(
+      'hng_build_finished_recovered_total',
+      'Pending build_finished occurrences recovered from Hydra after a gap, published.',
+      state.pipeline.recovered,
+      'counter',
+    ),
     gauge('hng_journal_gaps_total', 'Gaps (windows no instance listened) published.', state.pipeline.gaps, 'counter'),
     gauge('hng_recording', 'Whether this instance records the journal.', state.recording ? 1 : 0),
     gauge('hng_listener_connected', 'Whether the LISTEN connection is up.', state.listener.connected ? 1 : 0),

@@ -28,7 +28,10 @@ function frames(result: Result): string {
   return `${id}event: next\ndata: ${JSON.stringify(result)}\n\n`;
 }
 
-function sseResponse(result: AsyncIterable<Result>, fetchAPI: { Response: typeof Response; ReadableStream: typeof ReadableStream }): Response {
+function sseResponse(
+  result: AsyncIterable<Result>,
+  fetchAPI: { Response: typeof Response; ReadableStream: typeof ReadableStream },
+): Response {
   const encoder = new TextEncoder();
   let iterator: AsyncIterator<Result> | null = null;
   let ping: NodeJS.Timeout | null = null;
@@ -86,7 +89,11 @@ export function useSseCursors(): Plugin<Record<string, unknown>> {
       const accept = request.headers.get('accept') ?? '';
       if (!accept.includes('text/event-stream') || !(Symbol.asyncIterator in (result as object))) return;
       setResultProcessor(
-        (r, fetchAPI) => sseResponse(r as AsyncIterable<Result>, fetchAPI as unknown as { Response: typeof Response; ReadableStream: typeof ReadableStream }),
+        (r, fetchAPI) =>
+          sseResponse(
+            r as AsyncIterable<Result>,
+            fetchAPI as unknown as { Response: typeof Response; ReadableStream: typeof ReadableStream },
+          ),
         'text/event-stream',
       );
     },

@@ -47,7 +47,7 @@ const REUSE_RATE = 0.35;
 const EVAL_ERRORS = [
   "error: attribute 'hello' missing\n       at /nix/store/release.nix:12:5",
   "error: unable to download 'https://github.com/NixOS/nixpkgs/archive/master.tar.gz': HTTP error 503",
-  'error: evaluation aborted with the following error message: \'lib.mkIf: expected a boolean\'',
+  "error: evaluation aborted with the following error message: 'lib.mkIf: expected a boolean'",
 ];
 
 /**
@@ -103,10 +103,10 @@ async function fail(ctx: EvaluatorContext, jobset: JobsetRow, trace: string): Pr
 
 async function cached(ctx: EvaluatorContext, jobset: JobsetRow, trace: string, evalId: number): Promise<EvalOutcome> {
   await inTransaction(ctx.pool, async (client) => {
-    await client.query(
-      '/* simulatorEvalCached */ update jobsets set lastcheckedtime = $2, triggertime = null where id = $1',
-      [jobset.id, unixNow()],
-    );
+    await client.query('/* simulatorEvalCached */ update jobsets set lastcheckedtime = $2, triggertime = null where id = $1', [
+      jobset.id,
+      unixNow(),
+    ]);
     await pgNotify(client, 'eval_cached', `${trace}\t${jobset.id}\t${evalId}`);
   });
   ctx.log('simulated evaluation cached', { jobset: `${jobset.project}:${jobset.name}`, jobsetId: jobset.id, evalId });

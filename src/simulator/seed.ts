@@ -62,10 +62,46 @@ interface SeedJobset {
 }
 
 const JOBSETS: SeedJobset[] = [
-  { project: 'nixpkgs', name: 'trunk', description: 'master branch', type: 0, flake: null, nixexprinput: 'nixpkgs', nixexprpath: 'pkgs/top-level/release.nix', checkinterval: 300 },
-  { project: 'nixpkgs', name: 'staging', description: 'staging branch', type: 0, flake: null, nixexprinput: 'nixpkgs', nixexprpath: 'pkgs/top-level/release.nix', checkinterval: 600 },
-  { project: 'hydra', name: 'master', description: 'flake of the master branch', type: 1, flake: 'github:NixOS/hydra', nixexprinput: null, nixexprpath: null, checkinterval: 60 },
-  { project: 'hydra', name: 'release', description: 'release.nix of the master branch', type: 0, flake: null, nixexprinput: 'hydra', nixexprpath: 'release.nix', checkinterval: 3600 },
+  {
+    project: 'nixpkgs',
+    name: 'trunk',
+    description: 'master branch',
+    type: 0,
+    flake: null,
+    nixexprinput: 'nixpkgs',
+    nixexprpath: 'pkgs/top-level/release.nix',
+    checkinterval: 300,
+  },
+  {
+    project: 'nixpkgs',
+    name: 'staging',
+    description: 'staging branch',
+    type: 0,
+    flake: null,
+    nixexprinput: 'nixpkgs',
+    nixexprpath: 'pkgs/top-level/release.nix',
+    checkinterval: 600,
+  },
+  {
+    project: 'hydra',
+    name: 'master',
+    description: 'flake of the master branch',
+    type: 1,
+    flake: 'github:NixOS/hydra',
+    nixexprinput: null,
+    nixexprpath: null,
+    checkinterval: 60,
+  },
+  {
+    project: 'hydra',
+    name: 'release',
+    description: 'release.nix of the master branch',
+    type: 0,
+    flake: null,
+    nixexprinput: 'hydra',
+    nixexprpath: 'release.nix',
+    checkinterval: 3600,
+  },
 ];
 
 /**

@@ -169,7 +169,12 @@ export async function requestData<T, V extends Record<string, unknown>>(
  * Resolves once `predicate` holds, checking every 10 ms (after `refresh`, when
  * given, which may read state from elsewhere); rejects after `timeoutMs`.
  */
-export async function until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition', refresh?: () => Promise<void>): Promise<void> {
+export async function until(
+  predicate: () => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+  refresh?: () => Promise<void>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await refresh?.();

@@ -82,7 +82,11 @@ export async function notify(
     await client.query('BEGIN');
     for (const [channel, payload] of notifications) {
       if (style === 'statement') {
-        await client.query(payload === '' ? `NOTIFY ${client.escapeIdentifier(channel)}` : `NOTIFY ${client.escapeIdentifier(channel)}, ${client.escapeLiteral(payload)}`);
+        await client.query(
+          payload === ''
+            ? `NOTIFY ${client.escapeIdentifier(channel)}`
+            : `NOTIFY ${client.escapeIdentifier(channel)}, ${client.escapeLiteral(payload)}`,
+        );
       } else {
         await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
       }

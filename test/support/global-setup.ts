@@ -23,7 +23,6 @@ declare module 'vitest' {
 
 export const TEMPLATE = 'hng_template';
 
-
 export default async function setup(project: TestProject) {
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stop = async () => {};

@@ -52,7 +52,10 @@ export async function insertConsumer(db: Queryable, name: string): Promise<boole
 
 /** Pauses or resumes a consumer; false when there is none. */
 export async function setPaused(db: Queryable, name: string, paused: boolean): Promise<boolean> {
-  const { rowCount } = await db.query('/* setConsumerPaused */ UPDATE hydra_notify_gateway.consumers SET paused = $2 WHERE name = $1', [name, paused]);
+  const { rowCount } = await db.query('/* setConsumerPaused */ UPDATE hydra_notify_gateway.consumers SET paused = $2 WHERE name = $1', [
+    name,
+    paused,
+  ]);
   return rowCount === 1;
 }
 

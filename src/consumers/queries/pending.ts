@@ -23,13 +23,7 @@ export async function consumerPending(
        AND ${buildFilterSql(4)}
      ORDER BY o.pending_since, o.build_id
      LIMIT $9`,
-    [
-      consumer,
-      after?.since ?? null,
-      after?.id ?? null,
-      ...buildFilterValues(filter),
-      limit + 1,
-    ],
+    [consumer, after?.since ?? null, after?.id ?? null, ...buildFilterValues(filter), limit + 1],
   );
   return rows.map((r: Record<string, unknown>) => ({
     build: toBuild(r),

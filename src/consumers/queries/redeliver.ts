@@ -7,9 +7,7 @@ import type { Queryable } from '../../db/queryable.js';
 
 /** The outcome of a redelivery request. */
 export type RedeliverResult =
-  | { kind: 'ok'; buildId: number; pendingSince: number }
-  | { kind: 'build-not-found' }
-  | { kind: 'not-finished' };
+  { kind: 'ok'; buildId: number; pendingSince: number } | { kind: 'build-not-found' } | { kind: 'not-finished' };
 
 /** Makes the latest finish of `buildId` pending again for `consumer`. */
 export async function redeliver(db: Queryable, consumer: string, buildId: number): Promise<RedeliverResult> {

@@ -62,15 +62,7 @@ export async function pendingBuilds(
   options: { after: PendingPosition | null; limit: number; filter: BuildFilter },
 ): Promise<Build[]> {
   const { after, limit, filter } = options;
-  const { rows } = await db.query(
-    PENDING_BUILDS_SQL,
-    [
-      after?.since ?? null,
-      after?.id ?? null,
-      ...buildFilterValues(filter),
-      limit + 1,
-    ],
-  );
+  const { rows } = await db.query(PENDING_BUILDS_SQL, [after?.since ?? null, after?.id ?? null, ...buildFilterValues(filter), limit + 1]);
   return rows.map(toBuild);
 }
 

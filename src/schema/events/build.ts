@@ -19,7 +19,11 @@ function buildEvent(channel: 'build_queued' | 'build_started', name: string, fie
     interfaces: [HydraEventRef],
     fields: (t) => ({
       buildId: t.int({ resolve: (e) => e.notice.buildId }),
-      build: t.field({ type: BuildRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)) }),
+      build: t.field({
+        type: BuildRef,
+        nullable: true,
+        resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)),
+      }),
     }),
   });
   builder.subscriptionField(field, (t) =>
@@ -39,14 +43,18 @@ function stepEvent(channel: 'step_started' | 'step_finished', name: string, fiel
     interfaces: [HydraEventRef],
     fields: (t) => ({
       buildId: t.int({ resolve: (e) => e.notice.buildId }),
-      build: t.field({ type: BuildRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)) }),
+      build: t.field({
+        type: BuildRef,
+        nullable: true,
+        resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)),
+      }),
       stepNr: t.int({ resolve: (e) => e.notice.stepNr }),
       step: t.field({ type: BuildStepRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.step.load(e.notice)) }),
       ...(channel === 'step_finished'
         ? {
             logPath: t.string({
               nullable: true,
-              description: "Absolute path of the step's log on the queue runner's machine; null when Hydra sent \"-\".",
+              description: 'Absolute path of the step\'s log on the queue runner\'s machine; null when Hydra sent "-".',
               resolve: (e) => ('logPath' in e.notice ? e.notice.logPath : null),
             }),
           }
@@ -65,6 +73,16 @@ function stepEvent(channel: 'step_started' | 'step_finished', name: string, fiel
 }
 
 buildEvent('build_queued', 'BuildQueuedEvent', 'buildQueued', 'An evaluation created a new build.');
-buildEvent('build_started', 'BuildStartedEvent', 'buildStarted', 'A step of the build was dispatched to a builder (may repeat per step and retry).');
+buildEvent(
+  'build_started',
+  'BuildStartedEvent',
+  'buildStarted',
+  'A step of the build was dispatched to a builder (may repeat per step and retry).',
+);
 stepEvent('step_started', 'StepStartedEvent', 'stepStarted', 'A build step started.');
-stepEvent('step_finished', 'StepFinishedEvent', 'stepFinished', 'A build step ended: success, failure, or a failed attempt that will be retried.');
+stepEvent(
+  'step_finished',
+  'StepFinishedEvent',
+  'stepFinished',
+  'A build step ended: success, failure, or a failed attempt that will be retried.',
+);

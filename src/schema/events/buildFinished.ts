@@ -24,17 +24,32 @@ export const BuildFinishedEventRef = builder.objectRef<FinishedEvent>('BuildFini
   interfaces: [HydraEventRef],
   fields: (t) => ({
     buildId: t.int({ resolve: (e) => e.notice.buildId }),
-    build: t.field({ type: BuildRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)) }),
-    dependentIds: t.intList({ description: 'Builds that finished because of this one, in payload order, without repeats.', resolve: (e) => e.notice.dependentIds }),
+    build: t.field({
+      type: BuildRef,
+      nullable: true,
+      resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)),
+    }),
+    dependentIds: t.intList({
+      description: 'Builds that finished because of this one, in payload order, without repeats.',
+      resolve: (e) => e.notice.dependentIds,
+    }),
     dependents: t.field({
       type: [BuildRef],
       nullable: { list: false, items: true },
       description: 'The rows of dependentIds, in the same order; null where a row does not exist.',
-      resolve: async (e) => (await e.loaders.build.loadMany(e.notice.dependentIds)).map((b) => (b instanceof Error ? null : loaded(e.loaders, b))),
+      resolve: async (e) =>
+        (await e.loaders.build.loadMany(e.notice.dependentIds)).map((b) => (b instanceof Error ? null : loaded(e.loaders, b))),
     }),
-    selfListed: t.boolean({ description: 'Hydra listed the build among its own dependents (it does so on failure).', resolve: (e) => e.notice.selfListed }),
+    selfListed: t.boolean({
+      description: 'Hydra listed the build among its own dependents (it does so on failure).',
+      resolve: (e) => e.notice.selfListed,
+    }),
     chunks: t.exposeInt('chunks', { description: 'How many notifications Hydra split this payload into.' }),
-    consumer: t.string({ nullable: true, description: 'The consumer this was delivered to (consumer subscriptions only).', resolve: (e) => e.delivery?.consumer ?? null }),
+    consumer: t.string({
+      nullable: true,
+      description: 'The consumer this was delivered to (consumer subscriptions only).',
+      resolve: (e) => e.delivery?.consumer ?? null,
+    }),
     deliveryCount: t.int({
       nullable: true,
       description: 'How many times this occurrence was delivered to its consumer, this time included (consumer subscriptions only).',
@@ -72,7 +87,14 @@ builder.subscriptionField('buildFinished', (t) =>
           extensions: { code: 'BAD_USER_INPUT' },
         });
       }
-      return consume({ db: ctx.db, hub: ctx.hub, hints: ctx.consumerHints, consumer: checkConsumerName(consumer), visibilityMs: ctx.visibilityMs, log: silentLog });
+      return consume({
+        db: ctx.db,
+        hub: ctx.hub,
+        hints: ctx.consumerHints,
+        consumer: checkConsumerName(consumer),
+        visibilityMs: ctx.visibilityMs,
+        log: silentLog,
+      });
     },
     resolve: (delivery, _args, ctx) => deliver<FinishedEvent>(delivery, ctx),
   }),

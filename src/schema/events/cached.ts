@@ -25,7 +25,11 @@ function cachedEvent(channel: CachedChannel, name: string, field: string, descri
         resolve: async (e) => loaded(e.loaders, await e.loaders.evaluation.load(e.notice.evaluationId)),
       }),
       buildId: t.int({ resolve: (e) => e.notice.buildId }),
-      build: t.field({ type: BuildRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)) }),
+      build: t.field({
+        type: BuildRef,
+        nullable: true,
+        resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)),
+      }),
     }),
   });
   builder.subscriptionField(field, (t) =>
@@ -39,5 +43,15 @@ function cachedEvent(channel: CachedChannel, name: string, field: string, descri
   );
 }
 
-cachedEvent('cached_build_queued', 'CachedBuildQueuedEvent', 'cachedBuildQueued', 'A new evaluation includes an existing, unfinished build.');
-cachedEvent('cached_build_finished', 'CachedBuildFinishedEvent', 'cachedBuildFinished', 'A new evaluation includes an existing, finished build.');
+cachedEvent(
+  'cached_build_queued',
+  'CachedBuildQueuedEvent',
+  'cachedBuildQueued',
+  'A new evaluation includes an existing, unfinished build.',
+);
+cachedEvent(
+  'cached_build_finished',
+  'CachedBuildFinishedEvent',
+  'cachedBuildFinished',
+  'A new evaluation includes an existing, finished build.',
+);

@@ -79,7 +79,8 @@ export const HydraEventRef = builder.interfaceRef<Delivered>('HydraEvent').imple
     precededByGap: t.field({
       type: GapRef,
       nullable: true,
-      description: 'Set when the journal records a window nobody listened between the previous event this subscriber received and this one.',
+      description:
+        'Set when the journal records a window nobody listened between the previous event this subscriber received and this one.',
       resolve: (e) => e.gapBefore ?? null,
     }),
     channel: t.exposeString('channel', { description: 'The Postgres channel, e.g. "build_finished".' }),
@@ -90,8 +91,7 @@ export const HydraEventRef = builder.interfaceRef<Delivered>('HydraEvent').imple
 });
 
 export const EventFilterInput = builder.inputType('EventFilter', {
-  description:
-    'Criteria on the rows an event names; all optional, ANDed. A criterion about something the event does not name excludes it.',
+  description: 'Criteria on the rows an event names; all optional, ANDed. A criterion about something the event does not name excludes it.',
   fields: (t) => ({
     project: t.string({ description: 'Project name.' }),
     jobset: t.string({ description: 'Jobset name.' }),
@@ -131,7 +131,9 @@ export function deliver<E extends GatewayEvent>(delivery: Delivery, ctx: Context
   switch (delivery.kind) {
     case 'event':
       if (delivery.event.position > 0) ctx.lastCursor = encodeCursor(delivery.event.position);
-      return (delivery.gapBefore ? Object.create(delivery.event, { gapBefore: { value: delivery.gapBefore } }) : delivery.event) as Delivered<E>;
+      return (
+        delivery.gapBefore ? Object.create(delivery.event, { gapBefore: { value: delivery.gapBefore } }) : delivery.event
+      ) as Delivered<E>;
     case 'overflow':
       throw new GraphQLError(
         `subscription ended: this client fell behind (more than ${delivery.limit} events, or events older than ${delivery.maxLagMs} ms, waiting for it); resubscribe with the last cursor`,

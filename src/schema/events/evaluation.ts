@@ -55,6 +55,18 @@ function evalEvent(channel: EvalChannel, name: string, field: string, descriptio
 }
 
 evalEvent('eval_started', 'EvalStartedEvent', 'evalStarted', 'The evaluator started checking a jobset.');
-evalEvent('eval_added', 'EvalAddedEvent', 'evalAdded', 'An evaluation succeeded (also when it added no new builds).', 'The new evaluation.');
-evalEvent('eval_cached', 'EvalCachedEvent', 'evalCached', "A jobset's inputs are unchanged since its last evaluation.", 'The previous evaluation, still current.');
+evalEvent(
+  'eval_added',
+  'EvalAddedEvent',
+  'evalAdded',
+  'An evaluation succeeded (also when it added no new builds).',
+  'The new evaluation.',
+);
+evalEvent(
+  'eval_cached',
+  'EvalCachedEvent',
+  'evalCached',
+  "A jobset's inputs are unchanged since its last evaluation.",
+  'The previous evaluation, still current.',
+);
 evalEvent('eval_failed', 'EvalFailedEvent', 'evalFailed', 'Fetching inputs or evaluating a jobset failed.');

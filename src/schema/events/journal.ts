@@ -84,7 +84,13 @@ builder.queryField('events', (t) =>
       let exhausted = false;
       // Read until the page is full (filters drop events), one event beyond it, or the end.
       while (out.length <= limit && scanned < SCAN_LIMIT) {
-        const rows = await journalPage(ctx.db, { after: position, limit: 500, channels: args.channels ?? null, since: args.since ?? null, until: args.until ?? null });
+        const rows = await journalPage(ctx.db, {
+          after: position,
+          limit: 500,
+          channels: args.channels ?? null,
+          since: args.since ?? null,
+          until: args.until ?? null,
+        });
         scanned += rows.length;
         for (const row of rows) pipeline.accept(row);
         if (rows.length < 500) {

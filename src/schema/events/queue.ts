@@ -23,7 +23,7 @@ export const QueueChangeKindEnum = builder.enumType('QueueChangeKind', {
 });
 
 const QueueChangedEventRef = builder.objectRef<QueueEvent>('QueueChangedEvent').implement({
-  description: 'Hydra\'s queue or jobsets changed (a trigger channel, builds_added, or a metrics dump request).',
+  description: "Hydra's queue or jobsets changed (a trigger channel, builds_added, or a metrics dump request).",
   interfaces: [HydraEventRef],
   fields: (t) => ({
     kind: t.field({ type: QueueChangeKindEnum, resolve: (e) => e.notice.channel }),

@@ -25,8 +25,14 @@ export const MAX_BATCH = 1_000;
 const AcknowledgeOutcomeEnum = builder.enumType('AcknowledgeOutcome', {
   values: {
     ACKNOWLEDGED: { value: 'ACKNOWLEDGED', description: 'This call cleared the pending occurrence.' },
-    ALREADY_ACKNOWLEDGED: { value: 'ALREADY_ACKNOWLEDGED', description: 'The occurrence was acknowledged before (or concurrently, by another caller).' },
-    STALE: { value: 'STALE', description: 'A different finish of the build is pending (it was restarted and finished again); see pendingSince.' },
+    ALREADY_ACKNOWLEDGED: {
+      value: 'ALREADY_ACKNOWLEDGED',
+      description: 'The occurrence was acknowledged before (or concurrently, by another caller).',
+    },
+    STALE: {
+      value: 'STALE',
+      description: 'A different finish of the build is pending (it was restarted and finished again); see pendingSince.',
+    },
     NOT_FINISHED: { value: 'NOT_FINISHED', description: 'The build is not finished (queued, building, or restarted).' },
   } as const,
 });
@@ -41,7 +47,11 @@ const AcknowledgeResultRef = builder.objectRef<AckResult & { ctx: Context }>('Ac
       description: 'The occurrence still pending after this call (for STALE: the newer finish to process).',
       resolve: (r) => fromUnix(r.currentPendingSince),
     }),
-    build: t.field({ type: BuildRef, nullable: true, resolve: async (r) => loaded(r.ctx.loaders, await r.ctx.loaders.build.load(r.buildId)) }),
+    build: t.field({
+      type: BuildRef,
+      nullable: true,
+      resolve: async (r) => loaded(r.ctx.loaders, await r.ctx.loaders.build.load(r.buildId)),
+    }),
   }),
 });
 
@@ -76,7 +86,7 @@ function notFound(buildId: number): GraphQLError {
 /** The error for writing Hydra's column in observer mode. */
 function observerMode(): GraphQLError {
   return new GraphQLError(
-    "this gateway runs in observer mode (HNG_MODE=observer): hydra-notify clears notificationpendingsince, the gateway never writes it; acknowledge per consumer instead",
+    'this gateway runs in observer mode (HNG_MODE=observer): hydra-notify clears notificationpendingsince, the gateway never writes it; acknowledge per consumer instead',
     { extensions: { code: 'OBSERVER_MODE' } },
   );
 }
@@ -90,10 +100,16 @@ async function acknowledge(ctx: Context, consumer: string | null | undefined, re
   const name = checkConsumerName(consumer);
   if (!(await getConsumer(ctx.db, name))) throw consumerNotFound(name);
   return ctx.transaction(async (db) => {
-    await lockBuilds(db, requests.map((r) => r.buildId));
+    await lockBuilds(
+      db,
+      requests.map((r) => r.buildId),
+    );
     const results = await acknowledgeOccurrences(db, name, requests);
     if (ctx.mode === 'owner') {
-      await clearFullyAcknowledged(db, requests.filter((_, i) => results[i]!.outcome === 'ACKNOWLEDGED'));
+      await clearFullyAcknowledged(
+        db,
+        requests.filter((_, i) => results[i]!.outcome === 'ACKNOWLEDGED'),
+      );
     }
     return results;
   });
@@ -134,7 +150,11 @@ builder.mutationField('acknowledgeBuildsFinished', (t) =>
       if (items.length > MAX_BATCH) {
         throw new GraphQLError(`at most ${MAX_BATCH} items per batch, got ${items.length}`, { extensions: { code: 'BAD_USER_INPUT' } });
       }
-      const results = await acknowledge(ctx, consumer, items.map((i) => toRequest(i.buildId, i.pendingSince)));
+      const results = await acknowledge(
+        ctx,
+        consumer,
+        items.map((i) => toRequest(i.buildId, i.pendingSince)),
+      );
       for (const r of results) ctx.loaders.build.clear(r.buildId);
       return results.map((r) => (r.outcome === 'NOT_FOUND' ? Promise.reject(notFound(r.buildId)) : { ...r, ctx }));
     },

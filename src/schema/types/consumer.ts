@@ -11,7 +11,14 @@
 import { GraphQLError } from 'graphql';
 import { consumerNotFound } from '../../consumers/delivery.js';
 import { clearFullyAcknowledged, lockBuilds, unacknowledgedOf } from '../../consumers/queries/acknowledge.js';
-import { type ConsumerRow, deleteConsumer, getConsumer, insertConsumer, listConsumers, setPaused } from '../../consumers/queries/consumers.js';
+import {
+  type ConsumerRow,
+  deleteConsumer,
+  getConsumer,
+  insertConsumer,
+  listConsumers,
+  setPaused,
+} from '../../consumers/queries/consumers.js';
 import { redeliver } from '../../consumers/queries/redeliver.js';
 import type { Queryable } from '../../db/queryable.js';
 import { CONSUMER_CHANNEL } from '../../journal/channels.js';
@@ -63,7 +70,11 @@ async function existing(ctx: Context, name: string): Promise<ConsumerRow> {
 /** Owner mode: what `consumer` held back from being cleared is cleared if nobody else holds it. */
 async function settle(db: Queryable, ctx: Context, consumer: string, change: () => Promise<boolean>): Promise<boolean> {
   const held = ctx.mode === 'owner' ? await unacknowledgedOf(db, consumer) : [];
-  if (held.length) await lockBuilds(db, held.map((h) => h.buildId));
+  if (held.length)
+    await lockBuilds(
+      db,
+      held.map((h) => h.buildId),
+    );
   const changed = await change();
   if (changed && held.length) await clearFullyAcknowledged(db, held);
   return changed;
@@ -85,11 +96,14 @@ builder.queryField('consumer', (t) =>
 builder.mutationField('createConsumer', (t) =>
   t.field({
     type: ConsumerRef,
-    description: 'Creates a consumer: from now on every build_finished occurrence is pending for it until it acknowledges it. ALREADY_EXISTS if the name is taken.',
+    description:
+      'Creates a consumer: from now on every build_finished occurrence is pending for it until it acknowledges it. ALREADY_EXISTS if the name is taken.',
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_, { name }, ctx) => {
       if (!(await insertConsumer(ctx.db, checkConsumerName(name)))) {
-        throw new GraphQLError(`a consumer named ${JSON.stringify(name)} exists already`, { extensions: { code: 'ALREADY_EXISTS', consumer: name } });
+        throw new GraphQLError(`a consumer named ${JSON.stringify(name)} exists already`, {
+          extensions: { code: 'ALREADY_EXISTS', consumer: name },
+        });
       }
       return (await getConsumer(ctx.db, name))!;
     },
@@ -99,7 +113,8 @@ builder.mutationField('createConsumer', (t) =>
 builder.mutationField('pauseConsumer', (t) =>
   t.field({
     type: ConsumerRef,
-    description: 'Stops deliveries to the consumer; occurrences keep accumulating. In owner mode a paused consumer no longer holds back clearing Hydra\'s column.',
+    description:
+      "Stops deliveries to the consumer; occurrences keep accumulating. In owner mode a paused consumer no longer holds back clearing Hydra's column.",
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_, { name }, ctx) => {
       await existing(ctx, name);
@@ -147,7 +162,8 @@ builder.mutationField('redeliverBuildFinished', (t) =>
     resolve: async (_, { consumer, buildId }, ctx) => {
       await existing(ctx, consumer);
       const result = await redeliver(ctx.db, consumer, buildId);
-      if (result.kind === 'build-not-found') throw new GraphQLError(`no build with id ${buildId}`, { extensions: { code: 'NOT_FOUND', buildId } });
+      if (result.kind === 'build-not-found')
+        throw new GraphQLError(`no build with id ${buildId}`, { extensions: { code: 'NOT_FOUND', buildId } });
       if (result.kind === 'not-finished') {
         throw new GraphQLError(`build ${buildId} has not finished`, { extensions: { code: 'NOT_FINISHED', buildId } });
       }

@@ -16,7 +16,11 @@ JobsetRef.implement({
     }),
     projectName: t.exposeString('project', { description: 'The project name, even when the row is gone.' }),
     enabled: t.boolean({ resolve: (j) => j.enabled !== 0 }),
-    state: t.field({ type: JobsetStateEnum, nullable: true, resolve: (j) => known({ a: 0, b: 1, c: 2, d: 3 }, j.enabled) as 0 | 1 | 2 | 3 | null }),
+    state: t.field({
+      type: JobsetStateEnum,
+      nullable: true,
+      resolve: (j) => known({ a: 0, b: 1, c: 2, d: 3 }, j.enabled) as 0 | 1 | 2 | 3 | null,
+    }),
     errorMsg: t.exposeString('errorMsg', { nullable: true }),
     errorTime: t.expose('errorTime', { type: 'DateTime', nullable: true }),
     lastCheckedTime: t.expose('lastCheckedTime', { type: 'DateTime', nullable: true }),

@@ -34,7 +34,8 @@ export function decodePendingCursor(cursor: string): PendingPosition {
   const text = Buffer.from(cursor, 'base64url').toString();
   const match = /^pending:(\d{1,10}):(\d{1,10})$/.exec(text);
   // Both are Postgres integers: a larger value would fail in SQL as an internal error.
-  if (!match || Number(match[1]) > INT4_MAX || Number(match[2]) > INT4_MAX) throw new GraphQLError(`not a pendingBuildFinished cursor: ${JSON.stringify(cursor)}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  if (!match || Number(match[1]) > INT4_MAX || Number(match[2]) > INT4_MAX)
+    throw new GraphQLError(`not a pendingBuildFinished cursor: ${JSON.stringify(cursor)}`, { extensions: { code: 'BAD_USER_INPUT' } });
   return { since: Number(match[1]), id: Number(match[2]) };
 }
 
@@ -120,7 +121,9 @@ builder.queryField('pendingBuildFinished', (t) =>
       const rows = await pendingBuilds(ctx.db, { after, limit, filter });
       // Prime the request's loader so nested fields that name these builds reuse the rows.
       for (const row of rows) ctx.loaders.build.prime(row.id, row);
-      const items = rows.slice(0, limit).map((r) => ({ build: loaded(ctx.loaders, r)!, since: r.notificationPendingSince!.getTime() / 1000 }));
+      const items = rows
+        .slice(0, limit)
+        .map((r) => ({ build: loaded(ctx.loaders, r)!, since: r.notificationPendingSince!.getTime() / 1000 }));
       return { items, hasNextPage: rows.length > limit };
     },
   }),
