@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
-import { type ExecutionResult, print } from 'graphql';
+import { print } from 'graphql';
 import { QueueChangedDocument } from './generated/operations.js';
 import { Stream, subscribeWs, until, wsClient } from './support/clients.js';
 import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
@@ -40,10 +40,7 @@ describe('a slow consumer', () => {
     });
     onCleanup(async () => slowClient.dispose());
     const slow = new Stream<unknown>();
-    slowClient.subscribe(
-      { query: print(QueueChangedDocument) },
-      { next: (r) => slow.push(r as ExecutionResult), error: (e) => slow.end(e), complete: () => slow.end() },
-    );
+    slowClient.subscribe({ query: print(QueueChangedDocument) }, slow.sink);
     const fast = subscribeWs(wsClient(gateway.url), QueueChangedDocument);
     await until(() => gateway.hub.size === 2, 10_000, 'two subscriptions');
 

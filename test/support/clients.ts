@@ -70,6 +70,15 @@ export class Stream<T> {
     return out;
   }
 
+  /** The sink a transport's `subscribe` feeds (graphql-ws and graphql-sse alike). */
+  get sink() {
+    return {
+      next: (result: unknown) => this.push(result as ExecutionResult<T>),
+      error: (error: unknown) => this.end(error),
+      complete: () => this.end(),
+    };
+  }
+
   /** Results received and not yet read. */
   get buffered(): number {
     return this.results.length;
@@ -112,10 +121,7 @@ export function subscribeWs<T, V extends Record<string, unknown>>(
   variables?: V,
 ): Stream<T> {
   const stream = new Stream<T>();
-  stream.dispose = client.subscribe<T>(
-    { query: print(document), variables: variables ?? {} },
-    { next: (r) => stream.push(r as ExecutionResult<T>), error: (e) => stream.end(e), complete: () => stream.end() },
-  );
+  stream.dispose = client.subscribe<T>({ query: print(document), variables: variables ?? {} }, stream.sink);
   onCleanup(async () => stream.dispose());
   return stream;
 }
@@ -128,10 +134,7 @@ export function subscribeSse<T, V extends Record<string, unknown>>(
 ): Stream<T> {
   const client = createSseClient({ url: httpUrl, retryAttempts: 0 });
   const stream = new Stream<T>();
-  const unsubscribe = client.subscribe<T>(
-    { query: print(document), variables: variables ?? {} },
-    { next: (r) => stream.push(r as ExecutionResult<T>), error: (e) => stream.end(e), complete: () => stream.end() },
-  );
+  const unsubscribe = client.subscribe<T>({ query: print(document), variables: variables ?? {} }, stream.sink);
   stream.dispose = () => {
     unsubscribe();
     client.dispose();
