@@ -1,7 +1,8 @@
 /**
  * The HTTP server: `/graphql` for queries and mutations over HTTP,
  * subscriptions over Server-Sent Events (graphql-yoga) and over WebSocket
- * (graphql-ws on the same path), GraphiQL in a browser; `/healthz` and
+ * (graphql-ws on the same path), GraphiQL in a browser (self-contained: no
+ * CDN); `/healthz` and
  * `/metrics` beside it.
  *
  * Contract: the transports are thin; both run the same envelop pipeline of
@@ -15,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { ExecutionArgs, GraphQLError, GraphQLSchema } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Context } from '../schema/builder.js';
@@ -50,6 +52,8 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     context: ({ request }) => options.context({ resumeAfter: lastEventId(request as Request | undefined) }),
     plugins: [useSseCursors()],
     graphiql: { subscriptionsProtocol: 'WS', title: 'hydra-notify-gateway' },
+    // GraphiQL served from this process, not a CDN: it works beside a Hydra without internet.
+    renderGraphiQL,
     landingPage: false,
     logging: {
       debug: (...args) => log.debug(String(args[0])),
