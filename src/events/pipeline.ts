@@ -65,6 +65,11 @@ export class Pipeline {
     return this.open?.from ?? null;
   }
 
+  /** Starts at journal position `position`: rows up to it were settled before this pipeline existed. */
+  startAt(position: number): void {
+    this.accepted = Math.max(this.accepted, position);
+  }
+
   /** Drops the open chunks without emitting them (a replay leaves them to the live stream). */
   discardOpen(): void {
     if (this.open?.timer) clearTimeout(this.open.timer);

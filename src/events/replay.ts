@@ -17,6 +17,7 @@
  * first: a cursor older than retention is `CURSOR_EXPIRED`, never a jump to
  * "now".
  */
+import { GraphQLError } from 'graphql';
 import type { Queryable } from '../db/queryable.js';
 import type { Channel } from '../hydra/channels.js';
 import { cursorExpired } from '../journal/cursor.js';
@@ -40,10 +41,19 @@ export interface ResumeOptions extends SubscribeOptions {
 
 const PAGE = 500;
 
-/** Checks that the events after `after` are still journaled; throws CURSOR_EXPIRED. */
+/**
+ * Checks that the events after `after` are still journaled (CURSOR_EXPIRED
+ * otherwise) and that `after` is a position the journal has reached
+ * (BAD_USER_INPUT otherwise: such a cursor would hide events yet to come).
+ */
 export async function assertNotExpired(db: Queryable, after: number): Promise<void> {
   const { prunedThrough } = await recorderState(db);
   if (after < prunedThrough) throw cursorExpired(after, prunedThrough);
+  if (after > (await lastPosition(db))) {
+    throw new GraphQLError('this cursor is ahead of the journal: it was not issued by this gateway', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
 }
 
 /** History after `after`, then live; see the module contract. */
@@ -102,6 +112,8 @@ async function* run(
 
   try {
     while (!stopped()) {
+      // Retention may prune while a long replay runs: never skip silently.
+      if (read > options.after) await assertNotExpired(db, read);
       const end = await lastPosition(db);
       const rows = await journalAfter(db, { after: read, limit: PAGE, channels: wanted, until: end });
       for (const row of rows) pipeline.accept(row);
@@ -111,6 +123,8 @@ async function* run(
         // Same tick as the check above: nothing can be emitted live in between.
         live = hub.subscribe(options);
         setLive(live);
+        // Left while this page was being read: the interrupt found no live subscription to end.
+        if (stopped()) return;
         const open = pipeline.openFrom;
         if (open !== null && open > options.published()) {
           pipeline.discardOpen();

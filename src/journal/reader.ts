@@ -43,6 +43,7 @@ export class JournalReader {
   /** Starts at the journal's current end. */
   async start(): Promise<void> {
     this.last = await lastPosition(this.options.db);
+    this.options.pipeline.startAt(this.last);
     this.timer = setInterval(() => this.hint(), this.options.pollMs ?? 1_000);
     this.timer.unref();
   }

@@ -197,9 +197,9 @@ export class Recorder {
     const lastSeen = state.heartbeatAt;
     // The last recorder's heartbeat ("journaled everything heard before") precedes this LISTEN.
     const gap = !heardLast && lastSeen !== null && lastSeen < this.listeningSince;
-    if (!heardLast && !gap && last) {
-      // Both listened for a while: what this connection heard before its first mark may be
-      // journaled already. Only rows it could have heard count: recorded by another instance,
+    if (!heardLast && last) {
+      // What this connection heard before its first mark may be journaled already
+      // (the last recorder may have listened a little past its heartbeat). Only rows it could have heard count: recorded by another instance,
       // after this LISTEN (less a second of clock measurement error).
       const audible = tail.filter((r) => r.recordedBy !== instance && r.receivedAt.getTime() >= this.listenSentAt.getTime() - 1_000);
       this.backlog.alignUnkeyed(audible);

@@ -51,6 +51,9 @@ export interface ListenerOptions {
 /** Channels LISTENed on (Hydra's and the gateway's own), quoted identifiers from fixed tables. */
 const LISTEN_SQL = [...CHANNELS, ...INTERNAL_CHANNELS].map((c) => `LISTEN ${pg.escapeIdentifier(c)};`).join(' ');
 
+/** Server-side TCP keepalives of the LISTEN session: a vanished client is dropped within about 25 s. */
+const KEEPALIVE_SQL = '/* listenerKeepalive */ SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
+
 /** The database's clock, read on `client`. */
 async function databaseNow(client: pg.Client): Promise<Date> {
   const { rows } = await client.query<{ now: Date }>('/* databaseNow */ SELECT clock_timestamp() AS now');
@@ -126,6 +129,9 @@ export class Listener {
     this.connecting = client;
     try {
       await client.connect();
+      // The server must notice a dead client soon too: its session holds the
+      // recorder's lock, which no other instance can take while it lives.
+      await client.query(KEEPALIVE_SQL);
       const before = Date.now();
       listenSentAt = await databaseNow(client);
       offsetMs = listenSentAt.getTime() - (before + Date.now()) / 2;

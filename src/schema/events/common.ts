@@ -114,7 +114,8 @@ export async function subscribeEvents(
     maxLagMs: ctx.subscriberMaxLagMs,
     accept: (event: GatewayEvent) => matches(event, filter),
   };
-  const cursor = after ?? ctx.resumeAfter ?? null;
+  // An EventSource reconnects to the same URL (same `after`) with a newer Last-Event-ID: that one wins.
+  const cursor = ctx.resumeAfter ?? after ?? null;
   if (cursor === null) return ctx.hub.subscribe(options);
   // Checked before anything is returned: the subscribe itself fails (BAD_USER_INPUT, CURSOR_EXPIRED).
   const position = decodeCursor(cursor);

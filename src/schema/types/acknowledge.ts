@@ -100,10 +100,13 @@ async function acknowledge(ctx: Context, consumer: string | null | undefined, re
   const name = checkConsumerName(consumer);
   if (!(await getConsumer(ctx.db, name))) throw consumerNotFound(name);
   return ctx.transaction(async (db) => {
-    await lockBuilds(
-      db,
-      requests.map((r) => r.buildId),
-    );
+    // Owner mode only: the locks order acknowledgements so the last one clears Hydra's column.
+    // An observer never writes (nor locks) Hydra's rows, and needs no UPDATE grant.
+    if (ctx.mode === 'owner')
+      await lockBuilds(
+        db,
+        requests.map((r) => r.buildId),
+      );
     const results = await acknowledgeOccurrences(db, name, requests);
     if (ctx.mode === 'owner') {
       await clearFullyAcknowledged(
