@@ -8,49 +8,31 @@
  * acknowledged, `observer` mode never writes it, beside a process that clears
  * it the way hydra-notify does.
  */
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { parse } from 'graphql';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
+import {
+  ACK,
+  CONSUME,
+  CREATE,
+  caughtUp as caughtUpOn,
+  doc,
+  finishAndNotify as finishAndNotifyOn,
+  iso,
+  PENDING,
+  pendingColumn,
+  recordingGateway as recordingGatewayOn,
+  REMOVE,
+} from './support/consumers.js';
 import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { onCleanup, startTestGateway, type TestGateway } from './support/gateway.js';
+import { onCleanup, type TestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, restartBuild, seedJobset } from './support/hydra.js';
 
-type Doc<T, V = Record<string, unknown>> = TypedDocumentNode<T, V>;
-const doc = <T, V = Record<string, unknown>>(text: string) => parse(text) as Doc<T, V>;
-
-const CREATE = doc<{ createConsumer: { name: string; paused: boolean; pending: number } }, { name: string }>(
-  'mutation ($name: String!) { createConsumer(name: $name) { name paused pending } }',
-);
 const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name paused } }');
 const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name paused } }');
-const REMOVE = doc<{ removeConsumer: boolean }, { name: string }>('mutation ($name: String!) { removeConsumer(name: $name) }');
 const LIST = doc<{ consumers: { name: string; paused: boolean; pending: number }[] }>('{ consumers { name paused pending } }');
-const ACK = doc<
-  { acknowledgeBuildFinished: { outcome: string; pendingSince: string | null } },
-  { buildId: number; pendingSince: string; consumer?: string }
->(
-  'mutation ($buildId: Int!, $pendingSince: DateTime!, $consumer: String) { acknowledgeBuildFinished(buildId: $buildId, pendingSince: $pendingSince, consumer: $consumer) { outcome pendingSince } }',
-);
-const PENDING = doc<{ pendingBuildFinished: { edges: { pendingSince: string; node: { id: number } }[] } }, { consumer?: string }>(
-  'query ($consumer: String) { pendingBuildFinished(first: 500, consumer: $consumer) { edges { pendingSince node { id } } } }',
-);
 const REDELIVER = doc<{ redeliverBuildFinished: { buildId: number; pendingSince: string } }, { consumer: string; buildId: number }>(
   'mutation ($consumer: String!, $buildId: Int!) { redeliverBuildFinished(consumer: $consumer, buildId: $buildId) { buildId pendingSince } }',
-);
-type Finished = {
-  buildFinished: {
-    buildId: number;
-    pendingSince: string;
-    consumer: string;
-    deliveryCount: number;
-    source: string;
-    build: { id: number; finished: boolean };
-  };
-};
-const CONSUME = doc<Finished, { consumer: string }>(
-  'subscription ($consumer: String!) { buildFinished(consumer: $consumer) { buildId pendingSince consumer deliveryCount source build { id finished } } }',
 );
 
 let db: TestDatabase;
@@ -65,47 +47,11 @@ afterEach(async () => {
   await db.pool.query('DELETE FROM hydra_notify_gateway.consumers');
 });
 
-/** Finishes builds as the queue runner does, then sends their build_finished in a later transaction. */
-async function finishAndNotify(ids: number[], stopTime?: number): Promise<number> {
-  const since = await finishBuilds(db.pool, ids, { stopTime });
-  for (const id of ids) await notify(db.pool, [['build_finished', String(id)]]);
-  return since;
-}
-
-const iso = (unix: number) => new Date(unix * 1000).toISOString();
-
-async function column(id: number): Promise<number | null> {
-  const { rows } = await db.pool.query('SELECT notificationpendingsince AS p FROM builds WHERE id = $1', [id]);
-  return rows[0].p === null ? null : Number(rows[0].p);
-}
-
-/** A gateway that has finished taking over the recording (its gap and reconciliation are done). */
-async function recordingGateway(options: Parameters<typeof startTestGateway>[1]): Promise<TestGateway> {
-  const gateway = await startTestGateway(db.url, options);
-  await until(() => gateway.recorder.recording, 10_000, 'recording');
-  return gateway;
-}
-
-let markers = 1_000_000_000;
-
-/** Waits until everything sent so far is journaled and published by the gateway's reader. */
-async function caughtUp(gateway: TestGateway): Promise<void> {
-  const marker = String(++markers);
-  await notify(db.pool, [['builds_added', marker]]);
-  let position = 0;
-  await until(
-    () => position > 0 && gateway.reader.position >= position,
-    10_000,
-    'reader caught up',
-    async () => {
-      const { rows } = await db.pool.query(
-        `SELECT position FROM hydra_notify_gateway.journal WHERE channel = 'builds_added' AND payload = $1`,
-        [marker],
-      );
-      position = rows[0] ? Number(rows[0].position) : 0;
-    },
-  );
-}
+// This file's database, bound once.
+const finishAndNotify = (ids: number[], stopTime?: number) => finishAndNotifyOn(db.pool, ids, stopTime);
+const column = (id: number) => pendingColumn(db.pool, id);
+const recordingGateway = (options: Parameters<typeof recordingGatewayOn>[1]) => recordingGatewayOn(db.url, options);
+const caughtUp = (gateway: TestGateway) => caughtUpOn(db, gateway);
 
 describe('managing consumers', () => {
   it('creates, lists, pauses, resumes and removes, with clear errors', async () => {

@@ -117,8 +117,16 @@ describe('resume over SSE with Last-Event-ID', () => {
     gateway.server.on('connection', track);
     onCleanup(async () => void gateway.server.off('connection', track));
 
+    // The URL carries an `after` from before the test's events; on reconnect the
+    // EventSource sends the same URL, and its Last-Event-ID must win over it.
+    const { rows } = await db.pool.query('SELECT coalesce(max(position), 0) AS p FROM hydra_notify_gateway.journal');
+    const start = Buffer.from(`journal:${rows[0].p}`).toString('base64url');
     const url = new URL(gateway.url);
-    url.searchParams.set('query', 'subscription { queueChanged(kinds: [BUILDS_ADDED]) { lowestNewBuildId cursor } }');
+    url.searchParams.set(
+      'query',
+      'subscription ($after: String) { queueChanged(kinds: [BUILDS_ADDED], after: $after) { lowestNewBuildId cursor } }',
+    );
+    url.searchParams.set('variables', JSON.stringify({ after: start }));
     const source = new EventSource(url);
     onCleanup(async () => source.close());
     const received: { id: number; lastEventId: string }[] = [];

@@ -1,0 +1,169 @@
+/**
+ * History and resumption beyond the basics: an instance started after the
+ * events resumes a cursor with nothing lost (split build_finished included);
+ * the `events` query and subscription filter by channel, rows and time, in
+ * history and live alike; a cursor the journal never reached is refused; the
+ * row queries; and rows read afresh for every event, never cached across
+ * events.
+ */
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildFinishedPayloads } from '../src/simulator/payloads.js';
+import { BuildStartedDocument, EvaluationByIdDocument, JobsetByNameDocument } from './generated/operations.js';
+import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
+import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, insertBuilds, insertEval, seedJobset } from './support/hydra.js';
+
+let db: TestDatabase;
+let gateway: TestGateway;
+let nixpkgs: number;
+let hydra: number;
+
+const doc = <T, V = Record<string, unknown>>(text: string) => parse(text) as TypedDocumentNode<T, V>;
+
+async function journalEnd(): Promise<string> {
+  const { rows } = await db.pool.query('SELECT coalesce(max(position), 0) AS p FROM hydra_notify_gateway.journal');
+  return Buffer.from(`journal:${rows[0].p}`).toString('base64url');
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  gateway = await startTestGateway(db.url, { instance: 'history' });
+  await until(() => gateway.recorder.recording, 10_000, 'recording');
+  nixpkgs = await seedJobset(db.pool, 'nixpkgs', 'trunk');
+  hydra = await seedJobset(db.pool, 'hydra', 'master');
+});
+
+describe('resuming on another instance', () => {
+  it('an instance started after the events replays them whole, the last split build_finished included', async () => {
+    const type = doc<{ buildFinished: { buildId: number; chunks: number; dependentIds: number[] } }, { after: string }>(
+      'subscription ($after: String) { buildFinished(after: $after) { buildId chunks dependentIds } }',
+    );
+    const before = await journalEnd();
+    const failed = await insertBuild(db.pool, nixpkgs);
+    const dependents = await insertBuilds(db.pool, nixpkgs, 2_000);
+    await finishBuilds(db.pool, [failed, ...dependents], { status: 1 });
+    const chunks = buildFinishedPayloads(failed, dependents, true);
+    expect(chunks.length).toBeGreaterThan(1);
+    await notify(
+      db.pool,
+      chunks.map((c) => ['build_finished', c] as const),
+    );
+    const watcher = subscribeWs(wsClient(gateway.url), type, { after: before });
+    expect((await watcher.nextData()).buildFinished).toMatchObject({ buildId: failed, chunks: chunks.length });
+
+    // A second instance joins now: its reader starts at the journal's end, after those rows.
+    const late = await startTestGateway(db.url, { instance: 'late' });
+    const stream = subscribeWs(wsClient(late.url), type, { after: before });
+    const { buildFinished } = await stream.nextData();
+    expect(buildFinished.buildId).toBe(failed);
+    expect(buildFinished.chunks).toBe(chunks.length);
+    expect([...buildFinished.dependentIds].sort((a, b) => a - b)).toEqual(dependents);
+    // And live ones follow, once.
+    await notify(db.pool, [['build_finished', String(dependents[0])]]);
+    expect((await stream.nextData()).buildFinished).toMatchObject({ buildId: dependents[0], chunks: 1 });
+    await late.close();
+  });
+
+  it('refuses a cursor the journal has not reached', async () => {
+    const ahead = Buffer.from('journal:999999999').toString('base64url');
+    const result = await request(gateway.url, doc('query ($after: String) { events(after: $after) { edges { cursor } } }'), {
+      after: ahead,
+    });
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const stream = subscribeWs(
+      wsClient(gateway.url),
+      doc<unknown, { after: string }>('subscription ($after: String) { events(after: $after) { cursor } }'),
+      {
+        after: ahead,
+      },
+    );
+    expect((await stream.next()).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('filtering history and live alike', () => {
+  type Node = { channel: string; payload: string };
+  const EVENTS = doc<{ events: { edges: { node: Node }[] } }, Record<string, unknown>>(
+    `query ($after: String, $filter: EventFilter, $channels: [NotificationChannel!], $until: DateTime) {
+       events(first: 500, after: $after, filter: $filter, channels: $channels, until: $until) { edges { node { channel payload } } } }`,
+  );
+  const LIVE = doc<{ events: Node }, Record<string, unknown>>(
+    `subscription ($after: String, $filter: EventFilter, $channels: [NotificationChannel!]) {
+       events(after: $after, filter: $filter, channels: $channels) { channel payload } }`,
+  );
+
+  it('events query and subscription select by channels and by the rows the events name', async () => {
+    const after = await journalEnd();
+    const inHydra = await insertBuild(db.pool, hydra, { job: 'manual' });
+    const inNixpkgs = await insertBuild(db.pool, nixpkgs, { job: 'hello' });
+    const sent = [
+      ['build_queued', String(inHydra)],
+      ['build_queued', String(inNixpkgs)],
+      ['eval_started', `7.7.7\t${hydra}`],
+      ['builds_added', String(inHydra)],
+    ] as const;
+    await notify(db.pool, sent);
+    const history = async (variables: Record<string, unknown>) =>
+      (await requestData(gateway.url, EVENTS, { after, ...variables })).events.edges.map((e) => `${e.node.channel}:${e.node.payload}`);
+    // The four are in the journal once the recorder wrote them.
+    await expect.poll(() => history({}), { timeout: 10_000 }).toHaveLength(4);
+
+    expect(await history({ filter: { project: 'hydra' } })).toEqual([
+      `build_queued:${inHydra}`,
+      `eval_started:7.7.7\t${hydra}`,
+      `builds_added:${inHydra}`,
+    ]);
+    expect(await history({ channels: ['BUILD_QUEUED'], filter: { job: 'hello' } })).toEqual([`build_queued:${inNixpkgs}`]);
+    expect(await history({ until: '2000-01-01T00:00:00Z' })).toEqual([]);
+
+    // The subscription replays with the same selection, then continues live.
+    const stream = subscribeWs(wsClient(gateway.url), LIVE, {
+      after,
+      channels: ['BUILD_QUEUED', 'BUILDS_ADDED'],
+      filter: { project: 'hydra' },
+    });
+    expect((await stream.take(2)).map((e) => `${e.events.channel}:${e.events.payload}`)).toEqual([
+      `build_queued:${inHydra}`,
+      `builds_added:${inHydra}`,
+    ]);
+    const next = await insertBuild(db.pool, hydra);
+    await notify(db.pool, [
+      ['build_queued', String(inNixpkgs)],
+      ['eval_started', `8.8.8\t${hydra}`],
+      ['build_queued', String(next)],
+    ]);
+    expect((await stream.nextData()).events).toEqual({ channel: 'build_queued', payload: String(next) });
+  });
+});
+
+describe('rows', () => {
+  it('evaluation(id) and jobset(project, name) return their rows', async () => {
+    const evalId = await insertEval(db.pool, hydra);
+    expect((await requestData(gateway.url, EvaluationByIdDocument, { id: evalId })).evaluation).toEqual({
+      id: evalId,
+      hasNewBuilds: true,
+      jobset: { name: 'master' },
+    });
+    expect((await requestData(gateway.url, JobsetByNameDocument, { project: 'hydra', name: 'master' })).jobset).toEqual({
+      id: hydra,
+      name: 'master',
+      state: 'ENABLED',
+      type: 'LEGACY',
+      project: { name: 'hydra' },
+    });
+  });
+
+  it('are read afresh for every event: a subscription of hours never serves a stale row', async () => {
+    const stream = subscribeWs(wsClient(gateway.url), BuildStartedDocument);
+    await until(() => gateway.hub.size >= 1);
+    const id = await insertBuild(db.pool, nixpkgs, { job: 'before' });
+    await notify(db.pool, [['build_started', String(id)]]);
+    expect((await stream.nextData()).buildStarted.build?.job).toBe('before');
+    await db.pool.query(`UPDATE builds SET job = 'after' WHERE id = $1`, [id]);
+    await notify(db.pool, [['build_started', String(id)]]);
+    expect((await stream.nextData()).buildStarted.build?.job).toBe('after');
+  });
+});
