@@ -156,6 +156,31 @@ describe('rows', () => {
     });
   });
 
+  it('are loaded once per event, in one batch per table, however many subscribers want them', async () => {
+    const before = gateway.hub.size;
+    const streams = Array.from({ length: 10 }, () => subscribeWs(wsClient(gateway.url), BuildStartedDocument));
+    await until(() => gateway.hub.size === before + 10);
+    // Count the statements the gateway's pool runs, by their leading comment.
+    const counts = new Map<string, number>();
+    const query = gateway.pool.query.bind(gateway.pool) as (...args: unknown[]) => Promise<unknown>;
+    (gateway.pool as unknown as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
+      const name = typeof text === 'string' ? /\/\* (\w+) \*\//.exec(text)?.[1] : undefined;
+      if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
+      return query(text, ...rest);
+    };
+    try {
+      const id = await insertBuild(db.pool, nixpkgs);
+      await notify(db.pool, [['build_started', String(id)]]);
+      for (const stream of streams) expect((await stream.nextData()).buildStarted.build?.jobset?.project?.name).toBe('nixpkgs');
+    } finally {
+      (gateway.pool as unknown as { query: unknown }).query = query;
+    }
+    expect(counts.get('buildsById')).toBe(1);
+    expect(counts.get('jobsetsById')).toBe(1);
+    expect(counts.get('projectsByName')).toBe(1);
+    for (const stream of streams) stream.dispose();
+  });
+
   it('are read afresh for every event: a subscription of hours never serves a stale row', async () => {
     const stream = subscribeWs(wsClient(gateway.url), BuildStartedDocument);
     await until(() => gateway.hub.size >= 1);
