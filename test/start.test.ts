@@ -8,7 +8,8 @@
  * Start-up failures (unreachable database, a database without Hydra's tables,
  * an invalid configuration) exit 1 with one plain message and no stack trace.
  * With DATABASE_URL pointing at a Hydra database the gateway starts no
- * simulator, writes no rows, and leaves the `public` schema exactly as it was.
+ * simulator, writes no rows, and leaves the `public` schema exactly as it was;
+ * without it, HNG_SIMULATOR=off keeps the embedded database but adds no rows.
  * Every child is killed (its process group, then any postmaster left in its
  * data folder) and every temp folder removed after the file, even on failure.
  */
@@ -17,7 +18,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BuildByIdDocument,
@@ -394,6 +395,63 @@ describe('npm start without DATABASE_URL', () => {
       expect(second.stderr).not.toMatch(STACK_FRAME);
     },
     STARTUP_MS + EVENTS_MS,
+  );
+});
+
+describe('npm start with HNG_SIMULATOR=off', () => {
+  it(
+    'serves on the embedded database, with its schema and no simulated activity',
+    async () => {
+      const port = await freePort();
+      const pgPort = await freePort();
+      const url = `http://127.0.0.1:${port}/graphql`;
+      const command = new StartCommand(
+        {
+          PORT: String(port),
+          HNG_EMBEDDED_PG_PORT: String(pgPort),
+          HNG_SIMULATOR: 'off',
+          // Were the simulator running, it would be busy at once.
+          HNG_SIMULATOR_EVAL_MS: '150',
+          HNG_SIMULATOR_RUNNER_MS: '50',
+        },
+        tempDir(),
+      );
+      // The last line of a start: a simulator would have seeded its projects and said so by now.
+      await command.waitForLog('in a browser for GraphiQL');
+      expect(command.stderr).toContain(`gateway ready url=${url}`);
+      expect(command.stderr).toContain('created a Hydra-compatible schema');
+      expect(command.stderr).not.toContain('simulating');
+
+      // The embedded database, as the log names it (password masked; quoted, as the log quotes values with a "*").
+      const field = /embedded postgres ready url=("[^"]*"|\S+)/.exec(command.stderr)?.[1] ?? '';
+      const logged = field.startsWith('"') ? (JSON.parse(field) as string) : field;
+      expect(logged).toBe(`postgres://postgres:***@127.0.0.1:${pgPort}/hydra`);
+      const embedded = new pg.Client({ connectionString: logged.replace(':***@', ':hydra-notify-gateway@') });
+      // Its server stops with the command; a client still connected must not fail the file.
+      embedded.on('error', () => {});
+      await embedded.connect();
+      try {
+        const count = async (table: string) => Number((await embedded.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+        expect((await requestData(url, JobsetByNameDocument, { project: 'nixpkgs', name: 'trunk' })).jobset).toBeNull();
+
+        // A notification round trip through the embedded Postgres: nothing else arrives meanwhile.
+        const queue = subscribeWs(wsClient(url), QueueChangedDocument);
+        const builds = subscribeWs(wsClient(url), BuildQueuedDocument);
+        await subscribed(url, 2);
+        await embedded.query(`NOTIFY hydra_notify_dump_metrics`);
+        expect((await queue.nextData()).queueChanged.kind).toBe('HYDRA_NOTIFY_DUMP_METRICS');
+        expect(builds.buffered).toBe(0);
+        for (const table of ['projects', 'jobsets', 'jobsetevals', 'builds', 'users']) expect(await count(table), table).toBe(0);
+      } finally {
+        await embedded.end();
+      }
+
+      command.terminate();
+      expect(await command.exited()).toEqual({ code: 0, signal: null });
+      expect(command.stderr).not.toMatch(STACK_FRAME);
+      expect(command.stderr).not.toContain('simulating');
+    },
+    STARTUP_MS + 10_000,
   );
 });
 

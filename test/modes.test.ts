@@ -1,0 +1,176 @@
+/**
+ * Owner mode beside a process that clears Hydra's column the way
+ * hydra-notify does (LISTEN build_finished, then a plain UPDATE of the build
+ * and every dependent it names), as when both run during a migration: the
+ * consumers do not depend on the column. Two consumers each receive every
+ * occurrence (a failing build's dependents each their own), acknowledge
+ * them compare-and-set on their own occurrences, one's acknowledgements
+ * leaving the other's pending set alone, and end with nothing pending; the
+ * gateway's clearing, finding the column already cleared, is a no-op, not an
+ * error. The batch form for a consumer answers item by item.
+ */
+import pg from 'pg';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { clearFullyAcknowledged } from '../src/consumers/queries/acknowledge.js';
+import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
+import {
+  ACK,
+  ACK_BATCH,
+  CONSUME,
+  CREATE,
+  caughtUp,
+  finishAndNotify,
+  iso,
+  PENDING,
+  pendingColumn,
+  recordingGateway,
+} from './support/consumers.js';
+import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { onCleanup, type TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
+
+let db: TestDatabase;
+let jobsetId: number;
+let gateway: TestGateway;
+/** Builds the stand-in for hydra-notify cleared, and what went wrong doing it. */
+const cleared = new Set<number>();
+const standInErrors: string[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  jobsetId = await seedJobset(db.pool);
+  gateway = await recordingGateway(db.url, { instance: 'owner-beside-hydra-notify', mode: 'owner' });
+
+  // A stand-in for hydra-notify: LISTEN build_finished, then a plain UPDATE of the build and its dependents.
+  const hydraNotify = new pg.Client({ connectionString: db.url });
+  await hydraNotify.connect();
+  onCleanup(() => hydraNotify.end());
+  hydraNotify.on('notification', (n) => {
+    const ids = (n.payload ?? '').split('\t').map(Number);
+    hydraNotify.query('UPDATE builds SET notificationpendingsince = NULL WHERE id = ANY($1::int[])', [ids]).then(
+      () => ids.forEach((id) => cleared.add(id)),
+      (error: Error) => standInErrors.push(error.message),
+    );
+  });
+  await hydraNotify.query('LISTEN build_finished');
+});
+// Each test starts without consumers.
+afterEach(async () => {
+  await db.pool.query('DELETE FROM hydra_notify_gateway.consumers');
+});
+
+const pendingOf = async (consumer?: string) =>
+  (await requestData(gateway.url, PENDING, consumer === undefined ? {} : { consumer })).pendingBuildFinished.edges;
+
+/** Errors the gateway logged (a failed clearing would be masked to the client, and logged). */
+const errorsLogged = () => gateway.logs.filter((line) => / (error|warn) /.test(line));
+
+describe('owner mode beside hydra-notify', () => {
+  it('every consumer receives and acknowledges every occurrence, dependents included; clearing a cleared column is a no-op', async () => {
+    await requestData(gateway.url, CREATE, { name: 'one' });
+    await requestData(gateway.url, CREATE, { name: 'two' });
+    const client = wsClient(gateway.url);
+    const streams = { one: subscribeWs(client, CONSUME, { consumer: 'one' }), two: subscribeWs(client, CONSUME, { consumer: 'two' }) };
+
+    const [a, failing, dep1, dep2] = [
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+      await insertBuild(db.pool, jobsetId),
+    ];
+    const t0 = Math.floor(Date.now() / 1000) - 100;
+    await finishAndNotify(db.pool, [a], t0);
+    // A failing build and the dependents that fail with it, announced in one build_finished.
+    await finishBuilds(db.pool, [failing], { status: 1, stopTime: t0 + 1 });
+    await finishBuilds(db.pool, [dep1, dep2], { status: 2, stopTime: t0 + 1 });
+    await notify(db.pool, [['build_finished', `${failing}\t${failing}\t${dep1}\t${dep2}`]]);
+    await until(() => [a, failing, dep1, dep2].every((id) => cleared.has(id)), 10_000, 'hydra-notify cleared the column');
+    for (const id of [a, failing, dep1, dep2]) expect(await pendingColumn(db.pool, id)).toBeNull();
+
+    const expected = [
+      { buildId: a, pendingSince: iso(t0) },
+      { buildId: failing, pendingSince: iso(t0 + 1) },
+      { buildId: dep1, pendingSince: iso(t0 + 1) },
+      { buildId: dep2, pendingSince: iso(t0 + 1) },
+    ];
+    const received = {
+      one: (await streams.one.take(4)).map((r) => r.buildFinished),
+      two: (await streams.two.take(4)).map((r) => r.buildFinished),
+    };
+    for (const consumer of ['one', 'two'] as const) {
+      expect(received[consumer].map(({ buildId, pendingSince }) => ({ buildId, pendingSince }))).toEqual(expected);
+      expect(received[consumer].every((r) => r.consumer === consumer && r.build.finished)).toBe(true);
+    }
+
+    // Compare-and-set on the consumer's own occurrence: another pendingSince acknowledges nothing.
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: a, pendingSince: iso(t0 - 5), consumer: 'one' })).acknowledgeBuildFinished,
+    ).toEqual({ outcome: 'STALE', pendingSince: iso(t0) });
+
+    for (const r of received.one) {
+      expect(
+        (await requestData(gateway.url, ACK, { buildId: r.buildId, pendingSince: r.pendingSince, consumer: 'one' }))
+          .acknowledgeBuildFinished,
+      ).toEqual({ outcome: 'ACKNOWLEDGED', pendingSince: null });
+    }
+    expect(await pendingOf('one')).toEqual([]);
+    // One consumer's acknowledgements leave the other's occurrences pending.
+    expect((await pendingOf('two')).map((e) => ({ buildId: e.node.id, pendingSince: e.pendingSince }))).toEqual(expected);
+
+    // The last consumer's acknowledgements make the gateway clear the column: already NULL, nothing to do, no error.
+    for (const r of received.two) {
+      expect(
+        (await requestData(gateway.url, ACK, { buildId: r.buildId, pendingSince: r.pendingSince, consumer: 'two' }))
+          .acknowledgeBuildFinished,
+      ).toEqual({ outcome: 'ACKNOWLEDGED', pendingSince: null });
+    }
+    expect(await pendingOf('one')).toEqual([]);
+    expect(await pendingOf('two')).toEqual([]);
+    expect(await pendingOf()).toEqual([]);
+    expect(await clearFullyAcknowledged(db.pool, [{ buildId: a, pendingSince: t0 }])).toEqual([]);
+    for (const id of [a, failing, dep1, dep2]) expect(await pendingColumn(db.pool, id)).toBeNull();
+
+    // Without a consumer, Hydra's column: hydra-notify got there first.
+    expect((await requestData(gateway.url, ACK, { buildId: a, pendingSince: iso(t0) })).acknowledgeBuildFinished).toEqual({
+      outcome: 'ALREADY_ACKNOWLEDGED',
+      pendingSince: null,
+    });
+    expect(standInErrors).toEqual([]);
+    expect(errorsLogged()).toEqual([]);
+  });
+
+  it('the batch form answers item by item: ACKNOWLEDGED, ALREADY_ACKNOWLEDGED, and null with NOT_FOUND at its index', async () => {
+    await requestData(gateway.url, CREATE, { name: 'batcher' });
+    const [x, y] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const since = await finishAndNotify(db.pool, [x, y]);
+    await until(() => cleared.has(x) && cleared.has(y), 10_000, 'hydra-notify cleared the column');
+    await caughtUp(db, gateway);
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: x, pendingSince: iso(since), consumer: 'batcher' })).acknowledgeBuildFinished.outcome,
+    ).toBe('ACKNOWLEDGED');
+
+    const { rows } = await db.pool.query('SELECT max(id) + 1000 AS id FROM builds');
+    const unknown = Number(rows[0].id);
+    const result = await request(gateway.url, ACK_BATCH, {
+      consumer: 'batcher',
+      items: [
+        { buildId: y, pendingSince: iso(since) },
+        { buildId: x, pendingSince: iso(since) },
+        { buildId: unknown, pendingSince: iso(since) },
+      ],
+    });
+    expect(result.data?.acknowledgeBuildsFinished).toEqual([
+      { buildId: y, outcome: 'ACKNOWLEDGED', pendingSince: null },
+      { buildId: x, outcome: 'ALREADY_ACKNOWLEDGED', pendingSince: null },
+      null,
+    ]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors![0]).toMatchObject({
+      path: ['acknowledgeBuildsFinished', 2],
+      extensions: { code: 'NOT_FOUND', buildId: unknown },
+    });
+    expect(await pendingOf('batcher')).toEqual([]);
+    expect(standInErrors).toEqual([]);
+    expect(errorsLogged()).toEqual([]);
+  });
+});
