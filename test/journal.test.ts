@@ -97,13 +97,12 @@ async function journaledIds(pool: pg.Pool): Promise<number[]> {
   return rows.map((r: { payload: string }) => Number(r.payload));
 }
 
-/** Like `until`, for a condition that needs a query: checks every 20 ms. */
+/** Like `until`, for a condition that needs a query. */
 async function untilAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  let holds = false;
+  await until(() => holds, timeoutMs, what, async () => {
+    holds = await predicate();
+  });
 }
 
 /**
