@@ -100,9 +100,14 @@ async function journaledIds(pool: pg.Pool): Promise<number[]> {
 /** Like `until`, for a condition that needs a query. */
 async function untilAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   let holds = false;
-  await until(() => holds, timeoutMs, what, async () => {
-    holds = await predicate();
-  });
+  await until(
+    () => holds,
+    timeoutMs,
+    what,
+    async () => {
+      holds = await predicate();
+    },
+  );
 }
 
 /**
