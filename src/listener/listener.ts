@@ -10,13 +10,13 @@
  *   one is made with jittered exponential backoff, forever, until `stop()`.
  * - Notifications are handed to `onNotification` synchronously, in the order
  *   Postgres delivered them (commit order), stamped with the time of receipt
- *   on the database's clock (measured offset), comparable across instances. Delivery is at most once per
- *   connection: what was sent while no connection listened is lost to this
- *   module, so every successful re-LISTEN calls `onListening` with
- *   `{ reconnected: true, downSince }`, and the caller catches up from the
- *   tables (the durable `build_finished` set) at that point. Notifications
- *   that arrive after the new LISTEN are delivered normally, so the catch-up
- *   may overlap them; callers deduplicate.
+ *   on the database's clock (a measured offset), comparable across instances.
+ * - Delivery is at most once per connection: what was sent while no
+ *   connection listened is lost to this module. Every successful LISTEN calls
+ *   `onListening` first (with `reconnected` and the LISTEN's start times), so
+ *   the recorder can account for the window it missed (journal/recorder.ts).
+ * - Its server session carries TCP keepalives and the recorder's advisory
+ *   lock; `query` runs statements on it for the recorder.
  */
 import pg from 'pg';
 import { CHANNELS } from '../hydra/channels.js';
