@@ -2,6 +2,7 @@
  * Generated files match their sources: `schema.graphql` is what the Pothos
  * schema prints, and `test/generated/operations.ts` is what graphql-codegen
  * makes from it and test/operations. Run `npm run codegen` when this fails.
+ * The README's GraphQL examples are checked against the schema too.
  */
 import { readFileSync } from 'node:fs';
 import { generate } from '@graphql-codegen/cli';
@@ -10,6 +11,21 @@ import config from '../codegen.js';
 import { printSortedSchema } from '../src/schema/index.js';
 
 const root = new URL('../', import.meta.url);
+
+describe('README', () => {
+  it('every GraphQL example in the README is valid against the schema', async () => {
+    const { buildSchema, parse, validate } = await import('graphql');
+    const schema = buildSchema(readFileSync(new URL('schema.graphql', root), 'utf8'));
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const examples = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(examples.length).toBeGreaterThanOrEqual(5);
+    for (const example of examples)
+      expect(
+        validate(schema, parse(example)).map((e) => e.message),
+        example,
+      ).toEqual([]);
+  });
+});
 
 describe('generated files', () => {
   it('schema.graphql is the printed schema (run `npm run codegen`)', () => {
