@@ -10,9 +10,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
 
-/** The schema holding everything the gateway owns. */
-export const GATEWAY_SCHEMA = 'hydra_notify_gateway';
-
 /** Advisory lock key serialising migrations ("hngmigr" in ASCII). */
 const MIGRATE_LOCK = '29388411153606514';
 

@@ -61,13 +61,3 @@ export async function releaseLeases(db: Queryable, session: string): Promise<num
   );
   return rowCount ?? 0;
 }
-
-/** When the earliest lease of `consumer` expires, if any (for the redelivery timer). */
-export async function nextLeaseExpiry(db: Queryable, consumer: string): Promise<Date | null> {
-  const { rows } = await db.query(
-    `/* nextLeaseExpiry */ SELECT min(lease_until) AS at FROM hydra_notify_gateway.occurrences
-     WHERE consumer = $1 AND acknowledged_at IS NULL AND lease_until IS NOT NULL`,
-    [consumer],
-  );
-  return (rows[0]?.at as Date | null) ?? null;
-}

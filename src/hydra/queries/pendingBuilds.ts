@@ -65,15 +65,3 @@ export async function pendingBuilds(
   const { rows } = await db.query(PENDING_BUILDS_SQL, [after?.since ?? null, after?.id ?? null, ...buildFilterValues(filter), limit + 1]);
   return rows.map(toBuild);
 }
-
-/** Every pending occurrence (build id and pendingSince, Unix seconds), oldest first: ids only, for recovery. */
-export async function pendingOccurrences(db: Queryable): Promise<{ buildId: number; pendingSince: number }[]> {
-  const { rows } = await db.query(
-    `/* pendingOccurrences */ SELECT id, notificationpendingsince FROM builds
-     WHERE notificationpendingsince IS NOT NULL ORDER BY notificationpendingsince, id`,
-  );
-  return rows.map((r: { id: number; notificationpendingsince: number }) => ({
-    buildId: Number(r.id),
-    pendingSince: Number(r.notificationpendingsince),
-  }));
-}
