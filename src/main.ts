@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   let simulator: Simulator | null = null;
   let gateway: Gateway | null = null;
 
+  let stopping = false;
   const shutdown = async (signal: string) => {
+    stopping = true;
     log.info('shutting down', { signal });
     await gateway?.close();
     await simulator?.stop();
@@ -83,7 +85,8 @@ async function main(): Promise<void> {
 
   if (embedded && config.simulator) {
     simulatorPool = new pg.Pool({ connectionString, max: 2, application_name: 'hydra-simulator' });
-    simulatorPool.on('error', (error) => log.warn('simulator connection lost', { error: error.message }));
+    // Idle connections the pool has not closed yet see the database stop: expected while stopping.
+    simulatorPool.on('error', (error) => (stopping ? log.debug : log.warn)('simulator connection lost', { error: error.message }));
     simulator = await startSimulator(simulatorPool, {
       evalIntervalMs: config.simulatorEvalMs,
       runnerIntervalMs: config.simulatorRunnerMs,
