@@ -64,6 +64,17 @@ describe('Backlog', () => {
     expect(heard(b, '2')[0]).toMatchObject({ mark: null, offset: null });
   });
 
+  it('takes entries that belong with the last one past the batch size', () => {
+    const b = new Backlog();
+    b.hear('build_finished', '7\t1', at);
+    b.hear('build_finished', '7\t2', at);
+    b.hear('build_finished', '7\t3', at);
+    b.hear('build_finished', '8', at);
+    const sameFirst = (x: { payload: string }, y: { payload: string }) => x.payload.split('\t')[0] === y.payload.split('\t')[0];
+    expect(b.take(1, sameFirst).map((h) => h.payload)).toEqual(['7\t1', '7\t2', '7\t3']);
+    expect(b.take(1, sameFirst).map((h) => h.payload)).toEqual(['8']);
+  });
+
   it('puts back a failed batch in front, in order', () => {
     const b = new Backlog();
     heard(b, '1', '2', '3');

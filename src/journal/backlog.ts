@@ -98,9 +98,12 @@ export class Backlog {
     return 0;
   }
 
-  /** Takes up to `max` entries off the front, for journaling. */
-  take(max: number): Heard[] {
-    return this.entries.splice(0, max);
+  /** Takes up to `max` entries off the front, for journaling, and any that `together` keeps with the last. */
+  take(max: number, together?: (last: Heard, next: Heard) => boolean): Heard[] {
+    let n = Math.min(max, this.entries.length);
+    // Entries that belong with the last one taken come along, past `max`.
+    while (together && n > 0 && n < this.entries.length && together(this.entries[n - 1]!, this.entries[n]!)) n++;
+    return this.entries.splice(0, n);
   }
 
   /** Puts entries back at the front (their journaling failed). */

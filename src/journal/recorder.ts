@@ -238,7 +238,8 @@ export class Recorder {
         this.again = false;
         const epoch = this.epoch;
         const before = new Date(Date.now() + this.options.listener.clockOffsetMs);
-        const items = this.backlog.take(batchSize);
+        // The chunks of one split build_finished go into one journal transaction.
+        const items = this.backlog.take(batchSize, sameBuildFinished);
         // Everything heard up to the last item is journaled with this batch; up to
         // `before` too if nothing was left behind. Under sustained load the
         // heartbeat still advances, batch by batch.
@@ -267,6 +268,15 @@ export class Recorder {
 }
 
 const ID = /^\d{1,10}$/;
+
+/** Whether `next` continues the split build_finished payload of `last` (same first id). */
+function sameBuildFinished(last: Heard, next: Heard): boolean {
+  return (
+    last.channel === 'build_finished' &&
+    next.channel === 'build_finished' &&
+    last.payload.split('\t', 1)[0] === next.payload.split('\t', 1)[0]
+  );
+}
 
 function toNew(heard: Heard) {
   const first = heard.channel === 'build_finished' ? heard.payload.split('\t', 1)[0]! : '';
