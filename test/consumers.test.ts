@@ -8,7 +8,6 @@
  * acknowledged, `observer` mode never writes it, beside a process that clears
  * it the way hydra-notify does.
  */
-import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
 import {
@@ -25,8 +24,8 @@ import {
   REMOVE,
 } from './support/consumers.js';
 import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { onCleanup, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, restartBuild, seedJobset } from './support/hydra.js';
+import type { TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, restartBuild, seedJobset, startHydraNotify } from './support/hydra.js';
 
 const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name paused } }');
 const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name paused } }');
@@ -304,20 +303,11 @@ describe('modes', () => {
     const gateway = await recordingGateway({ instance: 'observer', mode: 'observer' });
     await requestData(gateway.url, CREATE, { name: 'watcher' });
 
-    // A stand-in for hydra-notify: LISTEN build_finished, then a plain UPDATE of the build and its dependents.
-    const hydraNotify = new pg.Client({ connectionString: db.url });
-    await hydraNotify.connect();
-    onCleanup(() => hydraNotify.end());
-    let cleared = 0;
-    hydraNotify.on('notification', (n) => {
-      const ids = (n.payload ?? '').split('\t').map(Number);
-      void hydraNotify.query('UPDATE builds SET notificationpendingsince = NULL WHERE id = ANY($1::int[])', [ids]).then(() => cleared++);
-    });
-    await hydraNotify.query('LISTEN build_finished');
+    const hydraNotify = await startHydraNotify(db.url);
 
     const id = await insertBuild(db.pool, jobsetId);
     const since = await finishAndNotify([id]);
-    await until(() => cleared === 1, 10_000, 'hydra-notify cleared the column');
+    await until(() => hydraNotify.cleared.has(id), 10_000, 'hydra-notify cleared the column');
     await caughtUp(gateway);
     expect(await column(id)).toBeNull();
 
@@ -330,7 +320,7 @@ describe('modes', () => {
     ).toBe('ACKNOWLEDGED');
 
     // Without hydra-notify's clearing, the gateway still leaves the column alone.
-    await hydraNotify.query('UNLISTEN build_finished');
+    await hydraNotify.stop();
     const other = await insertBuild(db.pool, jobsetId);
     const otherSince = await finishAndNotify([other]);
     await caughtUp(gateway);

@@ -9,7 +9,6 @@
  * gateway's clearing, finding the column already cleared, is a no-op, not an
  * error. The batch form for a consumer answers item by item.
  */
-import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clearFullyAcknowledged } from '../src/consumers/queries/acknowledge.js';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
@@ -26,33 +25,21 @@ import {
   recordingGateway,
 } from './support/consumers.js';
 import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { onCleanup, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
+import type { TestGateway } from './support/gateway.js';
+import { finishBuilds, type HydraNotifyStandIn, insertBuild, seedJobset, startHydraNotify } from './support/hydra.js';
 
 let db: TestDatabase;
 let jobsetId: number;
 let gateway: TestGateway;
-/** Builds the stand-in for hydra-notify cleared, and what went wrong doing it. */
-const cleared = new Set<number>();
-const standInErrors: string[] = [];
+/** The stand-in for hydra-notify: the builds it cleared, and what went wrong doing it. */
+let hydraNotify: HydraNotifyStandIn;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   jobsetId = await seedJobset(db.pool);
   gateway = await recordingGateway(db.url, { instance: 'owner-beside-hydra-notify', mode: 'owner' });
 
-  // A stand-in for hydra-notify: LISTEN build_finished, then a plain UPDATE of the build and its dependents.
-  const hydraNotify = new pg.Client({ connectionString: db.url });
-  await hydraNotify.connect();
-  onCleanup(() => hydraNotify.end());
-  hydraNotify.on('notification', (n) => {
-    const ids = (n.payload ?? '').split('\t').map(Number);
-    hydraNotify.query('UPDATE builds SET notificationpendingsince = NULL WHERE id = ANY($1::int[])', [ids]).then(
-      () => ids.forEach((id) => cleared.add(id)),
-      (error: Error) => standInErrors.push(error.message),
-    );
-  });
-  await hydraNotify.query('LISTEN build_finished');
+  hydraNotify = await startHydraNotify(db.url);
 });
 // Each test starts without consumers.
 afterEach(async () => {
@@ -84,7 +71,7 @@ describe('owner mode beside hydra-notify', () => {
     await finishBuilds(db.pool, [failing], { status: 1, stopTime: t0 + 1 });
     await finishBuilds(db.pool, [dep1, dep2], { status: 2, stopTime: t0 + 1 });
     await notify(db.pool, [['build_finished', `${failing}\t${failing}\t${dep1}\t${dep2}`]]);
-    await until(() => [a, failing, dep1, dep2].every((id) => cleared.has(id)), 10_000, 'hydra-notify cleared the column');
+    await until(() => [a, failing, dep1, dep2].every((id) => hydraNotify.cleared.has(id)), 10_000, 'hydra-notify cleared the column');
     for (const id of [a, failing, dep1, dep2]) expect(await pendingColumn(db.pool, id)).toBeNull();
 
     const expected = [
@@ -135,7 +122,7 @@ describe('owner mode beside hydra-notify', () => {
       outcome: 'ALREADY_ACKNOWLEDGED',
       pendingSince: null,
     });
-    expect(standInErrors).toEqual([]);
+    expect(hydraNotify.errors).toEqual([]);
     expect(errorsLogged()).toEqual([]);
   });
 
@@ -143,7 +130,7 @@ describe('owner mode beside hydra-notify', () => {
     await requestData(gateway.url, CREATE, { name: 'batcher' });
     const [x, y] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
     const since = await finishAndNotify(db.pool, [x, y]);
-    await until(() => cleared.has(x) && cleared.has(y), 10_000, 'hydra-notify cleared the column');
+    await until(() => hydraNotify.cleared.has(x) && hydraNotify.cleared.has(y), 10_000, 'hydra-notify cleared the column');
     await caughtUp(db, gateway);
     expect(
       (await requestData(gateway.url, ACK, { buildId: x, pendingSince: iso(since), consumer: 'batcher' })).acknowledgeBuildFinished.outcome,
@@ -170,7 +157,7 @@ describe('owner mode beside hydra-notify', () => {
       extensions: { code: 'NOT_FOUND', buildId: unknown },
     });
     expect(await pendingOf('batcher')).toEqual([]);
-    expect(standInErrors).toEqual([]);
+    expect(hydraNotify.errors).toEqual([]);
     expect(errorsLogged()).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@
  * `stoptime` and `notificationpendingsince` in one transaction (the NOTIFY is
  * the caller's, sent afterwards, as Hydra's queue runner does).
  */
-import type pg from 'pg';
+import pg from 'pg';
+import { onCleanup } from './gateway.js';
 
 let serial = 0;
 const now = () => Math.floor(Date.now() / 1000);
@@ -90,4 +91,39 @@ export async function finishBuilds(
 /** Restarts a build as Hydra's web UI does (finished 1 → 0). */
 export async function restartBuild(db: pg.Pool | pg.PoolClient, id: number): Promise<void> {
   await db.query(`UPDATE builds SET finished = 0, buildstatus = NULL, starttime = NULL, stoptime = NULL WHERE id = $1`, [id]);
+}
+
+/** A stand-in for hydra-notify's handling of build_finished, running beside a gateway. */
+export interface HydraNotifyStandIn {
+  /** Builds whose column it cleared. */
+  cleared: Set<number>;
+  /** What went wrong clearing. */
+  errors: string[];
+  /** Stops listening (it clears nothing more). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Clears the column the way hydra-notify does: LISTEN build_finished, then a
+ * plain (not compare-and-set) UPDATE of the build and every dependent.
+ * Disconnected after the test file.
+ */
+export async function startHydraNotify(connectionString: string): Promise<HydraNotifyStandIn> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  onCleanup(() => client.end());
+  const standIn: HydraNotifyStandIn = {
+    cleared: new Set(),
+    errors: [],
+    stop: async () => void (await client.query('UNLISTEN build_finished')),
+  };
+  client.on('notification', (n) => {
+    const ids = (n.payload ?? '').split('\t').map(Number);
+    client.query('UPDATE builds SET notificationpendingsince = NULL WHERE id = ANY($1::int[])', [ids]).then(
+      () => ids.forEach((id) => standIn.cleared.add(id)),
+      (error: Error) => standIn.errors.push(error.message),
+    );
+  });
+  await client.query('LISTEN build_finished');
+  return standIn;
 }
