@@ -23,14 +23,13 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { ConsumerHints } from './consumers/hints.js';
-import { reconcileOccurrences } from './consumers/queries/reconcile.js';
-import { inTransaction } from './db/transaction.js';
+import { ConsumerService } from './consumers/service.js';
+import { CONSUMER_CHANNEL, JOURNAL_CHANNEL, MARK_CHANNEL } from './db/channels.js';
 import { EventHub } from './events/hub.js';
 import { Pipeline } from './events/pipeline.js';
+import type { StreamSource } from './events/subscribe.js';
 import { missingHydraTables } from './hydra/install.js';
 import { createLoaders } from './hydra/loaders.js';
-import { CONSUMER_CHANNEL, JOURNAL_CHANNEL, MARK_CHANNEL } from './journal/channels.js';
 import { migrate } from './journal/migrate.js';
 import { JournalReader } from './journal/reader.js';
 import { Recorder } from './journal/recorder.js';
@@ -97,6 +96,7 @@ export interface Gateway {
   /** This instance's name in the journal. */
   instance: string;
   pool: pg.Pool;
+  consumers: ConsumerService;
   close(): Promise<void>;
 }
 
@@ -166,7 +166,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     log: log.child({ component: 'listener' }),
     onNotification: (channel, payload, receivedAt) => {
       if (channel === JOURNAL_CHANNEL) return reader.hint();
-      if (channel === CONSUMER_CHANNEL) return consumerHints.emit(payload);
+      if (channel === CONSUMER_CHANNEL) return consumers.hints.emit(payload);
       if (channel !== MARK_CHANNEL) heard.set(channel, (heard.get(channel) ?? 0) + 1);
       recorder.hear(channel, payload, receivedAt);
     },
@@ -177,6 +177,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     onLost: () => recorder.lost(),
   });
+  const consumers: ConsumerService = new ConsumerService({
+    pool,
+    hub,
+    mode: options.mode ?? 'owner',
+    visibilityMs: options.visibilityTimeoutMs ?? 60_000,
+    log: log.child({ component: 'consumers' }),
+    recording: () => recorder.recording,
+    reconcileEveryMs: options.reconcileEveryMs,
+  });
   const recorder = new Recorder({
     listener,
     instance,
@@ -184,15 +193,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     lockRetryMs: options.lockRetryMs,
     reconnectGraceMs: options.reconnectGraceMs,
     heartbeatMs: options.heartbeatMs,
+    hooks: {
+      appended: (tx, rows) => consumers.journaled(tx, rows),
+      gap: async (since) => void (await consumers.reconcile(since)),
+    },
   });
-  const reader = new JournalReader({ db: pool, pipeline, log, onRow: (row) => recorder.journaled(row) });
-  const consumerHints = new ConsumerHints();
+  const reader = new JournalReader({ db: pool, sink: pipeline, log, onRow: (row) => recorder.journaled(row) });
   const retention = new Retention({
     db: pool,
     log,
     retentionMs: options.retentionMs ?? 30 * 86_400_000,
     everyMs: options.pruneEveryMs,
     active: () => recorder.recording,
+    alsoPrune: [(cutoff) => consumers.prune(cutoff)],
   });
   retention.start();
 
@@ -206,32 +219,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw new StartupError(`cannot LISTEN on ${target}: ${(error as Error).message}`);
   }
 
-  const mode = options.mode ?? 'owner';
   // A build_finished Hydra never sent (crash between finish and NOTIFY) still reaches consumers.
-  const reconciler = setInterval(() => {
-    if (recorder.recording) {
-      reconcileOccurrences(pool, null).catch((error: Error) => log.warn('consumer reconciliation failed', { error: error.message }));
-    }
-  }, options.reconcileEveryMs ?? 60_000);
-  reconciler.unref();
-  const subscriberQueueLimit = options.subscriberQueueLimit ?? 200_000;
-  const subscriberMaxLagMs = options.subscriberMaxLagMs ?? 60_000;
+  consumers.start();
+  const streams: StreamSource = {
+    db: pool,
+    hub,
+    published: () => pipeline.settled,
+    queueLimit: options.subscriberQueueLimit ?? 200_000,
+    maxLagMs: options.subscriberMaxLagMs ?? 60_000,
+  };
   const http = await startHttp(
     {
       schema,
-      context: ({ resumeAfter }) => ({
-        db: pool,
-        loaders: createLoaders(pool),
-        hub,
-        subscriberQueueLimit,
-        subscriberMaxLagMs,
-        published: () => pipeline.settled,
-        resumeAfter,
-        mode,
-        consumerHints,
-        visibilityMs: options.visibilityTimeoutMs ?? 60_000,
-        transaction: (fn) => inTransaction(pool, fn),
-      }),
+      context: ({ resumeAfter }) => ({ db: pool, loaders: createLoaders(pool), consumers, streams, resumeAfter }),
       healthy: () => listener.status.connected,
       metrics: () => renderMetrics({ heard, pipeline: pipeline.stats, listener: listener.status, hub, recording: recorder.recording }),
       log: log.child({ component: 'http' }),
@@ -239,7 +239,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options.host,
     options.port,
   ).catch(async (error: Error) => {
-    clearInterval(reconciler);
+    consumers.stop();
     reader.stop();
     retention.stop();
     await recorder.stop();
@@ -260,8 +260,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     reader,
     retention,
     instance,
+    consumers,
     async close() {
-      clearInterval(reconciler);
+      consumers.stop();
       retention.stop();
       await http.close();
       hub.close();

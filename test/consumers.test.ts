@@ -12,6 +12,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
 import {
   ACK,
+  ACK_BATCH,
   CONSUME,
   CREATE,
   caughtUp as caughtUpOn,
@@ -132,8 +133,6 @@ describe('a consumer offline, then back', () => {
     await requestData(gateway.url, CREATE, { name: 'chat-bot' });
     await gateway.close();
     // Nobody listens: the finish and its NOTIFY happen, and the NOTIFY is lost.
-    // (It finishes in the second after the consumer's creation: finishes in the
-    // very second of creation are left to the journal.)
     const lost = await insertBuild(db.pool, jobsetId);
     const since = await finishAndNotify([lost], Math.floor(Date.now() / 1000) + 1);
     gateway = await recordingGateway({ instance: 'down-2' });
@@ -146,6 +145,51 @@ describe('a consumer offline, then back', () => {
     ).toBe('ACKNOWLEDGED');
     stream.dispose();
     await requestData(gateway.url, REMOVE, { name: 'chat-bot' });
+    await gateway.close();
+  });
+});
+
+describe('finishes in the second of the creation', () => {
+  const CREATED = doc<{ createConsumer: { createdAt: string } }, { name: string }>(
+    'mutation ($name: String!) { createConsumer(name: $name) { createdAt } }',
+  );
+
+  it("are delivered although no gateway heard them, and acknowledging them clears Hydra's column", async () => {
+    let gateway = await recordingGateway({ instance: 'same-second-1' });
+    const { createdAt } = (await requestData(gateway.url, CREATED, { name: 'auditor' })).createConsumer;
+    // Every gateway stops in the second of the creation; builds finish in that very second (Hydra keeps whole seconds).
+    await gateway.close();
+    const second = Math.floor(Date.parse(createdAt) / 1000);
+    const ids = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    await finishAndNotify(ids, second);
+
+    gateway = await recordingGateway({ instance: 'same-second-2' });
+    const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'auditor' });
+    const got = (await stream.take(3)).map((r) => r.buildFinished);
+    expect(got.map((f) => f.buildId).sort((x, y) => x - y)).toEqual(ids);
+    for (const f of got) {
+      const ack = await requestData(gateway.url, ACK, { buildId: f.buildId, pendingSince: iso(second), consumer: 'auditor' });
+      expect(ack.acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
+    }
+    // Owner mode, and the only consumer acknowledged: Hydra's column does not stay set forever.
+    for (const id of ids) expect(await column(id)).toBeNull();
+    stream.dispose();
+    await gateway.close();
+  });
+});
+
+describe('a finish from before the consumer existed', () => {
+  it('is NOT_PENDING for it, and its acknowledgement changes nothing', async () => {
+    const gateway = await recordingGateway({ instance: 'before' });
+    const id = await insertBuild(db.pool, jobsetId);
+    const since = await finishAndNotify([id], Math.floor(Date.now() / 1000) - 600);
+    await caughtUp(gateway);
+    await requestData(gateway.url, CREATE, { name: 'latecomer' });
+    const ack = await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'latecomer' });
+    expect(ack.acknowledgeBuildFinished).toEqual({ outcome: 'NOT_PENDING', pendingSince: null });
+    expect(await column(id)).toBe(since);
+    const batch = await requestData(gateway.url, ACK_BATCH, { items: [{ buildId: id, pendingSince: iso(since) }], consumer: 'latecomer' });
+    expect(batch.acknowledgeBuildsFinished.map((r) => r?.outcome)).toEqual(['NOT_PENDING']);
     await gateway.close();
   });
 });

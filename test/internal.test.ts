@@ -10,8 +10,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../src/db/queryable.js';
-import { CONSUMER_CHANNEL, MAX_INTERNAL_PAYLOAD } from '../src/journal/channels.js';
-import { notifyInternal } from '../src/journal/queries/recorder.js';
+import { CONSUMER_CHANNEL, MAX_INTERNAL_PAYLOAD, notifyInternal } from '../src/db/channels.js';
 import { until } from './support/clients.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { onCleanup } from './support/gateway.js';

@@ -1,6 +1,6 @@
 /**
  * Table-driven unit tests of `parsePayload` (src/hydra/payloads.ts) against the payload rules
- * of shared/hydra.md ("The channels", "build_finished"): for every channel in `CHANNELS` a
+ * of Hydra's evaluator and queue runner (see src/hydra/channels.ts): for every channel in `CHANNELS` a
  * table of good payloads with the exact `Notice` they must parse to, and a table of bad
  * payloads that must come back as a `PayloadError` carrying the channel, the raw payload and a
  * reason naming what was expected (checked by substring). Two guard tests assert that both

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PENDING_BUILDS_SQL } from '../src/hydra/queries/pendingBuilds.js';
+import { pendingBuildsStatement } from '../src/hydra/queries/pendingBuilds.js';
 import { AcknowledgeBuildFinishedDocument, PendingBuildFinishedDocument, type PendingBuildFinishedQuery } from './generated/operations.js';
 import { request, requestData } from './support/clients.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -258,15 +258,16 @@ describe('query plan', () => {
     await db.pool.query('ANALYZE builds');
     await db.pool.query('ANALYZE jobsets');
 
-    const explain = async (params: unknown[]) => {
-      const { rows } = await db.pool.query(`EXPLAIN ${PENDING_BUILDS_SQL}`, params);
+    const explain = async (query: Parameters<typeof pendingBuildsStatement>[0]) => {
+      const { text, values } = pendingBuildsStatement(query);
+      const { rows } = await db.pool.query(`EXPLAIN ${text}`, values);
       return rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
     };
     // The first page, unfiltered; a later page; a filtered page.
     const plans = [
-      await explain([null, null, null, null, null, null, null, 51]),
-      await explain([T0 + 50_001, 1, null, null, null, null, null, 11]),
-      await explain([null, null, project, 'trunk', null, null, 'x86_64-linux', 51]),
+      await explain({ after: null, limit: 50, filter: {} }),
+      await explain({ after: { since: T0 + 50_001, id: 1 }, limit: 10, filter: {} }),
+      await explain({ after: null, limit: 50, filter: { project, jobset: 'trunk', system: 'x86_64-linux' } }),
     ];
     for (const plan of plans) {
       expect(plan).toContain('indexbuildsonnotificationpendingsince');

@@ -21,7 +21,7 @@ import {
   StepStartedDocument,
 } from './generated/operations.js';
 import { subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { createTestDatabase, notify, type TestDatabase, transaction } from './support/database.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, insertEval, insertStep, seedJobset } from './support/hydra.js';
 
@@ -96,16 +96,18 @@ describe('evaluation events', () => {
 describe('build and step events', () => {
   it('buildQueued arrives at the commit of the eval, one per new build, with the rows', async () => {
     const stream = await subscribed(BuildQueuedDocument);
-    const client = await db.pool.connect();
-    await client.query('BEGIN');
-    const a = await insertBuild(client, jobsetId, { job: 'hello.x86_64-linux' });
-    const b = await insertBuild(client, jobsetId, { job: 'hello.aarch64-linux', system: 'aarch64-linux' });
-    await client.query(`NOTIFY build_queued, '${a}'`);
-    await client.query('SELECT pg_notify($1, $2)', ['build_queued', String(b)]);
-    // Nothing is delivered before COMMIT.
-    expect(stream.buffered).toBe(0);
-    await client.query('COMMIT');
-    client.release();
+    const [a, b] = await transaction(db.pool, async (tx) => {
+      const a = await insertBuild(tx, jobsetId, { job: 'hello.x86_64-linux' });
+      const b = await insertBuild(tx, jobsetId, { job: 'hello.aarch64-linux', system: 'aarch64-linux' });
+      await tx.query(`NOTIFY build_queued, '${a}'`);
+      await tx.query('SELECT pg_notify($1, $2)', ['build_queued', String(b)]);
+      // Nothing is delivered before COMMIT: a notification committed later, on
+      // another connection, arrives while these two are still held back.
+      await notify(db.pool, [['build_queued', '2000000000']]);
+      expect((await stream.nextData()).buildQueued).toMatchObject({ buildId: 2_000_000_000, build: null });
+      expect(stream.buffered).toBe(0);
+      return [a, b];
+    });
     const [first, second] = await stream.take(2);
     expect(first!.buildQueued).toMatchObject({
       buildId: a,
@@ -134,12 +136,10 @@ describe('build and step events', () => {
   it('stepStarted carries the busy step row', async () => {
     const stream = await subscribed(StepStartedDocument);
     const id = await insertBuild(db.pool, jobsetId);
-    const client = await db.pool.connect();
-    await client.query('BEGIN');
-    await insertStep(client, id, 1);
-    await client.query(`NOTIFY step_started, '${id}\t1'`);
-    await client.query('COMMIT');
-    client.release();
+    await transaction(db.pool, async (tx) => {
+      await insertStep(tx, id, 1);
+      await tx.query(`NOTIFY step_started, '${id}\t1'`);
+    });
     expect((await stream.nextData()).stepStarted).toMatchObject({
       buildId: id,
       stepNr: 1,

@@ -13,7 +13,6 @@
  * subscriber of the consumer, on any instance, gets them again.
  */
 import { randomUUID } from 'node:crypto';
-import { GraphQLError } from 'graphql';
 import type { Queryable } from '../db/queryable.js';
 import { createEvent } from '../events/event.js';
 import type { Delivery, EventHub } from '../events/hub.js';
@@ -21,7 +20,6 @@ import { interruptible } from '../events/stream.js';
 import type { Log } from '../log.js';
 import type { ConsumerHints } from './hints.js';
 import { type Claimed, claimOccurrences, releaseLeases } from './queries/claim.js';
-import { getConsumer } from './queries/consumers.js';
 
 /** Occurrences leased per claim. */
 const CLAIM = 10;
@@ -37,13 +35,6 @@ export interface ConsumeOptions {
   log: Log;
 }
 
-/** The error for an unknown consumer. */
-export function consumerNotFound(name: string): GraphQLError {
-  return new GraphQLError(`no consumer named ${JSON.stringify(name)}; create it with createConsumer`, {
-    extensions: { code: 'NOT_FOUND', consumer: name },
-  });
-}
-
 function toDelivery(db: Queryable, consumer: string, claimed: Claimed): Delivery {
   const event = createEvent(db, {
     position: claimed.journalPosition ?? 0,
@@ -57,9 +48,8 @@ function toDelivery(db: Queryable, consumer: string, claimed: Claimed): Delivery
   return { kind: 'event', event, gapBefore: null };
 }
 
-/** Checks the consumer exists, then streams its occurrences; see the module contract. */
-export async function consume(options: ConsumeOptions): Promise<AsyncIterableIterator<Delivery>> {
-  if (!(await getConsumer(options.db, options.consumer))) throw consumerNotFound(options.consumer);
+/** Streams the occurrences of an existing consumer; see the module contract. */
+export function consume(options: ConsumeOptions): AsyncIterableIterator<Delivery> {
   const control: Control = { closed: false, wake: null };
   return interruptible(stream(options, control), () => {
     control.closed = true;

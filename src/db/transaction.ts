@@ -1,21 +1,37 @@
 /**
- * Transactions on the query pool: one checked-out connection for the whole
- * callback, committed when it resolves, rolled back when it throws, and
- * released either way.
+ * Transactions: the one helper every BEGIN/COMMIT of the gateway (and of its
+ * tests) goes through.
+ *
+ * Contract: `transaction(session, fn)` runs `fn` between BEGIN and COMMIT on a
+ * session the caller owns (a checked-out client, or the LISTEN connection's
+ * exclusive turn): committed when `fn` resolves, rolled back when it throws
+ * (the error is rethrown; a failing ROLLBACK is swallowed: the session is
+ * then broken anyway, and pg drops a broken pool client by itself).
+ * `inTransaction(pool, fn)` checks a client out of the pool for it and
+ * releases it either way.
  */
 import type pg from 'pg';
+import type { Queryable } from './queryable.js';
 
-/** Runs `fn` in a transaction on a connection from `pool`. */
+/** Runs `fn` in a transaction on `session`, which the caller owns for the duration. */
+export async function transaction<T, S extends Queryable>(session: S, fn: (tx: S) => Promise<T>): Promise<T> {
+  await session.query('/* begin */ BEGIN');
+  let result: T;
+  try {
+    result = await fn(session);
+  } catch (error) {
+    await session.query('/* rollback */ ROLLBACK').catch(() => {});
+    throw error;
+  }
+  await session.query('/* commit */ COMMIT');
+  return result;
+}
+
+/** Runs `fn` in a transaction on a connection of its own from `pool`. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('/* begin */ BEGIN');
-    const result = await fn(client);
-    await client.query('/* commit */ COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('/* rollback */ ROLLBACK').catch(() => {});
-    throw error;
+    return await transaction(client, fn);
   } finally {
     client.release();
   }

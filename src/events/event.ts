@@ -35,7 +35,11 @@ export interface GatewayEvent<N extends Notice | GapNotice = Notice | GapNotice>
   readonly receivedAt: Date;
   /** LIVE: a notification; RECOVERED: read from Hydra's tables after a gap. */
   readonly source: EventSource;
-  /** For RECOVERED `build_finished`: the `notificationpendingsince` read with it (Unix seconds). */
+  /**
+   * For `build_finished`: the finish it announces (Unix seconds), as read when it was journaled
+   * (`notificationpendingsince`, or `stoptime` once cleared), or a consumer's occurrence; unset
+   * when the build was not finished then.
+   */
   readonly pendingSince?: number;
   /** For a consumer's delivery: whose, and how many times it was delivered. */
   readonly delivery?: { consumer: string; count: number };

@@ -2,10 +2,9 @@
  * Resumable streams: the journaled events after a cursor, then live ones,
  * with no gap and no duplicate at the hand-over.
  *
- * Contract: history is read from the journal in pages through a pipeline of
- * its own (so split build_finished chunks merge as they do live), filtered
- * like live events, gaps delivered or attached exactly as the hub does. When
- * a page reaches the journal's end and that end is at or past what the live
+ * Contract: history is read through `History` (history.ts), filtered like
+ * live events, gaps delivered or attached exactly as the hub does. When a
+ * page reaches the journal's end and that end is at or past what the live
  * pipeline has settled (emitted everything up to), the stream subscribes to
  * the hub in the same tick: every event emitted before then is in the
  * history already read, and every later one arrives live; live events at or
@@ -14,19 +13,15 @@
  * are left to it, so a split build_finished arrives once, whole.
  * A row-load failure ends the stream with one `error` delivery. Leaving
  * (`return()`) ends the live subscription at once. Call `assertNotExpired`
- * first: a cursor older than retention is `CURSOR_EXPIRED`, never a jump to
- * "now".
+ * (history.ts) first; it is checked again as pages are read, since
+ * retention may prune while a long replay runs.
  */
-import { GraphQLError } from 'graphql';
 import type { Queryable } from '../db/queryable.js';
 import type { Channel } from '../hydra/channels.js';
-import { cursorExpired } from '../journal/cursor.js';
-import { journalAfter, lastPosition } from '../journal/queries/journal.js';
-import { recorderState } from '../journal/queries/recorder.js';
-import { silentLog } from '../log.js';
+import { lastPosition } from '../journal/queries/journal.js';
 import { type GapNotice, type GatewayEvent, isGap } from './event.js';
+import { assertNotExpired, History } from './history.js';
 import type { Delivery, EventHub, SubscribeOptions } from './hub.js';
-import { Pipeline } from './pipeline.js';
 import { interruptible } from './stream.js';
 
 /** What a resumable stream needs. */
@@ -37,23 +32,6 @@ export interface ResumeOptions extends SubscribeOptions {
   published: () => number;
   /** Resume after this journal position. */
   after: number;
-}
-
-const PAGE = 500;
-
-/**
- * Checks that the events after `after` are still journaled (CURSOR_EXPIRED
- * otherwise) and that `after` is a position the journal has reached
- * (BAD_USER_INPUT otherwise: such a cursor would hide events yet to come).
- */
-export async function assertNotExpired(db: Queryable, after: number): Promise<void> {
-  const { prunedThrough } = await recorderState(db);
-  if (after < prunedThrough) throw cursorExpired(after, prunedThrough);
-  if (after > (await lastPosition(db))) {
-    throw new GraphQLError('this cursor is ahead of the journal: it was not issued by this gateway', {
-      extensions: { code: 'BAD_USER_INPUT' },
-    });
-  }
 }
 
 /** History after `after`, then live; see the module contract. */
@@ -79,17 +57,14 @@ async function* run(
   stopped: () => boolean,
 ): AsyncGenerator<Delivery> {
   const { db, hub, channels, accept } = options;
-  const replayed: GatewayEvent[] = [];
-  const pipeline = new Pipeline({ db, log: silentLog, chunkWindowMs: Infinity, emit: (e) => replayed.push(e) });
-  const wanted = [...channels].filter((c): c is Channel => c !== 'gap');
-  let read = options.after;
+  const history = new History(db, { after: options.after, channels: [...channels].filter((c): c is Channel => c !== 'gap') });
   let delivered = options.after;
   let gapBefore: GapNotice | null = null;
   let failed = false;
   let live: AsyncIterableIterator<Delivery> | null = null;
 
-  async function* drain(): AsyncGenerator<Delivery> {
-    for (const event of replayed.splice(0)) {
+  async function* drain(events: readonly GatewayEvent[]): AsyncGenerator<Delivery> {
+    for (const event of events) {
       delivered = Math.max(delivered, event.position);
       if (isGap(event) && !channels.has('gap')) {
         gapBefore = gapBefore ? { channel: 'gap', from: gapBefore.from, to: event.notice.to } : event.notice;
@@ -113,27 +88,25 @@ async function* run(
   try {
     while (!stopped()) {
       // Retention may prune while a long replay runs: never skip silently.
-      if (read > options.after) await assertNotExpired(db, read);
-      const end = await lastPosition(db);
-      const rows = await journalAfter(db, { after: read, limit: PAGE, channels: wanted, until: end });
-      for (const row of rows) pipeline.accept(row);
-      read = rows.length === PAGE ? rows.at(-1)!.position : Math.max(read, end);
-      const caughtUp = rows.length < PAGE && read >= options.published();
+      if (history.position > options.after) await assertNotExpired(db, history.position);
+      const page = await history.next(await lastPosition(db));
+      let events = page.events;
+      const caughtUp = !page.full && history.position >= options.published();
       if (caughtUp) {
         // Same tick as the check above: nothing can be emitted live in between.
         live = hub.subscribe(options);
         setLive(live);
         // Left while this page was being read: the interrupt found no live subscription to end.
         if (stopped()) return;
-        const open = pipeline.openFrom;
+        const open = history.openFrom;
         if (open !== null && open > options.published()) {
-          pipeline.discardOpen();
+          history.discardOpen();
           delivered = Math.max(delivered, open - 1);
         } else {
-          pipeline.flush();
+          events = [...events, ...history.finish()];
         }
       }
-      yield* drain();
+      yield* drain(events);
       if (failed) return;
       if (caughtUp) break;
     }

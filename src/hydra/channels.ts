@@ -12,7 +12,7 @@
  * - trigger channels: sent by triggers on `builds` and `jobsets`, no payload.
  */
 
-/** Channels hydra-notify itself listens on (its ten plus the metrics dump). */
+/** Channels the evaluator sends about one evaluation attempt of a jobset (`trace\tjobset_id[\teval_id]`). */
 export const EVAL_CHANNELS = ['eval_started', 'eval_added', 'eval_cached', 'eval_failed'] as const;
 
 /** Channels that name one build (and, for steps, a step). */

@@ -13,6 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
+import { transaction } from '../db/transaction.js';
 
 /** The Hydra tables the gateway reads; all must be visible on the search path. */
 export const HYDRA_TABLES = ['builds', 'buildsteps', 'buildoutputs', 'jobsets', 'projects', 'jobsetevals', 'jobsetevalmembers'] as const;
@@ -27,24 +28,16 @@ const INSTALL_LOCK = '7526746417683162984';
  */
 export async function installHydraSchema(client: pg.ClientBase): Promise<boolean> {
   const ddl = await readFile(new URL('./schema.sql', import.meta.url), 'utf8');
-  await client.query('/* installHydraSchemaBegin */ begin');
-  try {
-    await client.query('/* installHydraSchemaLock */ select pg_advisory_xact_lock($1::bigint)', [INSTALL_LOCK]);
-    const { rows } = await client.query<{ present: boolean }>(
+  return transaction(client, async (tx) => {
+    await tx.query('/* installHydraSchemaLock */ select pg_advisory_xact_lock($1::bigint)', [INSTALL_LOCK]);
+    const { rows } = await tx.query<{ present: boolean }>(
       "/* installHydraSchemaProbe */ select to_regclass('public.builds') is not null as present",
     );
-    if (rows[0]?.present) {
-      await client.query('/* installHydraSchemaRollback */ rollback');
-      return false;
-    }
-    await client.query('/* installHydraSchemaSearchPath */ set local search_path to public');
-    await client.query(ddl);
-    await client.query('/* installHydraSchemaCommit */ commit');
+    if (rows[0]?.present) return false;
+    await tx.query('/* installHydraSchemaSearchPath */ set local search_path to public');
+    await tx.query(ddl);
     return true;
-  } catch (error) {
-    await client.query('/* installHydraSchemaRollback */ rollback').catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
 /**

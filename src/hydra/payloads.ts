@@ -6,9 +6,11 @@
  * back as a `PayloadError` saying what was expected and what arrived, so the
  * listener can log it, count it and drop it without a client ever seeing it.
  * Fields are separated by exactly one TAB; ids are decimal int4 (`^\d+$`, at
- * most 2^31-1). Rules follow Hydra's code (see shared/hydra.md), not its manual.
+ * most 2^31-1). Rules follow Hydra's code (its evaluator and queue runner), not
+ * its manual, where the two disagree.
  */
 import type { Channel, QueueChannel } from './channels.js';
+import { INT4_MAX } from './rows.js';
 
 /** The typed content of one notification, discriminated by `channel`. */
 export type Notice =
@@ -48,8 +50,6 @@ const ID = /^\d+$/;
 function quote(field: string): string {
   return JSON.stringify(field.length > 40 ? `${field.slice(0, 40)}…` : field);
 }
-const INT4_MAX = 2 ** 31 - 1;
-
 function id(field: string | undefined, what: string): number {
   if (field === undefined) throw new Error(`expected ${what}, found nothing`);
   if (!ID.test(field)) throw new Error(`expected ${what} as a decimal id, found ${quote(field)}`);

@@ -105,6 +105,26 @@ export interface BuildOutput {
   path: string | null;
 }
 
+/**
+ * One finish of a build, as Hydra names it: the build and the
+ * `notificationpendingsince` (Unix seconds) of that finish. A build that was
+ * restarted and finished again has a second occurrence with a newer value.
+ */
+export interface Occurrence {
+  buildId: number;
+  pendingSince: number;
+}
+
+/** The range of Hydra's `integer` columns (ids and Unix seconds are Postgres int4). */
+export const INT4_MIN = -2_147_483_648;
+/** The range of Hydra's `integer` columns (ids and Unix seconds are Postgres int4). */
+export const INT4_MAX = 2_147_483_647;
+
+/** Whether `value` fits one of Hydra's `integer` columns. */
+export function isInt4(value: number): boolean {
+  return Number.isInteger(value) && value >= INT4_MIN && value <= INT4_MAX;
+}
+
 type Raw = Record<string, unknown>;
 
 /** Hydra's Unix seconds (0 or null meaning unset) as a Date. */
@@ -114,10 +134,15 @@ export function fromUnix(value: unknown): Date | null {
   return seconds === 0 || !Number.isFinite(seconds) ? null : new Date(seconds * 1000);
 }
 
-/** A Date as Hydra's Unix seconds; fractional seconds are an error. */
+/**
+ * A Date as Hydra's Unix seconds.
+ * @throws RangeError for fractional seconds, or an instant outside what Hydra
+ * stores (32-bit seconds: 1901-12-13T20:45:52Z to 2038-01-19T03:14:07Z).
+ */
 export function toUnix(date: Date): number {
   const ms = date.getTime();
   if (ms % 1000 !== 0) throw new RangeError(`${date.toISOString()} has fractional seconds; Hydra stores whole seconds`);
+  if (!isInt4(ms / 1000)) throw new RangeError(`${date.toISOString()} is outside what Hydra stores (32-bit Unix seconds)`);
   return ms / 1000;
 }
 

@@ -1,5 +1,5 @@
 -- A Hydra-compatible subset of Hydra's database, written for hydra-notify-gateway from the
--- facts in shared/hydra.md (Hydra schema version 87). It holds the tables the gateway reads
+-- NixOS/hydra's hydra.sql (schema version 87). It holds the tables the gateway reads
 -- and the simulator writes, with Hydra's names, types, keys, CHECKs, the indexes the
 -- gateway's queries rely on, and Hydra's trigger channels.
 --

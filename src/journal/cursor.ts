@@ -4,7 +4,7 @@
  * event. The encoding is base64url of `journal:<position>`, so cursors from
  * other connections (`pendingBuildFinished`) are told apart.
  */
-import { GraphQLError } from 'graphql';
+import { errors, quoted } from '../errors.js';
 
 const PREFIX = 'journal:';
 
@@ -13,20 +13,10 @@ export function encodeCursor(position: number): string {
   return Buffer.from(`${PREFIX}${position}`).toString('base64url');
 }
 
-/** The position of a cursor; a BAD_USER_INPUT error for anything else. */
+/** The position of a cursor; BAD_USER_INPUT for anything else. */
 export function decodeCursor(cursor: string): number {
   const match = /^journal:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
   const position = match ? Number(match[1]) : NaN;
-  if (!Number.isSafeInteger(position)) {
-    throw new GraphQLError(`not an event cursor: ${JSON.stringify(cursor.slice(0, 100))}`, { extensions: { code: 'BAD_USER_INPUT' } });
-  }
+  if (!Number.isSafeInteger(position)) throw errors.badInput(`not an event cursor: ${quoted(cursor)}`);
   return position;
-}
-
-/** The error for a cursor whose events were pruned by retention. */
-export function cursorExpired(position: number, prunedThrough: number): GraphQLError {
-  return new GraphQLError(
-    `cursor expired: events after it up to position ${prunedThrough} were pruned by retention; read pendingBuildFinished or start without a cursor`,
-    { extensions: { code: 'CURSOR_EXPIRED', position, prunedThrough } },
-  );
 }

@@ -9,6 +9,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
+import { transaction } from '../db/transaction.js';
 
 /** Advisory lock key serialising migrations ("hngmigr" in ASCII). */
 const MIGRATE_LOCK = '29388411153606514';
@@ -17,25 +18,20 @@ const MIGRATE_LOCK = '29388411153606514';
 export async function migrate(client: pg.ClientBase): Promise<number[]> {
   const folder = new URL('./migrations/', import.meta.url);
   const files = (await readdir(folder)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
-  await client.query('BEGIN');
-  try {
-    await client.query('/* migrateLock */ SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATE_LOCK]);
-    await client.query(`/* migrateTable */ CREATE SCHEMA IF NOT EXISTS hydra_notify_gateway;
+  return transaction(client, async (tx) => {
+    await tx.query('/* migrateLock */ SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATE_LOCK]);
+    await tx.query(`/* migrateTable */ CREATE SCHEMA IF NOT EXISTS hydra_notify_gateway;
       CREATE TABLE IF NOT EXISTS hydra_notify_gateway.migrations (version integer primary key, applied_at timestamptz not null default now())`);
-    const { rows } = await client.query<{ version: number }>('/* appliedMigrations */ SELECT version FROM hydra_notify_gateway.migrations');
+    const { rows } = await tx.query<{ version: number }>('/* appliedMigrations */ SELECT version FROM hydra_notify_gateway.migrations');
     const applied = new Set(rows.map((r) => r.version));
     const done: number[] = [];
     for (const file of files) {
       const version = Number(file.slice(0, 3));
       if (applied.has(version)) continue;
-      await client.query(await readFile(new URL(file, folder), 'utf8'));
-      await client.query('/* recordMigration */ INSERT INTO hydra_notify_gateway.migrations (version) VALUES ($1)', [version]);
+      await tx.query(await readFile(new URL(file, folder), 'utf8'));
+      await tx.query('/* recordMigration */ INSERT INTO hydra_notify_gateway.migrations (version) VALUES ($1)', [version]);
       done.push(version);
     }
-    await client.query('COMMIT');
     return done;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
+  });
 }

@@ -11,11 +11,18 @@
  * the recorder, so this instance stops owing what another one journaled.
  */
 import type { Queryable } from '../db/queryable.js';
-import type { Pipeline } from '../events/pipeline.js';
 import type { Log } from '../log.js';
 import { type JournalRow, journalAfter, lastPosition } from './queries/journal.js';
 
-/** Tails the journal into a pipeline; see the module contract. */
+/** Where the reader hands rows: the live pipeline (events/pipeline.ts). */
+export interface JournalSink {
+  /** Rows up to `position` were there before the reader started. */
+  startAt(position: number): void;
+  /** The next row, in position order. */
+  accept(row: JournalRow): void;
+}
+
+/** Tails the journal into a sink; see the module contract. */
 export class JournalReader {
   private last = 0;
   private reading = false;
@@ -26,7 +33,7 @@ export class JournalReader {
   constructor(
     private readonly options: {
       db: Queryable;
-      pipeline: Pipeline;
+      sink: JournalSink;
       log: Log;
       /** Sees every row read, before it is published. */
       onRow?: (row: JournalRow) => void;
@@ -43,7 +50,7 @@ export class JournalReader {
   /** Starts at the journal's current end. */
   async start(): Promise<void> {
     this.last = await lastPosition(this.options.db);
-    this.options.pipeline.startAt(this.last);
+    this.options.sink.startAt(this.last);
     this.timer = setInterval(() => this.hint(), this.options.pollMs ?? 1_000);
     this.timer.unref();
   }
@@ -74,7 +81,7 @@ export class JournalReader {
           for (const row of rows) {
             if (this.stopped) return;
             this.options.onRow?.(row);
-            this.options.pipeline.accept(row);
+            this.options.sink.accept(row);
             this.last = row.position;
           }
           if (rows.length < 1_000) break;

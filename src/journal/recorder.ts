@@ -28,22 +28,46 @@
  *   short-lived and comparable.
  * - After each journal transaction the recorder NOTIFYs `hng_journal` (in the
  *   same transaction): every instance's reader then reads the new rows.
+ * - What else must hold every journaled notification is written in the same
+ *   transaction through `hooks.appended` (consumers' pending sets), with each
+ *   payload parsed by its channel's one rule (hydra/payloads.ts): a malformed
+ *   payload is journaled as received and creates nothing anywhere. After a
+ *   gap, `hooks.gap` is told from when Hydra's tables must be re-read.
+ * - Every statement goes through the LISTEN connection's exclusive turns
+ *   (listener.ts): a transaction, a mark or a lock attempt runs alone.
  */
+import type { Queryable } from '../db/queryable.js';
+import { JOURNAL_CHANNEL, MARK_CHANNEL, notifyInternal } from '../db/channels.js';
+import { transaction } from '../db/transaction.js';
+import { isChannel } from '../hydra/channels.js';
+import { type Notice, PayloadError, parsePayload } from '../hydra/payloads.js';
 import type { Listener } from '../listener/listener.js';
 import type { Log } from '../log.js';
-import { addOccurrences } from '../consumers/queries/occurrences.js';
-import { reconcileOccurrences } from '../consumers/queries/reconcile.js';
 import { Backlog, type Heard } from './backlog.js';
-import { JOURNAL_CHANNEL, MARK_CHANNEL } from './channels.js';
 import { appendGap, appendNotifications, appendRecovered, journalTail } from './queries/journal.js';
-import { heartbeat, notifyInternal, RECORDER_LOCK, recorderState, tryRecorderLock } from './queries/recorder.js';
+import { heartbeat, RECORDER_LOCK, recorderState, tryRecorderLock } from './queries/recorder.js';
+
+/** A notification as journaled: its position and, when well-formed, what it says. */
+export interface Journaled {
+  position: number;
+  notice: Notice | null;
+}
+
+/** What is written beside the journal, by whoever must hold every journaled event. */
+export interface RecorderHooks {
+  /** In the transaction that appends `rows` to the journal, on the recorder's connection. */
+  appended?(tx: Queryable, rows: readonly Journaled[]): Promise<void>;
+  /** After a gap was journaled: what Hydra's tables hold since `sinceUnix` may have gone unheard. */
+  gap?(sinceUnix: number): Promise<void>;
+}
 
 /** Settings of the recorder. */
 export interface RecorderOptions {
-  listener: Pick<Listener, 'query' | 'clockOffsetMs'>;
+  listener: Pick<Listener, 'exclusive' | 'clockOffsetMs'>;
   /** This instance's name in the journal (`recorded_by`). */
   instance: string;
   log: Log;
+  hooks?: RecorderHooks;
   /** @default 1_000 */
   lockRetryMs?: number;
   /** @default 3_000 */
@@ -150,22 +174,23 @@ export class Recorder {
 
   private async mark(): Promise<void> {
     this.heardSinceMark = false;
-    await notifyInternal(this.options.listener, MARK_CHANNEL, `${this.options.instance}:${++this.marks}`);
+    const mark = `${this.options.instance}:${++this.marks}`;
+    await this.options.listener.exclusive((db) => notifyInternal(db, MARK_CHANNEL, mark));
   }
 
   private async tryLead(epoch: number): Promise<boolean> {
-    const db = this.options.listener;
+    const { listener } = this.options;
+    let gapSince: number | null = null;
     try {
-      if (!(await tryRecorderLock(db))) return false;
-      if (epoch !== this.epoch) return false;
-      await db.query('BEGIN');
-      try {
-        await this.takeOver(epoch);
-        await db.query('COMMIT');
-      } catch (error) {
-        await db.query('ROLLBACK').catch(() => {});
-        throw error;
-      }
+      const led = await listener.exclusive(async (db) => {
+        if (!(await tryRecorderLock(db))) return false;
+        if (epoch !== this.epoch) return false;
+        gapSince = await transaction(db, (tx) => this.takeOver(tx, epoch));
+        return epoch === this.epoch;
+      });
+      if (!led) return false;
+      // Consumers learn of the gap's finishes before this instance starts recording new ones.
+      if (gapSince !== null) await this.afterGap(gapSince);
       if (epoch !== this.epoch) return false;
       this.leader = true;
       this.takeovers++;
@@ -180,15 +205,26 @@ export class Recorder {
       return true;
     } catch (error) {
       // The lock is the session's: a takeover that failed must not keep others from trying.
-      await db.query('/* recorderUnlock */ SELECT pg_advisory_unlock($1::bigint)', [RECORDER_LOCK]).catch(() => {});
+      await listener
+        .exclusive((db) => db.query('/* recorderUnlock */ SELECT pg_advisory_unlock($1::bigint)', [RECORDER_LOCK]))
+        .catch(() => {});
       this.options.log.warn('could not take over recording', { error: (error as Error).message });
       return false;
     }
   }
 
-  /** Aligns the backlog with the journal, writing a gap (and recoveries) when nobody listened. */
-  private async takeOver(epoch: number): Promise<void> {
-    const db = this.options.listener;
+  private async afterGap(sinceUnix: number): Promise<void> {
+    await this.options.hooks
+      ?.gap?.(sinceUnix)
+      .catch((error: Error) => this.options.log.warn('reconciling after the gap failed', { error: error.message }));
+  }
+
+  /**
+   * Aligns the backlog with the journal, writing a gap (and recoveries) when
+   * nobody listened. Returns, after a gap, the Unix second from which Hydra's
+   * tables must be re-read.
+   */
+  private async takeOver(db: Queryable, epoch: number): Promise<number | null> {
     const { instance, log } = this.options;
     const tail = await journalTail(db, TAIL);
     const state = await recorderState(db);
@@ -205,11 +241,11 @@ export class Recorder {
       this.backlog.alignUnkeyed(audible);
     }
     if (epoch !== this.epoch) throw new Error('connection changed during takeover');
+    let since: number | null = null;
     if (gap) {
       await appendGap(db, instance, lastSeen, this.listeningSince);
-      const since = Math.floor(lastSeen.getTime() / 1000) - RECOVERY_SLACK_S;
+      since = Math.floor(lastSeen.getTime() / 1000) - RECOVERY_SLACK_S;
       const recovered = await appendRecovered(db, instance, since);
-      await reconcileOccurrences(db, since);
       log.warn('journal gap: no instance listened', {
         from: lastSeen.toISOString(),
         to: this.listeningSince.toISOString(),
@@ -220,6 +256,7 @@ export class Recorder {
     // accounted for by the gap; what was heard since waits in the backlog.
     await heartbeat(db, instance, lastSeen && lastSeen > this.listenSentAt ? lastSeen : this.listenSentAt);
     await notifyInternal(db, JOURNAL_CHANNEL, 'takeover');
+    return since;
   }
 
   /** Journals the backlog, in batches, one transaction each; single-flight. */
@@ -231,30 +268,39 @@ export class Recorder {
     this.flushing = true;
     let done!: () => void;
     this.flushDone = new Promise((resolve) => (done = resolve));
-    const db = this.options.listener;
+    const { listener, instance, hooks } = this.options;
     const batchSize = this.options.batchSize ?? 1_000;
     try {
       while (this.leader && (this.backlog.size > 0 || this.again)) {
         this.again = false;
         const epoch = this.epoch;
-        const before = new Date(Date.now() + this.options.listener.clockOffsetMs);
+        const before = new Date(Date.now() + listener.clockOffsetMs);
         // The chunks of one split build_finished go into one journal transaction.
         const items = this.backlog.take(batchSize, sameBuildFinished);
         // Everything heard up to the last item is journaled with this batch; up to
         // `before` too if nothing was left behind. Under sustained load the
         // heartbeat still advances, batch by batch.
         const journaledThrough = this.backlog.size === 0 ? before : (items.at(-1)?.receivedAt ?? null);
+        const notices = items.map(noticeOf);
         try {
-          await db.query('BEGIN');
-          if (items.length > 0) {
-            const positions = await appendNotifications(db, this.options.instance, items.map(toNew));
-            await addOccurrences(db, occurrencesOf(items, positions));
-            await notifyInternal(db, JOURNAL_CHANNEL, String(positions.at(-1)));
-          }
-          if (journaledThrough) await heartbeat(db, this.options.instance, journaledThrough);
-          await db.query('COMMIT');
+          await listener.exclusive((db) =>
+            transaction(db, async (tx) => {
+              if (items.length > 0) {
+                const positions = await appendNotifications(
+                  tx,
+                  instance,
+                  items.map((item, i) => toNew(item, notices[i]!)),
+                );
+                await hooks?.appended?.(
+                  tx,
+                  positions.map((position, i) => ({ position, notice: notices[i]! })),
+                );
+                await notifyInternal(tx, JOURNAL_CHANNEL, String(positions.at(-1)));
+              }
+              if (journaledThrough) await heartbeat(tx, instance, journaledThrough);
+            }),
+          );
         } catch (error) {
-          await db.query('ROLLBACK').catch(() => {});
           if (epoch === this.epoch) this.backlog.putBack(items);
           this.options.log.warn('journal write failed', { error: (error as Error).message, rows: items.length });
           break;
@@ -267,37 +313,32 @@ export class Recorder {
   }
 }
 
-const ID = /^\d{1,10}$/;
+/** What a heard notification says, by its channel's one rule; null when malformed (or not a channel the gateway knows). */
+function noticeOf(heard: Heard): Notice | null {
+  if (!isChannel(heard.channel)) return null;
+  const notice = parsePayload(heard.channel, heard.payload);
+  return notice instanceof PayloadError ? null : notice;
+}
+
+/** The build a well-formed build_finished names first. */
+function finishedBuild(heard: Heard): number | null {
+  const notice = heard.channel === 'build_finished' ? noticeOf(heard) : null;
+  return notice?.channel === 'build_finished' ? notice.buildId : null;
+}
 
 /** Whether `next` continues the split build_finished payload of `last` (same first id). */
 function sameBuildFinished(last: Heard, next: Heard): boolean {
-  return (
-    last.channel === 'build_finished' &&
-    next.channel === 'build_finished' &&
-    last.payload.split('\t', 1)[0] === next.payload.split('\t', 1)[0]
-  );
+  const id = finishedBuild(last);
+  return id !== null && finishedBuild(next) === id;
 }
 
-function toNew(heard: Heard) {
-  const first = heard.channel === 'build_finished' ? heard.payload.split('\t', 1)[0]! : '';
+function toNew(heard: Heard, notice: Notice | null) {
   return {
     channel: heard.channel,
     payload: heard.payload,
     receivedAt: heard.receivedAt,
-    buildId: ID.test(first) && Number(first) < 2 ** 31 ? Number(first) : null,
+    buildId: notice?.channel === 'build_finished' ? notice.buildId : null,
     mark: heard.mark,
     offset: heard.offset,
   };
-}
-
-/** Every build a journaled build_finished names (the build and its dependents), with the row's position. */
-function occurrencesOf(items: readonly Heard[], positions: readonly number[]): { buildId: number; position: number }[] {
-  const out: { buildId: number; position: number }[] = [];
-  items.forEach((item, i) => {
-    if (item.channel !== 'build_finished') return;
-    for (const field of new Set(item.payload.split('\t'))) {
-      if (ID.test(field) && Number(field) < 2 ** 31) out.push({ buildId: Number(field), position: positions[i]! });
-    }
-  });
-  return out;
 }

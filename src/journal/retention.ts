@@ -1,13 +1,16 @@
 /**
- * Retention of the journal: rows older than `retentionMs` are pruned every
+ * Retention: journal rows older than `retentionMs` are pruned every
  * `everyMs` by the instance that records (others skip), in batches of
  * `batch` rows, so pruning never blocks recording (see queries/prune.ts).
+ * What else keeps rows by the journal's retention (consumers'
+ * acknowledgements) is pruned in the same run, through `alsoPrune`, with the
+ * same cutoff.
  */
 import type { Queryable } from '../db/queryable.js';
 import type { Log } from '../log.js';
-import { pruneJournalBatch, pruneOccurrencesBatch } from './queries/prune.js';
+import { pruneJournalBatch } from './queries/prune.js';
 
-/** Prunes old journal rows and acknowledged occurrences. */
+/** Prunes old journal rows, and whatever else is kept as long. */
 export class Retention {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<number> | null = null;
@@ -24,6 +27,8 @@ export class Retention {
       active: () => boolean;
       /** @default 5_000 */
       batch?: number;
+      /** Other pruning by the same cutoff, after the journal's. */
+      alsoPrune?: readonly ((cutoff: Date) => Promise<unknown>)[];
     },
   ) {}
 
@@ -48,7 +53,7 @@ export class Retention {
       const batch = this.options.batch ?? 5_000;
       let total = 0;
       for (let n = batch; n === batch; total += n) n = await pruneJournalBatch(this.options.db, cutoff, batch);
-      for (let n = batch; n === batch;) n = await pruneOccurrencesBatch(this.options.db, cutoff, batch);
+      for (const prune of this.options.alsoPrune ?? []) await prune(cutoff);
       if (total > 0) this.options.log.info('pruned the journal', { rows: total, before: cutoff.toISOString() });
       return total;
     })().finally(() => (this.running = null));

@@ -16,11 +16,18 @@
  *   `onListening` first (with `reconnected` and the LISTEN's start times), so
  *   the recorder can account for the window it missed (journal/recorder.ts).
  * - Its server session carries TCP keepalives and the recorder's advisory
- *   lock; `query` runs statements on it for the recorder.
+ *   lock. Statements on it are serialized by design: `exclusive(fn)` gives
+ *   `fn` the connection to itself (a whole transaction, or one statement),
+ *   turn by turn, so a statement never runs inside another caller's
+ *   transaction and pg never sees a second query while one executes. The
+ *   probe takes its turn like any caller. A turn belongs to the connection it
+ *   started on: after a reconnect, a statement of an old turn fails rather
+ *   than run on the new connection.
  */
 import pg from 'pg';
+import { INTERNAL_CHANNELS } from '../db/channels.js';
+import type { Queryable } from '../db/queryable.js';
 import { CHANNELS } from '../hydra/channels.js';
-import { INTERNAL_CHANNELS } from '../journal/channels.js';
 import type { Log } from '../log.js';
 import { backoffDelay } from './backoff.js';
 
@@ -71,9 +78,19 @@ export interface ListenerState {
   downSince: Date | null;
 }
 
+/** One connection's queue of exclusive turns. */
+interface Session {
+  client: pg.Client;
+  /** Settles when the last turn queued so far has ended. */
+  tail: Promise<unknown>;
+  /** When a statement on it last completed (this machine's clock). */
+  lastProgress: number;
+}
+
 /** The dedicated LISTEN connection with reconnect; see the module contract. */
 export class Listener {
   private client: pg.Client | null = null;
+  private session: Session | null = null;
   private connecting: pg.Client | null = null;
   private stopped = false;
   /** The database's clock minus this machine's, measured at the last connect (ms). */
@@ -102,6 +119,7 @@ export class Listener {
     if (this.probe) clearInterval(this.probe);
     const client = this.client;
     this.client = null;
+    this.session = null;
     this.state.connected = false;
     if (client) await client.end().catch(() => {});
   }
@@ -146,6 +164,7 @@ export class Listener {
       this.connecting = null;
     }
     this.client = client;
+    this.session = { client, tail: Promise.resolve(), lastProgress: Date.now() };
     this.clockOffsetMs = offsetMs;
     if (this.stopped) {
       await client.end().catch(() => {});
@@ -173,26 +192,59 @@ export class Listener {
   }
 
   /**
-   * Runs a statement on the LISTEN connection itself. The recorder does so:
-   * its advisory lock and its writes must die with this connection, so that
-   * only an instance that is listening can record. Rejects when not connected.
+   * Runs `fn` with the LISTEN connection to itself, after every turn queued
+   * before it. The recorder works this way: its advisory lock and its writes
+   * must die with this connection, so that only an instance that is
+   * listening can record. `fn` must use the `db` it is given (calling
+   * `exclusive` again from inside would wait for itself). Rejects when not
+   * connected, and a statement of a turn whose connection was lost rejects.
    */
-  async query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
-    const client = this.client;
-    if (!client) throw new Error('the LISTEN connection is down');
-    return client.query(text, values);
+  exclusive<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    const session = this.session;
+    if (!session) return Promise.reject(new Error('the LISTEN connection is down'));
+    const db: Queryable = {
+      query: async (text, values) => {
+        if (this.session !== session) throw new Error('the LISTEN connection was lost');
+        const result = await session.client.query(text, values);
+        session.lastProgress = Date.now();
+        return result;
+      },
+    };
+    const turn = session.tail.then(() => fn(db));
+    session.tail = turn.catch(() => {});
+    return turn;
+  }
+
+  /** Runs one statement on the LISTEN connection, in its turn (see `exclusive`). */
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    return this.exclusive((db) => db.query(text, values));
   }
 
   private startProbe(client: pg.Client): void {
     if (this.probe) clearInterval(this.probe);
     const every = this.options.probeMs ?? 10_000;
     this.probe = setInterval(() => {
+      const session = this.session;
+      if (!session || session.client !== client) return;
       // A half-open TCP connection delivers nothing and raises nothing; a
-      // query that does not answer within the probe period exposes it.
-      const deadline = setTimeout(() => this.lost(client, new Error('probe query timed out')), every);
-      client.query('/* listenerProbe */ SELECT 1').then(
-        () => clearTimeout(deadline),
+      // probe that does not answer exposes it. The probe waits for its turn:
+      // while other turns keep completing statements, the connection is alive.
+      let answered = false;
+      const queuedAt = Date.now();
+      const check = () => {
+        if (answered || this.session !== session) return;
+        const stalled = session.lastProgress < queuedAt || Date.now() - session.lastProgress >= every;
+        if (stalled) this.lost(client, new Error('probe query timed out'));
+        else deadline = setTimeout(check, every);
+      };
+      let deadline = setTimeout(check, every);
+      this.exclusive((db) => db.query('/* listenerProbe */ SELECT 1')).then(
+        () => {
+          answered = true;
+          clearTimeout(deadline);
+        },
         (error: Error) => {
+          answered = true;
           clearTimeout(deadline);
           this.lost(client, error);
         },
@@ -204,6 +256,7 @@ export class Listener {
   private lost(client: pg.Client, error: Error): void {
     if (client !== this.client || this.stopped) return;
     this.client = null;
+    this.session = null;
     if (this.probe) clearInterval(this.probe);
     this.probe = null;
     Object.assign(this.state, { connected: false, backendPid: null, downSince: new Date() });

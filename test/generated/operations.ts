@@ -17,6 +17,8 @@ export type AcknowledgeOutcome =
   | 'ALREADY_ACKNOWLEDGED'
   /** The build is not finished (queued, building, or restarted). */
   | 'NOT_FINISHED'
+  /** Consumers only: the consumer never had this occurrence pending (the finish predates the consumer, or retention pruned its acknowledgement); nothing changed. */
+  | 'NOT_PENDING'
   /** A different finish of the build is pending (it was restarted and finished again); see pendingSince. */
   | 'STALE';
 

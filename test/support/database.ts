@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { inTransaction } from '../../src/db/transaction.js';
 import { onCleanup } from './gateway.js';
 
 /** A test database and a pool on it. */
@@ -77,9 +78,7 @@ export async function notify(
   notifications: readonly (readonly [channel: string, payload: string])[],
   style: NotifyStyle = 'statement',
 ): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     for (const [channel, payload] of notifications) {
       if (style === 'statement') {
         await client.query(
@@ -91,14 +90,8 @@ export async function notify(
         await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
       }
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
-/** Runs `fn` in a transaction on one client. */
-export { inTransaction as transaction } from '../../src/db/transaction.js';
+/** Runs `fn` in a transaction on a client of `pool`. */
+export { inTransaction as transaction };

@@ -1,36 +1,38 @@
 /**
- * A consumer's acknowledgements: compare-and-set on its own occurrences, and,
- * in owner mode, clearing Hydra's column once no active consumer still has
- * the occurrence pending.
+ * The statements of a consumer's acknowledgement: compare-and-set on its own
+ * occurrences, and clearing Hydra's column once no active consumer still has
+ * an occurrence pending.
  *
- * Contract: the caller runs `lockBuilds`, `acknowledgeOccurrences` and (owner
- * mode) `clearFullyAcknowledged` in ONE transaction, in that order. The row
- * locks on `builds` serialize acknowledgements of the same builds across
- * consumers, and each statement takes a fresh snapshot (READ COMMITTED), so
- * the last consumer to acknowledge always sees the others' acknowledgements
- * and clears the column: it can never stay set because two consumers
- * acknowledged at the same moment. Clearing is itself compare-and-set on the
- * occurrence's pendingSince: a newer finish is never cleared by an older one.
+ * Contract: these are statements, not the rule. The rule (one transaction,
+ * `lockBuilds` first in owner mode, then `acknowledgeOccurrences`, then
+ * `clearFullyAcknowledged`) lives in consumers/acknowledgement.ts, its only
+ * caller. Clearing is itself compare-and-set on the occurrence's
+ * pendingSince: a newer finish is never cleared by an older one.
  */
 import type { Queryable } from '../../db/queryable.js';
-import type { AckRequest, AckResult } from '../../hydra/queries/acknowledgeBuilds.js';
+import type { Occurrence } from '../../hydra/rows.js';
 
-/** Locks the `builds` rows of `buildIds` until the transaction ends. */
+/** Locks the `builds` rows of `buildIds`, in id order, until the transaction ends. */
 export async function lockBuilds(db: Queryable, buildIds: readonly number[]): Promise<void> {
+  if (buildIds.length === 0) return;
   await db.query('/* lockBuilds */ SELECT id FROM builds WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE', [buildIds]);
 }
 
-interface Row {
-  ord: string;
+/** What one request found and did, in request order. */
+export interface OccurrenceAck {
+  /** The build exists. */
   found: boolean;
-  finished: number | null;
-  cleared: boolean;
+  finished: boolean;
+  /** This statement acknowledged the occurrence. */
+  acknowledged: boolean;
+  /** The consumer has (or had) this occurrence in its pending set. */
   existed: boolean;
+  /** The newest later occurrence of the build still pending for the consumer (Unix seconds). */
   newer: number | null;
 }
 
-/** Acknowledges occurrences of `consumer`, answering in request order. */
-export async function acknowledgeOccurrences(db: Queryable, consumer: string, requests: readonly AckRequest[]): Promise<AckResult[]> {
+/** Acknowledges occurrences of `consumer` that are still unacknowledged. */
+export async function acknowledgeOccurrences(db: Queryable, consumer: string, requests: readonly Occurrence[]): Promise<OccurrenceAck[]> {
   if (requests.length === 0) return [];
   const { rows } = await db.query(
     `/* acknowledgeOccurrences */
@@ -43,7 +45,7 @@ export async function acknowledgeOccurrences(db: Queryable, consumer: string, re
        WHERE o.consumer = $3 AND o.build_id = first.build_id AND o.pending_since = first.since AND o.acknowledged_at IS NULL
        RETURNING first.ord
      )
-     SELECT req.ord, b.id IS NOT NULL AS found, b.finished, a.ord IS NOT NULL AS cleared,
+     SELECT b.id IS NOT NULL AS found, b.finished, a.ord IS NOT NULL AS acknowledged,
        EXISTS (SELECT 1 FROM hydra_notify_gateway.occurrences x
                WHERE x.consumer = $3 AND x.build_id = req.build_id AND x.pending_since = req.since) AS existed,
        (SELECT max(x.pending_since) FROM hydra_notify_gateway.occurrences x
@@ -52,25 +54,21 @@ export async function acknowledgeOccurrences(db: Queryable, consumer: string, re
      ORDER BY req.ord`,
     [requests.map((r) => r.buildId), requests.map((r) => r.pendingSince), consumer],
   );
-  return (rows as Row[]).map((row, i) => {
-    const { buildId } = requests[i]!;
-    if (!row.found) return { buildId, outcome: 'NOT_FOUND', currentPendingSince: null };
-    if (row.cleared) return { buildId, outcome: 'ACKNOWLEDGED', currentPendingSince: null };
-    const newer = row.newer === null ? null : Number(row.newer);
-    // Existed but not cleared here: acknowledged before, or by a concurrent call that won the row lock.
-    if (row.existed) return { buildId, outcome: 'ALREADY_ACKNOWLEDGED', currentPendingSince: newer };
-    if (newer !== null) return { buildId, outcome: 'STALE', currentPendingSince: newer };
-    if (Number(row.finished) !== 1) return { buildId, outcome: 'NOT_FINISHED', currentPendingSince: null };
-    return { buildId, outcome: 'ALREADY_ACKNOWLEDGED', currentPendingSince: null };
-  });
+  return rows.map((r: Record<string, unknown>) => ({
+    found: Boolean(r.found),
+    finished: Number(r.finished) === 1,
+    acknowledged: Boolean(r.acknowledged),
+    existed: Boolean(r.existed),
+    newer: r.newer === null ? null : Number(r.newer),
+  }));
 }
 
 /**
- * Owner mode: clears `notificationpendingsince` of each (build, pendingSince)
- * that no active (unpaused) consumer still has unacknowledged. Returns the
- * build ids cleared.
+ * Owner mode: clears `notificationpendingsince` of each occurrence that no
+ * active (unpaused) consumer still has unacknowledged. Returns the build ids
+ * cleared.
  */
-export async function clearFullyAcknowledged(db: Queryable, occurrences: readonly AckRequest[]): Promise<number[]> {
+export async function clearFullyAcknowledged(db: Queryable, occurrences: readonly Occurrence[]): Promise<number[]> {
   if (occurrences.length === 0) return [];
   const { rows } = await db.query(
     `/* clearFullyAcknowledged */
@@ -88,7 +86,7 @@ export async function clearFullyAcknowledged(db: Queryable, occurrences: readonl
 }
 
 /** The unacknowledged occurrences of `consumer` (for clearing after it is paused or removed). */
-export async function unacknowledgedOf(db: Queryable, consumer: string): Promise<AckRequest[]> {
+export async function unacknowledgedOf(db: Queryable, consumer: string): Promise<Occurrence[]> {
   const { rows } = await db.query(
     `/* unacknowledgedOf */ SELECT build_id, pending_since FROM hydra_notify_gateway.occurrences
      WHERE consumer = $1 AND acknowledged_at IS NULL`,

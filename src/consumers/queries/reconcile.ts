@@ -7,9 +7,11 @@
  * Two sources, both read-only on Hydra's side: every build still pending
  * (`notificationpendingsince` set, Hydra's partial index), and every build
  * finished since `sinceUnix` (by `stoptime`, for observer mode, where
- * hydra-notify clears the column within seconds). Only finishes after a
- * consumer was created count for it (whole seconds: a finish in the second of
- * its creation is left to the journal). Idempotent.
+ * hydra-notify clears the column within seconds). A finish counts for a
+ * consumer when it happened in or after the second the consumer was created:
+ * Hydra's times are whole seconds, so a finish in that second may precede the
+ * creation or follow it, and delivery is at least once: when in doubt,
+ * include. Idempotent.
  */
 import type { Queryable } from '../../db/queryable.js';
 
@@ -26,7 +28,7 @@ export async function reconcileOccurrences(db: Queryable, sinceUnix: number | nu
        SELECT b.id, coalesce(b.notificationpendingsince, b.stoptime) FROM builds b
        WHERE $1::int IS NOT NULL AND b.finished = 1 AND b.stoptime >= $1::int
      ) AS f
-     JOIN hydra_notify_gateway.consumers c ON f.since > extract(epoch FROM c.created_at)
+     JOIN hydra_notify_gateway.consumers c ON f.since >= floor(extract(epoch FROM c.created_at))
      ON CONFLICT DO NOTHING`,
     [sinceUnix],
   );

@@ -1,6 +1,7 @@
 /**
  * The pending `build_finished` backlog: builds whose
- * `notificationpendingsince` is set, oldest first.
+ * `notificationpendingsince` is set, oldest first; and the build filter that
+ * every statement filtering builds shares.
  *
  * Contract: keyset pagination on (notificationpendingsince, id), so a page is
  * stable while builds are acknowledged or added around it, and the scan runs
@@ -9,6 +10,7 @@
  * fetched so the caller knows whether another page follows.
  */
 import type { Queryable } from '../../db/queryable.js';
+import { Params } from '../../db/sql.js';
 import { type Build, toBuild } from '../rows.js';
 import { BUILD_COLUMNS } from './rowsById.js';
 
@@ -22,19 +24,19 @@ export interface BuildFilter {
 }
 
 /**
- * The SQL conditions of a `BuildFilter` on `builds b` joined with `jobsets j`,
- * with placeholders `$first` to `$first+4` taking `buildFilterValues(filter)`.
+ * The SQL conditions of `filter` on `builds b` joined with `jobsets j`, its
+ * values added to `p`. Every criterion is a placeholder, set or null, so one
+ * statement text (and plan) serves every combination.
  */
-export function buildFilterSql(first: number): string {
-  const [project, jobset, job, id, system] = [0, 1, 2, 3, 4].map((i) => `$${first + i}`);
-  return `(${project}::text IS NULL OR j.project = ${project}) AND (${jobset}::text IS NULL OR j.name = ${jobset})
-     AND (${job}::text IS NULL OR b.job = ${job}) AND (${id}::int IS NULL OR b.id = ${id})
-     AND (${system}::text IS NULL OR b.system = ${system})`;
-}
-
-/** The placeholder values of `buildFilterSql`, in order. */
-export function buildFilterValues(filter: BuildFilter): (string | number | null)[] {
-  return [filter.project ?? null, filter.jobset ?? null, filter.job ?? null, filter.buildId ?? null, filter.system ?? null];
+export function buildFilterSql(p: Params, filter: BuildFilter): string {
+  const project = p.add(filter.project ?? null, 'text');
+  const jobset = p.add(filter.jobset ?? null, 'text');
+  const job = p.add(filter.job ?? null, 'text');
+  const id = p.add(filter.buildId ?? null, 'int');
+  const system = p.add(filter.system ?? null, 'text');
+  return `(${project} IS NULL OR j.project = ${project}) AND (${jobset} IS NULL OR j.name = ${jobset})
+     AND (${job} IS NULL OR b.job = ${job}) AND (${id} IS NULL OR b.id = ${id})
+     AND (${system} IS NULL OR b.system = ${system})`;
 }
 
 /** Where a page starts: strictly after this (pendingSince, id). */
@@ -43,25 +45,31 @@ export interface PendingPosition {
   id: number;
 }
 
-/**
- * The statement of `pendingBuilds`; parameters: after.since, after.id,
- * project, jobset, job, buildId, system, limit + 1. Exported so tests can
- * EXPLAIN it.
- */
-export const PENDING_BUILDS_SQL = `/* pendingBuilds */ SELECT ${BUILD_COLUMNS}
+/** What a page of the backlog asks for. */
+export interface PendingQuery {
+  after: PendingPosition | null;
+  limit: number;
+  filter: BuildFilter;
+}
+
+/** The statement of `pendingBuilds` (exported so that tests can EXPLAIN it). */
+export function pendingBuildsStatement({ after, limit, filter }: PendingQuery): { text: string; values: unknown[] } {
+  const p = new Params();
+  const since = p.add(after?.since ?? null, 'int');
+  const id = p.add(after?.id ?? null, 'int');
+  const text = `/* pendingBuilds */ SELECT ${BUILD_COLUMNS}
    FROM builds b JOIN jobsets j ON j.id = b.jobset_id
    WHERE b.notificationpendingsince IS NOT NULL
-     AND ($1::int IS NULL OR (b.notificationpendingsince, b.id) > ($1::int, $2::int))
-     AND ${buildFilterSql(3)}
+     AND (${since} IS NULL OR (b.notificationpendingsince, b.id) > (${since}, ${id}))
+     AND ${buildFilterSql(p, filter)}
    ORDER BY b.notificationpendingsince, b.id
-   LIMIT $8`;
+   LIMIT ${p.add(limit + 1, 'int')}`;
+  return { text, values: p.values };
+}
 
 /** Up to `limit + 1` pending builds after `after`, oldest first. */
-export async function pendingBuilds(
-  db: Queryable,
-  options: { after: PendingPosition | null; limit: number; filter: BuildFilter },
-): Promise<Build[]> {
-  const { after, limit, filter } = options;
-  const { rows } = await db.query(PENDING_BUILDS_SQL, [after?.since ?? null, after?.id ?? null, ...buildFilterValues(filter), limit + 1]);
+export async function pendingBuilds(db: Queryable, query: PendingQuery): Promise<Build[]> {
+  const { text, values } = pendingBuildsStatement(query);
+  const { rows } = await db.query(text, values);
   return rows.map(toBuild);
 }

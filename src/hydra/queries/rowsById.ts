@@ -3,7 +3,7 @@
  *
  * Contract: each function takes a list of keys and returns one parsed record
  * (or null when the row does not exist) per key, in key order, as DataLoader
- * requires. Columns are listed explicitly (only those in shared/hydra.md), so
+ * requires. Columns are listed explicitly (only those this gateway's schema exposes), so
  * a Hydra that adds columns changes nothing here. Read-only.
  */
 import type { Queryable } from '../../db/queryable.js';

@@ -11,7 +11,7 @@ create table hydra_notify_gateway.journal (
     channel      text not null,
     payload      text not null,
     received_at  timestamptz not null,
-    -- build_* channels: the first id of the payload, when it is one.
+    -- build_finished: the build it names first, when the payload is well-formed.
     build_id     integer,
     -- build_finished: the finish it announces (notificationpendingsince, or
     -- stoptime once cleared), read when journaled.

@@ -4,6 +4,7 @@
  * (see `recorder.ts`); reads use the query pool.
  */
 import type { Queryable } from '../../db/queryable.js';
+import { Params } from '../../db/sql.js';
 
 /** A journal row as stored. */
 export interface JournalRow {
@@ -122,17 +123,34 @@ export async function journalTail(db: Queryable, limit: number): Promise<Journal
   return rows.map(toJournalRow).reverse();
 }
 
-/** Rows after `position`, oldest first, at most `limit`; only `channels` (and gaps) when given. */
-export async function journalAfter(
-  db: Queryable,
-  options: { after: number; limit: number; channels?: readonly string[] | null; until?: number | null },
-): Promise<JournalRow[]> {
+/** Which rows `journalAfter` reads. */
+export interface JournalRange {
+  /** Rows strictly after this position. */
+  after: number;
+  limit: number;
+  /** Up to and including this position. */
+  through?: number | null;
+  /** Only these channels (gaps always come along). */
+  channels?: readonly string[] | null;
+  /** Only rows received at or after this instant. */
+  since?: Date | null;
+  /** Only rows received before this instant. */
+  until?: Date | null;
+}
+
+/** Rows of `range`, oldest first. */
+export async function journalAfter(db: Queryable, range: JournalRange): Promise<JournalRow[]> {
+  const p = new Params();
+  const conditions = [`position > ${p.add(range.after, 'bigint')}`];
+  if (range.through != null) conditions.push(`position <= ${p.add(range.through, 'bigint')}`);
+  if (range.channels) conditions.push(`(channel = ANY(${p.add(range.channels, 'text[]')}) OR kind = 'gap')`);
+  if (range.since) conditions.push(`received_at >= ${p.add(range.since, 'timestamptz')}`);
+  if (range.until) conditions.push(`received_at < ${p.add(range.until, 'timestamptz')}`);
   const { rows } = await db.query(
     `/* journalAfter */ SELECT ${JOURNAL_COLUMNS} FROM hydra_notify_gateway.journal
-     WHERE position > $1 AND ($3::bigint IS NULL OR position <= $3)
-       AND ($4::text[] IS NULL OR channel = ANY($4) OR kind = 'gap')
-     ORDER BY position LIMIT $2`,
-    [options.after, options.limit, options.until ?? null, options.channels ?? null],
+     WHERE ${conditions.join(' AND ')}
+     ORDER BY position LIMIT ${p.add(range.limit, 'int')}`,
+    p.values,
   );
   return rows.map(toJournalRow);
 }

@@ -1,9 +1,8 @@
 /**
- * Retention: deleting journal rows received before a cutoff, and
- * acknowledged consumer occurrences acknowledged before it, in small batches.
- * Each batch is its own short statement on the query pool, deleting only old
- * rows, so the recorder, appending at the other end, never waits on it.
- * `recorder.pruned_through` only grows: cursors at or below it have lost
+ * Retention of the journal: deleting rows received before a cutoff, in small
+ * batches. Each batch is its own short statement on the query pool, deleting
+ * only old rows, so the recorder, appending at the other end, never waits on
+ * it. `recorder.pruned_through` only grows: cursors at or below it have lost
  * events and are refused (CURSOR_EXPIRED).
  */
 import type { Queryable } from '../../db/queryable.js';
@@ -27,21 +26,4 @@ export async function pruneJournalBatch(db: Queryable, cutoff: Date, batch: numb
     [cutoff, batch],
   );
   return Number(rows[0].pruned);
-}
-
-/** Deletes up to `batch` occurrences acknowledged before `cutoff`; returns how many. */
-export async function pruneOccurrencesBatch(db: Queryable, cutoff: Date, batch: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `/* pruneOccurrencesBatch */
-     DELETE FROM hydra_notify_gateway.occurrences o
-     WHERE (o.consumer, o.build_id, o.pending_since) IN (
-       SELECT x.consumer, x.build_id, x.pending_since FROM hydra_notify_gateway.occurrences x
-       WHERE x.acknowledged_at < $1
-         -- Still pending in Hydra (another consumer has not acknowledged): keep the
-         -- acknowledgement, or reconciliation would make it pending again.
-         AND NOT EXISTS (SELECT 1 FROM builds b WHERE b.id = x.build_id AND b.notificationpendingsince = x.pending_since)
-       LIMIT $2)`,
-    [cutoff, batch],
-  );
-  return rowCount ?? 0;
 }

@@ -4,7 +4,6 @@
  * when the last one was last known to listen.
  */
 import type { Queryable } from '../../db/queryable.js';
-import { MAX_INTERNAL_PAYLOAD } from '../channels.js';
 
 /** Advisory lock key of the recorder role ("hngrec" in ASCII). */
 export const RECORDER_LOCK = '114830478501219';
@@ -25,15 +24,4 @@ export async function recorderState(db: Queryable): Promise<{ instance: string |
 /** Records that `instance` has journaled everything it heard before `at`. */
 export async function heartbeat(db: Queryable, instance: string, at: Date): Promise<void> {
   await db.query('/* recorderHeartbeat */ UPDATE hydra_notify_gateway.recorder SET instance = $1, heartbeat_at = $2', [instance, at]);
-}
-
-/**
- * Sends a notification on one of the gateway's own channels.
- * @throws when the payload is longer than `MAX_INTERNAL_PAYLOAD` (far below Postgres's 8000 bytes).
- */
-export async function notifyInternal(db: Queryable, channel: string, payload: string): Promise<void> {
-  if (Buffer.byteLength(payload) > MAX_INTERNAL_PAYLOAD) {
-    throw new RangeError(`refusing to NOTIFY ${channel} with ${Buffer.byteLength(payload)} bytes (at most ${MAX_INTERNAL_PAYLOAD})`);
-  }
-  await db.query('/* notifyInternal */ SELECT pg_notify($1, $2)', [channel, payload]);
 }

@@ -7,8 +7,8 @@ import type { GatewayEvent } from '../../events/event.js';
 import { loaded } from '../../hydra/loaders.js';
 import type { Notice } from '../../hydra/payloads.js';
 import { builder } from '../builder.js';
-import { BuildRef, BuildStepRef } from '../types/refs.js';
-import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { BuildStepRef } from '../types/refs.js';
+import { buildField, eventSubscription, HydraEventRef } from './common.js';
 
 type BuildEvent = GatewayEvent<Extract<Notice, { channel: 'build_queued' | 'build_started' }>>;
 type StepEvent = GatewayEvent<Extract<Notice, { channel: 'step_started' | 'step_finished' }>>;
@@ -19,22 +19,10 @@ function buildEvent(channel: 'build_queued' | 'build_started', name: string, fie
     interfaces: [HydraEventRef],
     fields: (t) => ({
       buildId: t.int({ resolve: (e) => e.notice.buildId }),
-      build: t.field({
-        type: BuildRef,
-        nullable: true,
-        resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)),
-      }),
+      build: buildField(t, (e) => e.notice.buildId),
     }),
   });
-  builder.subscriptionField(field, (t) =>
-    t.field({
-      type: ref,
-      description,
-      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
-      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, [channel], filter, after),
-      resolve: (delivery, _args, ctx) => deliver<BuildEvent>(delivery, ctx),
-    }),
-  );
+  eventSubscription(field, ref, [channel], description);
 }
 
 function stepEvent(channel: 'step_started' | 'step_finished', name: string, field: string, description: string) {
@@ -43,11 +31,7 @@ function stepEvent(channel: 'step_started' | 'step_finished', name: string, fiel
     interfaces: [HydraEventRef],
     fields: (t) => ({
       buildId: t.int({ resolve: (e) => e.notice.buildId }),
-      build: t.field({
-        type: BuildRef,
-        nullable: true,
-        resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)),
-      }),
+      build: buildField(t, (e) => e.notice.buildId),
       stepNr: t.int({ resolve: (e) => e.notice.stepNr }),
       step: t.field({ type: BuildStepRef, nullable: true, resolve: async (e) => loaded(e.loaders, await e.loaders.step.load(e.notice)) }),
       ...(channel === 'step_finished'
@@ -61,15 +45,7 @@ function stepEvent(channel: 'step_started' | 'step_finished', name: string, fiel
         : {}),
     }),
   });
-  builder.subscriptionField(field, (t) =>
-    t.field({
-      type: ref,
-      description,
-      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
-      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, [channel], filter, after),
-      resolve: (delivery, _args, ctx) => deliver<StepEvent>(delivery, ctx),
-    }),
-  );
+  eventSubscription(field, ref, [channel], description);
 }
 
 buildEvent('build_queued', 'BuildQueuedEvent', 'buildQueued', 'An evaluation created a new build.');

@@ -6,16 +6,14 @@
  * failure) and `pendingSince`, the `notificationpendingsince` this occurrence
  * reports, which `acknowledgeBuildFinished` takes back for compare-and-set.
  */
-import { GraphQLError } from 'graphql';
-import { consume } from '../../consumers/delivery.js';
+import { errors } from '../../errors.js';
 import type { EventOf } from '../../events/event.js';
-import { silentLog } from '../../log.js';
+import { openStream } from '../../events/subscribe.js';
 import { loaded } from '../../hydra/loaders.js';
 import { fromUnix } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
-import { checkConsumerName } from '../types/consumer.js';
 import { BuildRef } from '../types/refs.js';
-import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { AFTER_DESCRIPTION, buildField, deliver, EventFilterInput, HydraEventRef } from './common.js';
 
 type FinishedEvent = EventOf<'build_finished'>;
 
@@ -24,11 +22,7 @@ export const BuildFinishedEventRef = builder.objectRef<FinishedEvent>('BuildFini
   interfaces: [HydraEventRef],
   fields: (t) => ({
     buildId: t.int({ resolve: (e) => e.notice.buildId }),
-    build: t.field({
-      type: BuildRef,
-      nullable: true,
-      resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)),
-    }),
+    build: buildField(t, (e) => e.notice.buildId),
     dependentIds: t.intList({
       description: 'Builds that finished because of this one, in payload order, without repeats.',
       resolve: (e) => e.notice.dependentIds,
@@ -81,20 +75,9 @@ builder.subscriptionField('buildFinished', (t) =>
       }),
     },
     subscribe: async (_, { filter, after, consumer }, ctx) => {
-      if (consumer == null) return subscribeEvents(ctx, ['build_finished'], filter, after);
-      if (filter || after) {
-        throw new GraphQLError('a consumer subscription takes neither filter nor after: its pending set is its position', {
-          extensions: { code: 'BAD_USER_INPUT' },
-        });
-      }
-      return consume({
-        db: ctx.db,
-        hub: ctx.hub,
-        hints: ctx.consumerHints,
-        consumer: checkConsumerName(consumer),
-        visibilityMs: ctx.visibilityMs,
-        log: silentLog,
-      });
+      if (consumer == null) return openStream(ctx.streams, { channels: ['build_finished'], filter, after, resumeAfter: ctx.resumeAfter });
+      if (filter || after) throw errors.badInput('a consumer subscription takes neither filter nor after: its pending set is its position');
+      return ctx.consumers.consume(consumer);
     },
     resolve: (delivery, _args, ctx) => deliver<FinishedEvent>(delivery, ctx),
   }),

@@ -7,8 +7,8 @@ import type { GatewayEvent } from '../../events/event.js';
 import { loaded } from '../../hydra/loaders.js';
 import type { Notice } from '../../hydra/payloads.js';
 import { builder } from '../builder.js';
-import { BuildRef, EvaluationRef } from '../types/refs.js';
-import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { EvaluationRef } from '../types/refs.js';
+import { buildField, eventSubscription, HydraEventRef } from './common.js';
 
 type CachedChannel = 'cached_build_queued' | 'cached_build_finished';
 type CachedEvent = GatewayEvent<Extract<Notice, { channel: CachedChannel }>>;
@@ -25,22 +25,10 @@ function cachedEvent(channel: CachedChannel, name: string, field: string, descri
         resolve: async (e) => loaded(e.loaders, await e.loaders.evaluation.load(e.notice.evaluationId)),
       }),
       buildId: t.int({ resolve: (e) => e.notice.buildId }),
-      build: t.field({
-        type: BuildRef,
-        nullable: true,
-        resolve: async (e) => loaded(e.loaders, await e.loaders.build.load(e.notice.buildId)),
-      }),
+      build: buildField(t, (e) => e.notice.buildId),
     }),
   });
-  builder.subscriptionField(field, (t) =>
-    t.field({
-      type: ref,
-      description,
-      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
-      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, [channel], filter, after),
-      resolve: (delivery, _args, ctx) => deliver<CachedEvent>(delivery, ctx),
-    }),
-  );
+  eventSubscription(field, ref, [channel], description);
 }
 
 cachedEvent(

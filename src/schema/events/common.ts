@@ -1,23 +1,26 @@
 /**
  * What every event type shares: the `HydraEvent` interface, the
- * `EventFilter` input and the helper that turns hub deliveries into a
- * subscription field.
+ * `EventFilter` input, and the two helpers every event module uses: a
+ * subscription field (`eventSubscription`) and a `build` field (`buildField`).
  *
- * Contract: a subscription field subscribes to the hub for its channels with
- * the client's filter; each delivery resolves to the event, or, when the hub
- * ended the subscription (the client fell more than the queue limit behind,
- * or its filter could not load rows), to a GraphQL error with a stable
- * `extensions.code` (`SLOW_CONSUMER`, `ROW_LOAD_FAILED`) after which the
- * subscription completes. A client is never silently skipped.
+ * Contract: a subscription field maps its arguments to one `openStream` call
+ * (events/subscribe.ts); each delivery resolves to the event, or, when the
+ * stream ended the subscription (the client fell behind, or its filter could
+ * not load rows), to a GraphQL error with a stable `extensions.code`
+ * (`SLOW_CONSUMER`, `ROW_LOAD_FAILED`) after which the subscription
+ * completes. A client is never silently skipped.
  */
+import type { ObjectRef } from '@pothos/core';
 import { GraphQLError } from 'graphql';
-import type { Channel } from '../../hydra/channels.js';
+import { errors } from '../../errors.js';
 import type { GapNotice, GatewayEvent } from '../../events/event.js';
-import { type EventFilter, matches } from '../../events/filter.js';
 import type { Delivery } from '../../events/hub.js';
-import { assertNotExpired, resume } from '../../events/replay.js';
-import { decodeCursor, encodeCursor } from '../../journal/cursor.js';
-import { builder, type Context } from '../builder.js';
+import { openStream } from '../../events/subscribe.js';
+import type { Channel } from '../../hydra/channels.js';
+import { type Loaders, loaded } from '../../hydra/loaders.js';
+import { encodeCursor } from '../../journal/cursor.js';
+import { builder, type Context, type SchemaTypes } from '../builder.js';
+import { BuildRef } from '../types/refs.js';
 
 /** GraphQL type name of each channel's events. */
 export const EVENT_TYPE_NAMES: Record<Channel | 'gap', string> = {
@@ -101,28 +104,6 @@ export const EventFilterInput = builder.inputType('EventFilter', {
   }),
 });
 
-/** Subscribes for `channels`, filtered, live or resumed after a cursor; see the module contract. */
-export async function subscribeEvents(
-  ctx: Context,
-  channels: readonly (Channel | 'gap')[],
-  filter: EventFilter | null | undefined,
-  after?: string | null,
-): Promise<AsyncIterable<Delivery>> {
-  const options = {
-    channels: new Set(channels),
-    limit: ctx.subscriberQueueLimit,
-    maxLagMs: ctx.subscriberMaxLagMs,
-    accept: (event: GatewayEvent) => matches(event, filter),
-  };
-  // An EventSource reconnects to the same URL (same `after`) with a newer Last-Event-ID: that one wins.
-  const cursor = ctx.resumeAfter ?? after ?? null;
-  if (cursor === null) return ctx.hub.subscribe(options);
-  // Checked before anything is returned: the subscribe itself fails (BAD_USER_INPUT, CURSOR_EXPIRED).
-  const position = decodeCursor(cursor);
-  await assertNotExpired(ctx.db, position);
-  return resume({ ...options, db: ctx.db, hub: ctx.hub, published: ctx.published, after: position });
-}
-
 /** The `after` argument every subscription takes. */
 export const AFTER_DESCRIPTION =
   'Resume after this cursor: first every journaled event after it, then live ones, with no gap and no duplicate. CURSOR_EXPIRED when retention pruned them.';
@@ -136,14 +117,48 @@ export function deliver<E extends GatewayEvent>(delivery: Delivery, ctx: Context
         delivery.gapBefore ? Object.create(delivery.event, { gapBefore: { value: delivery.gapBefore } }) : delivery.event
       ) as Delivered<E>;
     case 'overflow':
-      throw new GraphQLError(
-        `subscription ended: this client fell behind (more than ${delivery.limit} events, or events older than ${delivery.maxLagMs} ms, waiting for it); resubscribe with the last cursor`,
-        { extensions: { code: 'SLOW_CONSUMER' } },
-      );
+      throw errors.slowConsumer(delivery.limit, delivery.maxLagMs);
     case 'error':
       if (delivery.error instanceof GraphQLError) throw delivery.error;
-      throw new GraphQLError('subscription ended: the rows for its filter could not be loaded', {
-        extensions: { code: 'ROW_LOAD_FAILED' },
-      });
+      throw errors.rowLoadFailed();
   }
+}
+
+/**
+ * Registers the subscription field `field`: events of `channels`, typed as
+ * `ref`, with the `filter` and `after` arguments every subscription takes.
+ */
+export function eventSubscription<E extends GatewayEvent>(
+  field: string,
+  ref: ObjectRef<SchemaTypes, E>,
+  channels: readonly Channel[],
+  description: string,
+): void {
+  builder.subscriptionField(field, (t) =>
+    t.field({
+      type: ref,
+      description,
+      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
+      subscribe: (_, { filter, after }, ctx) => openStream(ctx.streams, { channels, filter, after, resumeAfter: ctx.resumeAfter }),
+      // Pothos cannot resolve its result type for a generic E; deliver<E> returns the ref's type.
+      resolve: (delivery, _args, ctx) => deliver<E>(delivery, ctx) as never,
+    }),
+  );
+}
+
+/** A nullable `build` field resolving the build `id(parent)` names (none when it names none) with the parent's loaders. */
+export function buildField<P extends { readonly loaders: Loaders }>(
+  t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, P>,
+  id: (parent: P) => number | null,
+  description?: string,
+) {
+  return t.field({
+    type: BuildRef,
+    nullable: true,
+    ...(description ? { description } : {}),
+    resolve: async (parent) => {
+      const buildId = id(parent);
+      return buildId === null ? null : loaded(parent.loaders, await parent.loaders.build.load(buildId));
+    },
+  });
 }

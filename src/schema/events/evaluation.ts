@@ -9,7 +9,7 @@ import type { Notice } from '../../hydra/payloads.js';
 import { loaded } from '../../hydra/loaders.js';
 import { builder } from '../builder.js';
 import { EvaluationRef, JobsetRef } from '../types/refs.js';
-import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { eventSubscription, HydraEventRef } from './common.js';
 
 type EvalChannel = 'eval_started' | 'eval_added' | 'eval_cached' | 'eval_failed';
 type EvalEvent = GatewayEvent<Extract<Notice, { channel: EvalChannel }>>;
@@ -43,15 +43,7 @@ function evalEvent(channel: EvalChannel, name: string, field: string, descriptio
         : {}),
     }),
   });
-  builder.subscriptionField(field, (t) =>
-    t.field({
-      type: ref,
-      description,
-      args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
-      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, [channel], filter, after),
-      resolve: (delivery, _args, ctx) => deliver<EvalEvent>(delivery, ctx),
-    }),
-  );
+  eventSubscription(field, ref, [channel], description);
 }
 
 evalEvent('eval_started', 'EvalStartedEvent', 'evalStarted', 'The evaluator started checking a jobset.');

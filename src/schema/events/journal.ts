@@ -3,18 +3,14 @@
  * newest last), the `events` subscription (any channels, resumable), and the
  * `GapEvent` that marks a window no instance listened.
  */
-import { GraphQLError } from 'graphql';
 import type { GapNotice, GatewayEvent } from '../../events/event.js';
-import { matches } from '../../events/filter.js';
-import { assertNotExpired } from '../../events/replay.js';
-import { Pipeline } from '../../events/pipeline.js';
+import { type HistoryPage, historyPage } from '../../events/history.js';
+import { openStream } from '../../events/subscribe.js';
 import { CHANNELS, type Channel } from '../../hydra/channels.js';
 import { decodeCursor, encodeCursor } from '../../journal/cursor.js';
-import { journalPage } from '../../journal/queries/history.js';
-import { silentLog } from '../../log.js';
 import { builder } from '../builder.js';
 import { MAX_PAGE, PageInfoRef, pageSize } from '../types/pending.js';
-import { AFTER_DESCRIPTION, deliver, type Delivered, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { AFTER_DESCRIPTION, deliver, type Delivered, EventFilterInput, HydraEventRef } from './common.js';
 
 export const ChannelEnum = builder.enumType('NotificationChannel', {
   description: "A Hydra channel, upper-cased (BUILD_FINISHED is Postgres's build_finished).",
@@ -31,12 +27,6 @@ builder.objectRef<Delivered<GatewayEvent<GapNotice>>>('GapEvent').implement({
   }),
 });
 
-interface EventPage {
-  events: GatewayEvent[];
-  hasNextPage: boolean;
-  endCursor: string | null;
-}
-
 const EventEdgeRef = builder.objectRef<GatewayEvent>('EventEdge').implement({
   fields: (t) => ({
     cursor: t.string({ resolve: (e) => encodeCursor(e.position) }),
@@ -44,18 +34,15 @@ const EventEdgeRef = builder.objectRef<GatewayEvent>('EventEdge').implement({
   }),
 });
 
-const EventConnectionRef = builder.objectRef<EventPage>('EventConnection').implement({
+const EventConnectionRef = builder.objectRef<HistoryPage>('EventConnection').implement({
   fields: (t) => ({
     edges: t.field({ type: [EventEdgeRef], resolve: (p) => p.events }),
     pageInfo: t.field({
       type: PageInfoRef,
-      resolve: (p) => ({ hasNextPage: p.hasNextPage, endCursor: p.endCursor }),
+      resolve: (p) => ({ hasNextPage: p.hasNextPage, endCursor: p.endPosition === null ? null : encodeCursor(p.endPosition) }),
     }),
   }),
 });
-
-/** Journal rows scanned at most for one page of a filtered history query. */
-const SCAN_LIMIT = 20_000;
 
 builder.queryField('events', (t) =>
   t.field({
@@ -69,50 +56,15 @@ builder.queryField('events', (t) =>
       since: t.arg({ type: 'DateTime', description: 'Only events received at or after this instant.' }),
       until: t.arg({ type: 'DateTime', description: 'Only events received before this instant.' }),
     },
-    resolve: async (_, args, ctx) => {
-      const limit = pageSize(args.first);
-      const after = args.after ? decodeCursor(args.after) : 0;
-      if (args.after) await assertNotExpired(ctx.db, after);
-      if (args.since && args.until && args.since > args.until) {
-        throw new GraphQLError('since must not be after until', { extensions: { code: 'BAD_USER_INPUT' } });
-      }
-      const events: GatewayEvent[] = [];
-      const pipeline = new Pipeline({ db: ctx.db, log: silentLog, chunkWindowMs: Infinity, emit: (e) => events.push(e) });
-      const out: GatewayEvent[] = [];
-      let position = after;
-      let scanned = 0;
-      let exhausted = false;
-      // Read until the page is full (filters drop events), one event beyond it, or the end.
-      while (out.length <= limit && scanned < SCAN_LIMIT) {
-        const rows = await journalPage(ctx.db, {
-          after: position,
-          limit: 500,
-          channels: args.channels ?? null,
-          since: args.since ?? null,
-          until: args.until ?? null,
-        });
-        scanned += rows.length;
-        for (const row of rows) pipeline.accept(row);
-        if (rows.length < 500) {
-          pipeline.flush();
-          exhausted = true;
-        }
-        for (const event of events.splice(0)) {
-          if (event.channel === 'gap' || (await matches(event, args.filter))) out.push(event);
-        }
-        if (exhausted) break;
-        position = rows.at(-1)!.position;
-      }
-      // A split build_finished open at the page's end is cut back to a whole event.
-      const page = out.slice(0, limit);
-      const hasNextPage = out.length > limit || (!exhausted && scanned >= SCAN_LIMIT);
-      const lastEvent = page.at(-1);
-      return {
-        events: page,
-        hasNextPage,
-        endCursor: lastEvent ? encodeCursor(lastEvent.position) : hasNextPage ? encodeCursor(position) : null,
-      };
-    },
+    resolve: (_, args, ctx) =>
+      historyPage(ctx.db, {
+        after: args.after ? decodeCursor(args.after) : null,
+        limit: pageSize(args.first),
+        channels: args.channels ?? null,
+        since: args.since ?? null,
+        until: args.until ?? null,
+        filter: args.filter ?? null,
+      }),
   }),
 );
 
@@ -126,7 +78,12 @@ builder.subscriptionField('events', (t) =>
       after: t.arg.string({ description: AFTER_DESCRIPTION }),
     },
     subscribe: (_, { filter, channels, after }, ctx) =>
-      subscribeEvents(ctx, [...(channels?.length ? channels : CHANNELS), 'gap'], filter, after),
+      openStream(ctx.streams, {
+        channels: [...(channels?.length ? channels : CHANNELS), 'gap'],
+        filter,
+        after,
+        resumeAfter: ctx.resumeAfter,
+      }),
     resolve: (delivery, _args, ctx) => deliver(delivery, ctx),
   }),
 );

@@ -5,12 +5,11 @@
  * and the operator's `hydra_notify_dump_metrics`. `kind` names the channel.
  */
 import type { GatewayEvent } from '../../events/event.js';
-import { loaded } from '../../hydra/loaders.js';
 import { QUEUE_CHANNELS, type QueueChannel } from '../../hydra/channels.js';
 import type { Notice } from '../../hydra/payloads.js';
 import { builder } from '../builder.js';
-import { BuildRef } from '../types/refs.js';
-import { AFTER_DESCRIPTION, deliver, EventFilterInput, HydraEventRef, subscribeEvents } from './common.js';
+import { openStream } from '../../events/subscribe.js';
+import { AFTER_DESCRIPTION, buildField, deliver, EventFilterInput, HydraEventRef } from './common.js';
 
 type QueueEvent = GatewayEvent<Extract<Notice, { channel: QueueChannel }>>;
 
@@ -32,15 +31,11 @@ const QueueChangedEventRef = builder.objectRef<QueueEvent>('QueueChangedEvent').
       description: 'builds_added only: the lowest id of the new builds; null for "?" (sent by the queue runner\'s API).',
       resolve: (e) => ('lowestNewBuildId' in e.notice ? e.notice.lowestNewBuildId : null),
     }),
-    build: t.field({
-      type: BuildRef,
-      nullable: true,
-      description: 'builds_added only: the build named by lowestNewBuildId.',
-      resolve: async (e) =>
-        'lowestNewBuildId' in e.notice && e.notice.lowestNewBuildId !== null
-          ? loaded(e.loaders, await e.loaders.build.load(e.notice.lowestNewBuildId))
-          : null,
-    }),
+    build: buildField(
+      t,
+      (e) => ('lowestNewBuildId' in e.notice ? e.notice.lowestNewBuildId : null),
+      'builds_added only: the build named by lowestNewBuildId.',
+    ),
   }),
 });
 
@@ -53,7 +48,8 @@ builder.subscriptionField('queueChanged', (t) =>
       kinds: t.arg({ type: [QueueChangeKindEnum] }),
       after: t.arg.string({ description: AFTER_DESCRIPTION }),
     },
-    subscribe: (_, { filter, kinds, after }, ctx) => subscribeEvents(ctx, kinds?.length ? kinds : QUEUE_CHANNELS, filter, after),
+    subscribe: (_, { filter, kinds, after }, ctx) =>
+      openStream(ctx.streams, { channels: kinds?.length ? kinds : QUEUE_CHANNELS, filter, after, resumeAfter: ctx.resumeAfter }),
     resolve: (delivery, _args, ctx) => deliver<QueueEvent>(delivery, ctx),
   }),
 );

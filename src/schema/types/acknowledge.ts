@@ -1,26 +1,18 @@
 /**
  * `acknowledgeBuildFinished` and its batch form `acknowledgeBuildsFinished`:
- * compare-and-set on `builds.notificationpendingsince`.
+ * compare-and-set on one build_finished occurrence, for a consumer or on
+ * Hydra's column. The rule is the consumer service's
+ * (consumers/acknowledgement.ts); this module maps arguments and outcomes.
  *
- * An acknowledgement names the occurrence it processed by its `pendingSince`;
- * only that occurrence is cleared, so a build that finished again since (a
- * restart) stays pending (`STALE`). An unknown build is a `NOT_FOUND` error
- * (in the batch form, for that item only: its entry is null with an error at
- * its path). `pendingSince` must be a whole second, as Hydra stores it.
+ * An unknown build is a `NOT_FOUND` error (in the batch form, for that item
+ * only: its entry is null with an error at its path).
  */
-import { GraphQLError } from 'graphql';
-import { type AckRequest, type AckResult, acknowledgeBuilds } from '../../hydra/queries/acknowledgeBuilds.js';
-import { fromUnix, toUnix } from '../../hydra/rows.js';
+import { type AckResult, MAX_BATCH } from '../../consumers/acknowledgement.js';
+import { errors } from '../../errors.js';
 import { loaded } from '../../hydra/loaders.js';
-import { consumerNotFound } from '../../consumers/delivery.js';
-import { acknowledgeOccurrences, clearFullyAcknowledged, lockBuilds } from '../../consumers/queries/acknowledge.js';
-import { getConsumer } from '../../consumers/queries/consumers.js';
+import { fromUnix } from '../../hydra/rows.js';
 import { builder, type Context } from '../builder.js';
-import { checkConsumerName } from './consumer.js';
 import { BuildRef } from './refs.js';
-
-/** Most items one batch may carry. */
-export const MAX_BATCH = 1_000;
 
 const AcknowledgeOutcomeEnum = builder.enumType('AcknowledgeOutcome', {
   values: {
@@ -34,13 +26,20 @@ const AcknowledgeOutcomeEnum = builder.enumType('AcknowledgeOutcome', {
       description: 'A different finish of the build is pending (it was restarted and finished again); see pendingSince.',
     },
     NOT_FINISHED: { value: 'NOT_FINISHED', description: 'The build is not finished (queued, building, or restarted).' },
+    NOT_PENDING: {
+      value: 'NOT_PENDING',
+      description:
+        'Consumers only: the consumer never had this occurrence pending (the finish predates the consumer, or retention pruned its acknowledgement); nothing changed.',
+    },
   } as const,
 });
 
-const AcknowledgeResultRef = builder.objectRef<AckResult & { ctx: Context }>('AcknowledgeResult').implement({
+type Answer = AckResult & { outcome: Exclude<AckResult['outcome'], 'NOT_FOUND'>; ctx: Context };
+
+const AcknowledgeResultRef = builder.objectRef<Answer>('AcknowledgeResult').implement({
   fields: (t) => ({
     buildId: t.exposeInt('buildId'),
-    outcome: t.field({ type: AcknowledgeOutcomeEnum, resolve: (r) => r.outcome as Exclude<AckResult['outcome'], 'NOT_FOUND'> }),
+    outcome: t.field({ type: AcknowledgeOutcomeEnum, resolve: (r) => r.outcome }),
     pendingSince: t.field({
       type: 'DateTime',
       nullable: true,
@@ -62,60 +61,13 @@ const AcknowledgeInput = builder.inputType('AcknowledgeBuildFinishedInput', {
   }),
 });
 
-/** Hydra's `notificationpendingsince` is a Postgres integer: 1901-12-13T20:45:52Z to 2038-01-19T03:14:07Z. */
-const INT4_MIN = -2_147_483_648;
-const INT4_MAX = 2_147_483_647;
-
-function toRequest(buildId: number, pendingSince: Date): AckRequest {
-  try {
-    const seconds = toUnix(pendingSince);
-    // Out of range, the statement would fail as an internal error.
-    if (seconds < INT4_MIN || seconds > INT4_MAX) {
-      throw new RangeError(`${pendingSince.toISOString()} is outside what Hydra stores (32-bit Unix seconds)`);
-    }
-    return { buildId, pendingSince: seconds };
-  } catch (error) {
-    throw new GraphQLError((error as Error).message, { extensions: { code: 'BAD_USER_INPUT' } });
-  }
-}
-
-function notFound(buildId: number): GraphQLError {
-  return new GraphQLError(`no build with id ${buildId}`, { extensions: { code: 'NOT_FOUND', buildId } });
-}
-
-/** The error for writing Hydra's column in observer mode. */
-function observerMode(): GraphQLError {
-  return new GraphQLError(
-    'this gateway runs in observer mode (HNG_MODE=observer): hydra-notify clears notificationpendingsince, the gateway never writes it; acknowledge per consumer instead',
-    { extensions: { code: 'OBSERVER_MODE' } },
-  );
-}
-
-/** Acknowledges for `consumer` (its own occurrences) or, without one, on Hydra's column. */
-async function acknowledge(ctx: Context, consumer: string | null | undefined, requests: AckRequest[]): Promise<AckResult[]> {
-  if (consumer == null) {
-    if (ctx.mode === 'observer') throw observerMode();
-    return acknowledgeBuilds(ctx.db, requests);
-  }
-  const name = checkConsumerName(consumer);
-  if (!(await getConsumer(ctx.db, name))) throw consumerNotFound(name);
-  return ctx.transaction(async (db) => {
-    // Owner mode only: the locks order acknowledgements so the last one clears Hydra's column.
-    // An observer never writes (nor locks) Hydra's rows, and needs no UPDATE grant.
-    if (ctx.mode === 'owner')
-      await lockBuilds(
-        db,
-        requests.map((r) => r.buildId),
-      );
-    const results = await acknowledgeOccurrences(db, name, requests);
-    if (ctx.mode === 'owner') {
-      await clearFullyAcknowledged(
-        db,
-        requests.filter((_, i) => results[i]!.outcome === 'ACKNOWLEDGED'),
-      );
-    }
-    return results;
-  });
+/** The GraphQL answer of one result: the result, or the NOT_FOUND error of its item. */
+function answer(ctx: Context, result: AckResult): Answer | Promise<never> {
+  // The row changed: later fields of this request must not see the cached one.
+  ctx.loaders.build.clear(result.buildId);
+  return result.outcome === 'NOT_FOUND'
+    ? Promise.reject(errors.buildNotFound(result.buildId))
+    : { ...result, outcome: result.outcome, ctx };
 }
 
 const CONSUMER_DESCRIPTION =
@@ -132,10 +84,8 @@ builder.mutationField('acknowledgeBuildFinished', (t) =>
       consumer: t.arg.string({ description: CONSUMER_DESCRIPTION }),
     },
     resolve: async (_, { buildId, pendingSince, consumer }, ctx) => {
-      const [result] = await acknowledge(ctx, consumer, [toRequest(buildId, pendingSince)]);
-      if (!result || result.outcome === 'NOT_FOUND') throw notFound(buildId);
-      ctx.loaders.build.clear(buildId);
-      return { ...result, ctx };
+      const [result] = await ctx.consumers.acknowledge(consumer ?? null, [{ buildId, pendingSince }]);
+      return answer(ctx, result!);
     },
   }),
 );
@@ -149,17 +99,6 @@ builder.mutationField('acknowledgeBuildsFinished', (t) =>
       items: t.arg({ type: [AcknowledgeInput], required: true }),
       consumer: t.arg.string({ description: CONSUMER_DESCRIPTION }),
     },
-    resolve: async (_, { items, consumer }, ctx) => {
-      if (items.length > MAX_BATCH) {
-        throw new GraphQLError(`at most ${MAX_BATCH} items per batch, got ${items.length}`, { extensions: { code: 'BAD_USER_INPUT' } });
-      }
-      const results = await acknowledge(
-        ctx,
-        consumer,
-        items.map((i) => toRequest(i.buildId, i.pendingSince)),
-      );
-      for (const r of results) ctx.loaders.build.clear(r.buildId);
-      return results.map((r) => (r.outcome === 'NOT_FOUND' ? Promise.reject(notFound(r.buildId)) : { ...r, ctx }));
-    },
+    resolve: async (_, { items, consumer }, ctx) => (await ctx.consumers.acknowledge(consumer ?? null, items)).map((r) => answer(ctx, r)),
   }),
 );

@@ -1,6 +1,7 @@
 /**
  * Hydra's integer codes as GraphQL enums: `buildstatus` (builds and steps),
- * `buildsteps.busy`, step type and jobset type. Values follow shared/hydra.md.
+ * `buildsteps.busy`, step type and jobset type. Values follow Hydra's source
+ * (hydra.sql and the queue runner; the comment in hydra.sql listing busy 1..6 is stale).
  * A code Hydra adds later is not an error: the enum field resolves to null and
  * the raw `…Code` field beside it still carries the number.
  */

@@ -4,17 +4,11 @@
  * connection. Cursors are opaque; they encode the (pendingSince, id) keyset
  * position, so paging is stable while builds are acknowledged or added.
  */
-import { GraphQLError } from 'graphql';
-import { loaded } from '../../hydra/loaders.js';
-import { type PendingPosition, pendingBuilds } from '../../hydra/queries/pendingBuilds.js';
-import type { Build } from '../../hydra/rows.js';
-import type { Loaded } from '../../hydra/loaders.js';
-import { consumerNotFound } from '../../consumers/delivery.js';
-import { getConsumer } from '../../consumers/queries/consumers.js';
-import { consumerPending } from '../../consumers/queries/pending.js';
-import { fromUnix } from '../../hydra/rows.js';
+import { errors, quoted } from '../../errors.js';
+import { type Loaded, loaded } from '../../hydra/loaders.js';
+import type { PendingPosition } from '../../hydra/queries/pendingBuilds.js';
+import { type Build, fromUnix, isInt4 } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
-import { checkConsumerName } from './consumer.js';
 import { EventFilterInput } from '../events/common.js';
 import { BuildRef } from './refs.js';
 
@@ -22,7 +16,6 @@ import { BuildRef } from './refs.js';
 export const MAX_PAGE = 500;
 
 const PREFIX = 'pending:';
-const INT4_MAX = 2_147_483_647;
 
 /** The opaque cursor of a pending build. */
 export function encodePendingCursor(position: PendingPosition): string {
@@ -34,17 +27,15 @@ export function decodePendingCursor(cursor: string): PendingPosition {
   const text = Buffer.from(cursor, 'base64url').toString();
   const match = /^pending:(\d{1,10}):(\d{1,10})$/.exec(text);
   // Both are Postgres integers: a larger value would fail in SQL as an internal error.
-  if (!match || Number(match[1]) > INT4_MAX || Number(match[2]) > INT4_MAX)
-    throw new GraphQLError(`not a pendingBuildFinished cursor: ${JSON.stringify(cursor)}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  if (!match || !isInt4(Number(match[1])) || !isInt4(Number(match[2])))
+    throw errors.badInput(`not a pendingBuildFinished cursor: ${quoted(cursor)}`);
   return { since: Number(match[1]), id: Number(match[2]) };
 }
 
 /** Checks a page size argument. */
 export function pageSize(first: number | null | undefined, fallback = 50): number {
   const n = first ?? fallback;
-  if (n < 0 || n > MAX_PAGE) {
-    throw new GraphQLError(`first must be between 0 and ${MAX_PAGE}, got ${n}`, { extensions: { code: 'BAD_USER_INPUT' } });
-  }
+  if (n < 0 || n > MAX_PAGE) throw errors.badInput(`first must be between 0 and ${MAX_PAGE}, got ${n}`);
   return n;
 }
 
@@ -108,23 +99,15 @@ builder.queryField('pendingBuildFinished', (t) =>
       }),
     },
     resolve: async (_, args, ctx) => {
-      const limit = pageSize(args.first);
-      const after = args.after ? decodePendingCursor(args.after) : null;
-      const filter = args.filter ?? {};
-      if (args.consumer != null) {
-        const consumer = checkConsumerName(args.consumer);
-        if (!(await getConsumer(ctx.db, consumer))) throw consumerNotFound(consumer);
-        const rows = await consumerPending(ctx.db, { consumer, after, limit, filter });
-        const items = rows.slice(0, limit).map((r) => ({ build: loaded(ctx.loaders, r.build)!, since: r.pendingSince }));
-        return { items, hasNextPage: rows.length > limit };
-      }
-      const rows = await pendingBuilds(ctx.db, { after, limit, filter });
-      // Prime the request's loader so nested fields that name these builds reuse the rows.
-      for (const row of rows) ctx.loaders.build.prime(row.id, row);
-      const items = rows
-        .slice(0, limit)
-        .map((r) => ({ build: loaded(ctx.loaders, r)!, since: r.notificationPendingSince!.getTime() / 1000 }));
-      return { items, hasNextPage: rows.length > limit };
+      const page = await ctx.consumers.pending(args.consumer ?? null, {
+        after: args.after ? decodePendingCursor(args.after) : null,
+        limit: pageSize(args.first),
+        filter: args.filter ?? {},
+      });
+      // Nested fields that name these builds reuse the rows, within this request.
+      const items = page.items.map((i) => ({ build: loaded(ctx.loaders, i.build)!, since: i.pendingSince }));
+      for (const { build } of items) ctx.loaders.build.prime(build.id, build);
+      return { items, hasNextPage: page.hasNextPage };
     },
   }),
 );

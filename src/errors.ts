@@ -1,0 +1,89 @@
+/**
+ * Every error a client can act on: one table of stable `extensions.code`s,
+ * each with its meaning and one factory.
+ *
+ * Contract: services, the GraphQL layer and the transports build client-facing
+ * errors only through the factories here, so a code is spelt once and means
+ * one thing. The errors are `GraphQLError`s: yoga passes them to the client
+ * as they are (message, `extensions.code` and the named extensions), while
+ * anything else thrown is masked as "Unexpected error." and logged. The
+ * README's table of codes is checked against `ERROR_CODES` by a test.
+ */
+import { GraphQLError } from 'graphql';
+
+/** Every code, with the meaning the README gives it. */
+export const ERROR_CODES = {
+  BAD_USER_INPUT: 'An argument is malformed or out of range; the message says which and why.',
+  NOT_FOUND: 'No build or consumer with that id or name.',
+  ALREADY_EXISTS: 'A consumer with that name exists already.',
+  NOT_FINISHED: 'The build has not finished, so it has no finish to redeliver.',
+  CURSOR_EXPIRED: 'Retention pruned the events after this cursor; read the backlog or start without a cursor.',
+  OBSERVER_MODE: "This gateway never writes Hydra's column (`HNG_MODE=observer`); acknowledge per consumer.",
+  SLOW_CONSUMER: 'The subscription ended because the client fell behind; resubscribe with the last cursor.',
+  ROW_LOAD_FAILED: 'The subscription ended because the rows its filter needs could not be loaded; resubscribe with the last cursor.',
+} as const;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A client-facing error: a `GraphQLError` whose `extensions.code` is one of `ERROR_CODES`. */
+export class GatewayError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) {
+    super(message, { extensions: { ...extensions, code } });
+  }
+}
+
+/** A value quoted for a message, cut so that a hostile argument cannot flood the reply or the log. */
+export function quoted(value: unknown, max = 100): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** The factories, one per code (and per common case of a code). */
+export const errors = {
+  /** An argument is malformed or out of range. */
+  badInput: (message: string, extensions?: Record<string, unknown>) => new GatewayError('BAD_USER_INPUT', message, extensions),
+
+  /** No build with this id. */
+  buildNotFound: (buildId: number) => new GatewayError('NOT_FOUND', `no build with id ${buildId}`, { buildId }),
+
+  /** No consumer with this name. */
+  consumerNotFound: (consumer: string) =>
+    new GatewayError('NOT_FOUND', `no consumer named ${quoted(consumer)}; create it with createConsumer`, { consumer }),
+
+  /** A consumer with this name exists already. */
+  consumerExists: (consumer: string) =>
+    new GatewayError('ALREADY_EXISTS', `a consumer named ${quoted(consumer)} exists already`, { consumer }),
+
+  /** The build has no finish (queued, building, or restarted). */
+  notFinished: (buildId: number) => new GatewayError('NOT_FINISHED', `build ${buildId} has not finished`, { buildId }),
+
+  /** Retention pruned the events after `position`. */
+  cursorExpired: (position: number, prunedThrough: number) =>
+    new GatewayError(
+      'CURSOR_EXPIRED',
+      `cursor expired: events after it up to position ${prunedThrough} were pruned by retention; read pendingBuildFinished or start without a cursor`,
+      { position, prunedThrough },
+    ),
+
+  /** Writing Hydra's column was asked of an observer. */
+  observerMode: () =>
+    new GatewayError(
+      'OBSERVER_MODE',
+      'this gateway runs in observer mode (HNG_MODE=observer): hydra-notify clears notificationpendingsince, the gateway never writes it; acknowledge per consumer instead',
+    ),
+
+  /** The subscriber fell behind. */
+  slowConsumer: (limit: number, maxLagMs: number) =>
+    new GatewayError(
+      'SLOW_CONSUMER',
+      `subscription ended: this client fell behind (more than ${limit} events, or events older than ${maxLagMs} ms, waiting for it); resubscribe with the last cursor`,
+    ),
+
+  /** The rows a subscription's filter needs could not be loaded. */
+  rowLoadFailed: () => new GatewayError('ROW_LOAD_FAILED', 'subscription ended: the rows for its filter could not be loaded'),
+} as const;

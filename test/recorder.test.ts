@@ -1,0 +1,102 @@
+/**
+ * The recorder's own rules, against the real Postgres: statements on the
+ * LISTEN connection run one at a time (a heartbeat's mark never lands inside a
+ * journal transaction, and pg never sees a second query while one executes),
+ * and a malformed build_finished is journaled as received but creates nothing
+ * anywhere: no event for a subscriber, no occurrence for a consumer.
+ */
+import { parse } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requestData, subscribeWs, until, wsClient } from './support/clients.js';
+import { CREATE, PENDING } from './support/consumers.js';
+import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { onCleanup, startTestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
+
+let db: TestDatabase;
+let jobsetId: number;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  jobsetId = await seedJobset(db.pool);
+});
+
+async function journaled(channel: string): Promise<number> {
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM hydra_notify_gateway.journal WHERE channel = $1', [channel]);
+  return Number(rows[0].n);
+}
+
+describe('the LISTEN connection', () => {
+  it('runs one statement at a time while heartbeats, marks and probes fire during journal transactions', async () => {
+    // Every statement sent on the gateway's LISTEN connection while another is still executing or queued.
+    const overlapping: string[] = [];
+    type Internals = pg.Client & { connectionParameters: { application_name?: string }; _activeQuery: unknown; _queryQueue: unknown[] };
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: Internals, ...args: unknown[]) {
+      const busy = this._activeQuery !== null && this._activeQuery !== undefined;
+      if (this.connectionParameters.application_name === 'hydra-notify-gateway:listen' && (busy || this._queryQueue.length > 0)) {
+        const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text;
+        overlapping.push(String(text).slice(0, 80));
+      }
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    onCleanup(async () => void (pg.Client.prototype.query = original));
+
+    const gateway = await startTestGateway(db.url, { instance: 'serial', heartbeatMs: 5, listenerProbeMs: 100 });
+    await until(() => gateway.recorder.recording, 10_000, 'recording');
+    for (let t = 0; t < 40; t++) {
+      await notify(
+        db.pool,
+        Array.from({ length: 50 }, (_, i) => ['build_started', String(t * 50 + i + 1)] as const),
+        t % 2 ? 'function' : 'statement',
+      );
+    }
+    let count = 0;
+    await until(
+      () => count === 2_000,
+      10_000,
+      'every notification journaled',
+      async () => {
+        count = await journaled('build_started');
+      },
+    );
+    expect(overlapping).toEqual([]);
+    await gateway.close();
+  });
+});
+
+describe('a malformed build_finished', () => {
+  type Finished = { buildFinished: { buildId: number; dependentIds: number[] } };
+  const FINISHED = parse('subscription { buildFinished { buildId dependentIds } }') as TypedDocumentNode<Finished, Record<string, never>>;
+
+  it('is journaled as received and creates no event and no occurrence', async () => {
+    const gateway = await startTestGateway(db.url, { instance: 'strict' });
+    await until(() => gateway.recorder.recording, 10_000, 'recording');
+    await requestData(gateway.url, CREATE, { name: 'strict' });
+    // Finished long before the consumer existed: only a notification could make them its own.
+    const [a, b, c] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    await finishBuilds(db.pool, [a, b, c], { stopTime: Math.floor(Date.now() / 1000) - 600 });
+    const stream = subscribeWs(wsClient(gateway.url), FINISHED);
+    await until(() => gateway.hub.size > 0, 10_000, 'subscribed');
+
+    await notify(db.pool, [['build_finished', `${a}\t${b}\tx`]]);
+    await notify(db.pool, [['build_finished', String(c)]]);
+
+    // The well-formed one, sent after, arrives first: the malformed one reached no subscriber.
+    expect((await stream.nextData()).buildFinished).toEqual({ buildId: c, dependentIds: [] });
+    const { rows } = await db.pool.query(
+      `SELECT payload, build_id FROM hydra_notify_gateway.journal WHERE channel = 'build_finished' ORDER BY position`,
+    );
+    expect(rows).toEqual([
+      { payload: `${a}\t${b}\tx`, build_id: null },
+      { payload: String(c), build_id: c },
+    ]);
+    const pending = (await requestData(gateway.url, PENDING, { consumer: 'strict' })).pendingBuildFinished.edges;
+    expect(pending.map((e) => e.node.id)).toEqual([c]);
+    expect(gateway.pipeline.stats.malformed.get('build_finished')).toBe(1);
+    stream.dispose();
+    await gateway.close();
+  });
+});
