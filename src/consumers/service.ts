@@ -25,7 +25,7 @@ import { errors, quoted } from '../errors.js';
 import type { EventHub } from '../events/hub.js';
 import type { Delivery } from '../events/hub.js';
 import type { Notice } from '../hydra/payloads.js';
-import { type PendingQuery, pendingBuilds } from '../hydra/queries/pendingBuilds.js';
+import { type PendingPosition, type PendingQuery, pendingBuilds } from '../hydra/queries/pendingBuilds.js';
 import type { Build, Occurrence } from '../hydra/rows.js';
 import type { Log } from '../log.js';
 import { acknowledge, type AckRequest, type AckResult, type Mode, settleHeld, toOccurrences } from './acknowledgement.js';
@@ -37,6 +37,8 @@ import { consumerPending } from './queries/pending.js';
 import { pruneOccurrencesBatch } from './queries/prune.js';
 import { reconcileOccurrences } from './queries/reconcile.js';
 import { redeliver } from './queries/redeliver.js';
+
+export type { ConsumerRow, PendingPosition, PendingQuery };
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 

@@ -5,7 +5,7 @@
  * remove one, and redeliver an occurrence on demand. Each resolver is one
  * call to the consumer service (consumers/service.ts), which owns the rules.
  */
-import type { ConsumerRow } from '../../consumers/queries/consumers.js';
+import type { ConsumerRow } from '../../consumers/service.js';
 import type { Occurrence } from '../../hydra/rows.js';
 import { fromUnix } from '../../hydra/rows.js';
 import { builder } from '../builder.js';

@@ -6,7 +6,7 @@
  */
 import { errors, quoted } from '../../errors.js';
 import { type Loaded, loaded } from '../../hydra/loaders.js';
-import type { PendingPosition } from '../../hydra/queries/pendingBuilds.js';
+import type { PendingPosition } from '../../consumers/service.js';
 import { type Build, fromUnix, isInt4 } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
 import { EventFilterInput } from '../events/common.js';

@@ -1,0 +1,122 @@
+/**
+ * The layers of src/, checked by `npm run check` (dependency-cruiser). Each
+ * rule names a folder and what it may import; docs/architecture.md explains
+ * why. Type-only imports count: a type is a dependency too.
+ *
+ * Bottom to top: errors.ts, log.ts → db/ → hydra/ → listener/ → journal/ →
+ * events/ → consumers/ → schema/ → server/ → gateway.ts → main.ts; simulator/
+ * and config.ts stand beside, for main.ts.
+ */
+const leaf = '^src/(errors|log)\\.ts$';
+
+/** A rule: files under `folder` may import from src/ only what `allowed` matches. */
+function layer(name, folder, allowed, comment) {
+  return {
+    name,
+    comment,
+    severity: 'error',
+    from: { path: folder },
+    to: { path: '^src/', pathNot: [folder, leaf, ...allowed] },
+  };
+}
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      comment: 'Modules form no import cycle: each layer stands on the ones below it only.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'leaf-modules',
+      comment: 'errors.ts, log.ts and config.ts import nothing of the gateway: every layer may use them.',
+      severity: 'error',
+      from: { path: '^src/(errors|log|config)\\.ts$' },
+      to: { path: '^src/' },
+    },
+    layer(
+      'db-imports-only-leaves',
+      '^src/db/',
+      [],
+      'db/ (connections, transactions, the internal channels) knows nothing of Hydra or the gateway above it.',
+    ),
+    layer(
+      'hydra-imports-db',
+      '^src/hydra/',
+      ['^src/db/'],
+      "hydra/ is Hydra's database as the gateway reads it: channels, payloads, rows, loaders, its queries.",
+    ),
+    layer(
+      'listener-imports-hydra-db',
+      '^src/listener/',
+      ['^src/hydra/', '^src/db/'],
+      'listener/ owns the LISTEN connection; it hands notifications up through callbacks.',
+    ),
+    layer(
+      'journal-imports-listener-hydra-db',
+      '^src/journal/',
+      ['^src/listener/', '^src/hydra/', '^src/db/'],
+      'journal/ records and reads the journal; what must be written with it (consumers) comes in through RecorderHooks, never an import.',
+    ),
+    layer(
+      'events-imports-journal-hydra-db',
+      '^src/events/',
+      ['^src/journal/', '^src/hydra/', '^src/db/'],
+      'events/ turns journal rows into events and fans them out (pipeline, hub, history, resumption).',
+    ),
+    layer(
+      'consumers-imports-events-and-below',
+      '^src/consumers/',
+      ['^src/events/', '^src/journal/', '^src/hydra/', '^src/db/'],
+      'consumers/ is the consumer service: every consumer and backlog rule, with its transactions and locks.',
+    ),
+    layer(
+      'schema-imports-services',
+      '^src/schema/',
+      [
+        '^src/consumers/(service|acknowledgement)\\.ts$',
+        '^src/events/',
+        '^src/journal/cursor\\.ts$',
+        '^src/hydra/(channels|loaders|payloads|rows)\\.ts$',
+        '^src/db/queryable\\.ts$',
+      ],
+      'schema/ maps GraphQL to one service call: no SQL, no transaction, no lock, so no queries/ module and of db/ only the Queryable type.',
+    ),
+    layer(
+      'server-imports-schema-and-below',
+      '^src/server/',
+      ['^src/schema/', '^src/consumers/', '^src/events/', '^src/journal/', '^src/listener/', '^src/hydra/', '^src/db/'],
+      'server/ is the transports (HTTP, WebSocket, SSE) and /metrics; only gateway.ts composes it.',
+    ),
+    layer(
+      'simulator-imports-hydra-db',
+      '^src/simulator/',
+      ['^src/hydra/', '^src/db/'],
+      'simulator/ plays Hydra on the embedded database; it knows nothing of the gateway.',
+    ),
+    {
+      name: 'only-main-starts-things',
+      comment:
+        'main.ts (the command) composes config, the embedded database, the simulator and the gateway; nothing imports it, and only it reads config.ts.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/main\\.ts$|^src/simulator/' },
+      to: { path: '^src/(main|config)\\.ts$|^src/simulator/' },
+    },
+    {
+      name: 'gateway-is-composed-by-main',
+      comment: 'gateway.ts composes every layer; only main.ts imports it.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(main|gateway)\\.ts$' },
+      to: { path: '^src/gateway\\.ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    includeOnly: '^src/',
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};
