@@ -14,6 +14,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    // Fails a file that leaks a gateway, a pool, a socket, a child process or a subscription.
+    setupFiles: ['test/support/leaks.ts'],
     // Files run in parallel, each in a database of its own on one Postgres.
     fileParallelism: true,
     maxWorkers: 2,

@@ -95,6 +95,7 @@ export class Recorder {
   private flushing = false;
   private flushDone: Promise<void> = Promise.resolve();
   private again = false;
+  private flushSoon = false;
   private marks = 0;
   private heardSinceMark = false;
   private stopped = false;
@@ -116,7 +117,16 @@ export class Recorder {
     }
     this.backlog.hear(channel, payload, receivedAt);
     this.heardSinceMark = true;
-    if (this.leader) void this.flush();
+    // Flushed once the current read is handed over: everything Postgres delivered
+    // together (one transaction's notifications, a split build_finished) goes into
+    // one journal transaction rather than one each.
+    if (this.leader && !this.flushSoon) {
+      this.flushSoon = true;
+      setImmediate(() => {
+        this.flushSoon = false;
+        void this.flush();
+      });
+    }
   }
 
   /** A LISTEN connection is up (first or again): start over as a candidate. */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { inTransaction } from '../../src/db/transaction.js';
-import { onCleanup } from './gateway.js';
+import { leaks, onCleanup } from './gateway.js';
 
 /** A test database and a pool on it. */
 export interface TestDatabase {
@@ -57,7 +57,24 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     pool,
     async drop() {
       await pool.end().catch(() => {});
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await admin(async (c) => {
+        // Everything else of the file has been disposed by now: a connection still open is a leaked pool or client.
+        const open = async () =>
+          (
+            await c.query(`SELECT coalesce(nullif(application_name, ''), 'a client') AS app FROM pg_stat_activity WHERE datname = $1`, [
+              name,
+            ])
+          ).rows as { app: string }[];
+        const deadline = Date.now() + 3_000;
+        let left = await open();
+        while (left.length > 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+          left = await open();
+        }
+        if (left.length > 0)
+          leaks.push(`${left.length} connection(s) to the file's database still open: ${left.map((r) => r.app).join(', ')}`);
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      });
     },
   };
   // Dropped after the file, after the gateways and clients started later.

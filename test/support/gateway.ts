@@ -1,17 +1,24 @@
 /**
  * A real gateway on a free port over a test database, with a captured log.
  * Every gateway and client started through here is disposed after the test
- * file (`afterAll`), leftovers included, so a failing test leaks nothing.
+ * file (leaks.ts calls `disposeAll` from its `afterAll`), leftovers included,
+ * so a failing test leaks nothing. Disposers run in reverse order of
+ * registration, so a file's clients leave before its gateways close: a
+ * gateway that still holds subscriptions then is reported in `leaks`, and
+ * leaks.ts fails the file.
  */
-import { afterAll } from 'vitest';
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/gateway.js';
 import { createLog } from '../../src/log.js';
 
 const disposers: (() => Promise<void>)[] = [];
 
-afterAll(async () => {
+/** Runs every registered disposer, last registered first; a failing one does not stop the others. */
+export async function disposeAll(): Promise<void> {
   for (const dispose of disposers.splice(0).reverse()) await dispose().catch(() => {});
-});
+}
+
+/** What disposing found left behind: each entry fails the file (see leaks.ts). */
+export const leaks: string[] = [];
 
 /** Registers `dispose` to run after the file. */
 export function onCleanup(dispose: () => Promise<void>): void {
@@ -33,6 +40,17 @@ export async function startTestGateway(connectionString: string, options: Partia
     reconnectMaxMs: 200,
     ...options,
   });
-  onCleanup(() => gateway.close());
+  const close = gateway.close.bind(gateway);
+  let closed: Promise<void> | null = null;
+  gateway.close = () => (closed ??= close());
+  onCleanup(async () => {
+    if (closed) return;
+    // Every client of the file has left (they were disposed first): so must their subscriptions.
+    const deadline = Date.now() + 3_000;
+    while (gateway.hub.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (gateway.hub.size > 0)
+      leaks.push(`gateway ${gateway.instance} still holds ${gateway.hub.size} subscriptions after every client left`);
+    await gateway.close();
+  });
   return Object.assign(gateway, { logs });
 }
