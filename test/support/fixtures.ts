@@ -18,34 +18,21 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { seedJobset } from './hydra.js';
 
-/** What a test of a file receives. */
-export interface FileFixtures {
-  /** The file's own database, cloned from the Hydra-compatible template. */
-  db: TestDatabase;
-  /** A gateway over `db`, recording. */
-  gateway: TestGateway;
-  /** The id of the jobset `nixpkgs:trunk` in `db`. */
-  jobsetId: number;
-}
-
-/** A `test` whose file fixtures use these gateway options. */
+/** A `test` whose file fixtures (`db`, `gateway`, `jobsetId`) use these gateway options. */
 export function fixtures(options: Partial<GatewayOptions> = {}) {
-  return base.extend<object, FileFixtures>({
-    db: [
-      // eslint-disable-next-line no-empty-pattern
-      async ({}, use) => use(await createTestDatabase()),
-      { scope: 'file' },
-    ],
-    gateway: [
-      async ({ db }, use) => {
+  return (
+    base
+      /** The file's own database, cloned from the Hydra-compatible template. */
+      .extend('db', { scope: 'file' }, async (): Promise<TestDatabase> => createTestDatabase())
+      /** A gateway over `db`, recording. */
+      .extend('gateway', { scope: 'file' }, async ({ db }): Promise<TestGateway> => {
         const gateway = await startTestGateway(db.url, options);
         await until(() => gateway.recorder.recording, 10_000, 'the gateway recording');
-        await use(gateway);
-      },
-      { scope: 'file' },
-    ],
-    jobsetId: [async ({ db }, use) => use(await seedJobset(db.pool)), { scope: 'file' }],
-  });
+        return gateway;
+      })
+      /** The id of the jobset `nixpkgs:trunk` in `db`. */
+      .extend('jobsetId', { scope: 'file' }, async ({ db }): Promise<number> => seedJobset(db.pool))
+  );
 }
 
 /** A `test` with the default gateway. */
