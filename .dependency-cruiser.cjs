@@ -4,7 +4,7 @@
  * why. Type-only imports count: a type is a dependency too.
  *
  * Bottom to top: errors.ts, log.ts → db/ → hydra/ → listener/ → journal/ →
- * events/ → consumers/ → schema/ → server/ → gateway.ts → main.ts; simulator/
+ * events/ → consumers/ → auth/ → schema/ → server/ → gateway.ts → main.ts; simulator/
  * and config.ts stand beside, for main.ts.
  */
 const leaf = '^src/(errors|log)\\.ts$';
@@ -73,10 +73,17 @@ module.exports = {
       'consumers/ is the consumer service: every consumer and backlog rule, with its transactions and locks.',
     ),
     layer(
+      'auth-imports-consumer-names-db',
+      '^src/auth/',
+      ['^src/consumers/names\\.ts$', '^src/db/'],
+      'auth/ is tokens, principals and sessions: who may do what; it knows of consumers only their names.',
+    ),
+    layer(
       'schema-imports-services',
       '^src/schema/',
       [
         '^src/consumers/(service|acknowledgement)\\.ts$',
+        '^src/auth/(principal|tokens|sessions)\\.ts$',
         '^src/events/',
         '^src/journal/cursor\\.ts$',
         '^src/hydra/(channels|loaders|payloads|rows)\\.ts$',
@@ -87,7 +94,7 @@ module.exports = {
     layer(
       'server-imports-schema-and-below',
       '^src/server/',
-      ['^src/schema/', '^src/consumers/', '^src/events/', '^src/journal/', '^src/listener/', '^src/hydra/', '^src/db/'],
+      ['^src/schema/', '^src/auth/', '^src/consumers/', '^src/events/', '^src/journal/', '^src/listener/', '^src/hydra/', '^src/db/'],
       'server/ is the transports (HTTP, WebSocket, SSE) and /metrics; only gateway.ts composes it.',
     ),
     layer(

@@ -13,13 +13,28 @@ const flag = z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no']).trans
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A comma-separated list of `item`s (blanks dropped). */
+const list = (item: z.ZodString) =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item));
+
+/** A web origin: scheme, host and optional port, nothing else. */
+const origin = z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'origins like https://dashboard.example.org, no path');
+
 /** Every variable the gateway reads, with its default; the README documents each. */
 export const VARIABLES = z.object({
   /** A real Hydra's database. Unset: an embedded Postgres with a simulated Hydra. */
   DATABASE_URL: z.string().url().optional(),
   /** @default 4000 */
   PORT: int(0, 65535).default(4000),
-  /** @default '127.0.0.1' // loopback only until authentication lands */
+  /** @default '127.0.0.1' */
   HOST: z.string().min(1).default('127.0.0.1'),
   /** Folder for the embedded Postgres data. @default '.data' */
   HNG_DATA_DIR: z.string().min(1).default('.data'),
@@ -64,6 +79,38 @@ export const VARIABLES = z.object({
   HNG_POOL_SIZE: int(1, 1_000).default(10),
   /** `debug`, `info`, `warn` or `error`. @default 'info' */
   HNG_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** What clients without a token may do: `none` or `read`. @default 'read' with the embedded database, 'none' with DATABASE_URL */
+  HNG_ANONYMOUS: z.enum(['none', 'read']).optional(),
+  /** Origins (scheme://host[:port]) whose pages may call the gateway, comma-separated. @default '' // none */
+  HNG_CORS_ORIGINS: list(origin).default([]),
+  /** Host names the gateway answers to (DNS-rebinding guard), comma-separated; `*` for any. @default loopback names, HOST and this machine's name */
+  HNG_ALLOWED_HOSTS: list(z.string().regex(/^(\*|[A-Za-z0-9.:[\]-]{1,255})$/, 'host names, or *')).optional(),
+  /** Deepest selection a document may have. @default 12 */
+  HNG_MAX_DEPTH: int(1, 1_000).default(12),
+  /** Largest cost a document may have (GraphQL Armor's: objects 2, scalars 1, ×1.5 a level, × a list's `first`). @default 50_000 */
+  HNG_MAX_COST: int(1, 100_000_000).default(50_000),
+  /** Most aliases in one document. @default 30 */
+  HNG_MAX_ALIASES: int(0, 100_000).default(30),
+  /** Most directives in one document. @default 50 */
+  HNG_MAX_DIRECTIVES: int(0, 100_000).default(50),
+  /** Most tokens (names, punctuation, values) in one document. @default 5_000 */
+  HNG_MAX_TOKENS: int(10, 10_000_000).default(5_000),
+  /** Largest HTTP request body, in bytes. @default 1_048_576 // 1 MiB */
+  HNG_MAX_BODY_BYTES: int(1_024, 1_073_741_824).default(1_048_576),
+  /** Largest WebSocket message, in bytes. @default 1_048_576 // 1 MiB */
+  HNG_MAX_WS_MESSAGE_BYTES: int(1_024, 1_073_741_824).default(1_048_576),
+  /** Most items of one acknowledgeBuildsFinished. @default 1_000 */
+  HNG_MAX_ACK_BATCH: int(1, 100_000).default(1_000),
+  /** Most subscriptions one WebSocket may hold. @default 100 */
+  HNG_MAX_SUBSCRIPTIONS_PER_SOCKET: int(1, 100_000).default(100),
+  /** Most WebSockets one token (or one anonymous address) may hold. @default 100 */
+  HNG_MAX_SOCKETS_PER_TOKEN: int(1, 1_000_000).default(100),
+  /** Most SSE streams one token (or one anonymous address) may hold. @default 100 */
+  HNG_MAX_SSE_STREAMS_PER_TOKEN: int(1, 1_000_000).default(100),
+  /** How long a WebSocket may wait before its connection_init. @default 3_000 */
+  HNG_CONNECTION_INIT_TIMEOUT_MS: int(100, 600_000).default(3_000),
+  /** Most WebSockets from one address still waiting for their connection_init. @default 50 */
+  HNG_MAX_PENDING_SOCKETS_PER_ADDRESS: int(1, 1_000_000).default(50),
 });
 
 /** The parsed configuration. */
@@ -91,6 +138,25 @@ export interface Config {
   recorderGraceMs: number;
   heartbeatMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  anonymous: 'none' | 'read';
+  corsOrigins: string[];
+  /** Null: the default list (loopback names, HOST, this machine's name). */
+  allowedHosts: string[] | null;
+  limits: {
+    maxDepth: number;
+    maxCost: number;
+    maxAliases: number;
+    maxDirectives: number;
+    maxTokens: number;
+    maxBodyBytes: number;
+    maxWsMessageBytes: number;
+    maxAckBatch: number;
+    maxSubscriptionsPerSocket: number;
+    maxSocketsPerToken: number;
+    maxSseStreamsPerToken: number;
+    connectionInitTimeoutMs: number;
+    maxPendingSocketsPerAddress: number;
+  };
 }
 
 /** Every configuration problem found, one line each. */
@@ -141,5 +207,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recorderGraceMs: v.HNG_RECORDER_GRACE_MS,
     heartbeatMs: v.HNG_HEARTBEAT_MS,
     logLevel: v.HNG_LOG_LEVEL,
+    anonymous: v.HNG_ANONYMOUS ?? (v.DATABASE_URL ? 'none' : 'read'),
+    corsOrigins: v.HNG_CORS_ORIGINS,
+    allowedHosts: v.HNG_ALLOWED_HOSTS ?? null,
+    limits: Object.freeze({
+      maxDepth: v.HNG_MAX_DEPTH,
+      maxCost: v.HNG_MAX_COST,
+      maxAliases: v.HNG_MAX_ALIASES,
+      maxDirectives: v.HNG_MAX_DIRECTIVES,
+      maxTokens: v.HNG_MAX_TOKENS,
+      maxBodyBytes: v.HNG_MAX_BODY_BYTES,
+      maxWsMessageBytes: v.HNG_MAX_WS_MESSAGE_BYTES,
+      maxAckBatch: v.HNG_MAX_ACK_BATCH,
+      maxSubscriptionsPerSocket: v.HNG_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxSocketsPerToken: v.HNG_MAX_SOCKETS_PER_TOKEN,
+      maxSseStreamsPerToken: v.HNG_MAX_SSE_STREAMS_PER_TOKEN,
+      connectionInitTimeoutMs: v.HNG_CONNECTION_INIT_TIMEOUT_MS,
+      maxPendingSocketsPerAddress: v.HNG_MAX_PENDING_SOCKETS_PER_ADDRESS,
+    }),
   });
 }

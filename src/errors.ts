@@ -13,9 +13,13 @@ import { GraphQLError } from 'graphql';
 
 /** Every code, with the meaning the README gives it. */
 export const ERROR_CODES = {
+  UNAUTHENTICATED: 'No valid token: missing, unknown, revoked or expired (HTTP 401; WebSocket close code 4401).',
+  FORBIDDEN: "The token's scope does not allow this, or it is not bound to that consumer (HTTP 403).",
+  LIMIT_EXCEEDED:
+    'A limit was reached (document depth, cost, aliases, tokens or size; subscriptions, sockets or streams); the message names it and its setting.',
   BAD_USER_INPUT: 'An argument is malformed or out of range; the message says which and why.',
-  NOT_FOUND: 'No build or consumer with that id or name.',
-  ALREADY_EXISTS: 'A consumer with that name exists already.',
+  NOT_FOUND: 'No build, consumer or token with that id or name.',
+  ALREADY_EXISTS: 'A consumer or token with that name exists already.',
   NOT_FINISHED: 'The build has not finished, so it has no finish to redeliver.',
   CURSOR_EXPIRED: 'Retention pruned the events after this cursor; read the backlog or start without a cursor.',
   OBSERVER_MODE: "This gateway never writes Hydra's column (`HNG_MODE=observer`); acknowledge per consumer.",
@@ -45,6 +49,16 @@ export function quoted(value: unknown, max = 100): string {
 
 /** The factories, one per code (and per common case of a code). */
 export const errors = {
+  /** No valid token. */
+  unauthenticated: (message = 'a valid bearer token is required') =>
+    new GatewayError('UNAUTHENTICATED', message, { http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } }),
+
+  /** The principal may not do this. */
+  forbidden: (message: string) => new GatewayError('FORBIDDEN', message, { http: { status: 403 } }),
+
+  /** A limit was reached; `setting` names the variable that sets it. */
+  limitExceeded: (message: string, setting: string) => new GatewayError('LIMIT_EXCEEDED', `${message} (${setting})`, { setting }),
+
   /** An argument is malformed or out of range. */
   badInput: (message: string, extensions?: Record<string, unknown>) => new GatewayError('BAD_USER_INPUT', message, extensions),
 
@@ -58,6 +72,12 @@ export const errors = {
   /** A consumer with this name exists already. */
   consumerExists: (consumer: string) =>
     new GatewayError('ALREADY_EXISTS', `a consumer named ${quoted(consumer)} exists already`, { consumer }),
+
+  /** No token with this name or id. */
+  tokenNotFound: (token: string) => new GatewayError('NOT_FOUND', `no token named ${quoted(token)}`, { token }),
+
+  /** A token with this name exists already. */
+  tokenExists: (token: string) => new GatewayError('ALREADY_EXISTS', `a token named ${quoted(token)} exists already`, { token }),
 
   /** The build has no finish (queued, building, or restarted). */
   notFinished: (buildId: number) => new GatewayError('NOT_FINISHED', `build ${buildId} has not finished`, { buildId }),

@@ -23,21 +23,24 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import pg from 'pg';
+import { Sessions } from './auth/sessions.js';
+import { TokenService } from './auth/tokens.js';
 import { ConsumerService } from './consumers/service.js';
-import { CONSUMER_CHANNEL, JOURNAL_CHANNEL, MARK_CHANNEL } from './db/channels.js';
+import { CONSUMER_CHANNEL, JOURNAL_CHANNEL, MARK_CHANNEL, notifyInternal, READY_CHANNEL, TOKEN_CHANNEL } from './db/channels.js';
 import { EventHub } from './events/hub.js';
 import { Pipeline } from './events/pipeline.js';
 import type { StreamSource } from './events/subscribe.js';
 import { missingHydraTables } from './hydra/install.js';
 import { createLoaders } from './hydra/loaders.js';
-import { migrate } from './journal/migrate.js';
+import { migrate } from './db/migrate.js';
 import { JournalReader } from './journal/reader.js';
 import { Recorder } from './journal/recorder.js';
 import { Retention } from './journal/retention.js';
 import { Listener } from './listener/listener.js';
 import type { Log } from './log.js';
 import { renderMetrics } from './server/metrics.js';
-import { startHttp } from './server/http.js';
+import { type HttpLimits, startHttp } from './server/http.js';
+import { defaultAllowedHosts } from './server/policy.js';
 import { schema } from './schema/index.js';
 
 /** Settings of one gateway. */
@@ -79,7 +82,39 @@ export interface GatewayOptions {
   visibilityTimeoutMs?: number;
   /** How often the recorder reconciles consumers with Hydra's pending builds. @default 60_000 */
   reconcileEveryMs?: number;
+  /** What clients without a token may do. @default 'none' */
+  anonymous?: 'none' | 'read';
+  /** Origins whose pages may call the gateway. @default [] */
+  corsOrigins?: readonly string[];
+  /** Host names the gateway answers to; `'*'` for any. @default loopback names, `host` and this machine's name */
+  allowedHosts?: readonly string[] | '*';
+  /** Limits on documents, bodies, sockets and streams (see DEFAULT_LIMITS). */
+  limits?: Partial<Limits>;
 }
+
+/** The limits of one gateway; `HNG_MAX_*` and `HNG_CONNECTION_INIT_TIMEOUT_MS` set them. */
+export interface Limits extends HttpLimits {
+  maxAckBatch: number;
+  maxSseStreamsPerToken: number;
+  maxSocketsPerToken: number;
+}
+
+/** The defaults of `Limits` (the README's configuration table gives the same). */
+export const DEFAULT_LIMITS: Limits = {
+  maxDepth: 12,
+  maxCost: 50_000,
+  maxAliases: 30,
+  maxDirectives: 50,
+  maxTokens: 5_000,
+  maxBodyBytes: 1_048_576,
+  maxMessageBytes: 1_048_576,
+  maxAckBatch: 1_000,
+  maxSubscriptionsPerSocket: 100,
+  maxSocketsPerToken: 100,
+  maxSseStreamsPerToken: 100,
+  connectionInitTimeoutMs: 3_000,
+  maxPendingPerAddress: 50,
+};
 
 /** A running gateway. */
 export interface Gateway {
@@ -97,6 +132,8 @@ export interface Gateway {
   instance: string;
   pool: pg.Pool;
   consumers: ConsumerService;
+  tokens: TokenService;
+  sessions: Sessions;
   close(): Promise<void>;
 }
 
@@ -167,6 +204,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onNotification: (channel, payload, receivedAt) => {
       if (channel === JOURNAL_CHANNEL) return reader.hint();
       if (channel === CONSUMER_CHANNEL) return consumers.hints.emit(payload);
+      if (channel === TOKEN_CHANNEL) {
+        tokens.forget(Number(payload));
+        return sessions.revoked(Number(payload));
+      }
+      if (channel === READY_CHANNEL) return readiness.get(payload)?.();
       if (channel !== MARK_CHANNEL) heard.set(channel, (heard.get(channel) ?? 0) + 1);
       recorder.hear(channel, payload, receivedAt);
     },
@@ -177,6 +219,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     onLost: () => recorder.lost(),
   });
+  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const tokens = new TokenService({ pool, log: log.child({ component: 'tokens' }) });
+  const sessions = new Sessions({
+    db: pool,
+    log: log.child({ component: 'sessions' }),
+    socketsPerPrincipal: limits.maxSocketsPerToken,
+    streamsPerPrincipal: limits.maxSseStreamsPerToken,
+  });
+  /** LISTEN round trips under way for /readyz, by nonce. */
+  const readiness = new Map<string, () => void>();
   const consumers: ConsumerService = new ConsumerService({
     pool,
     hub,
@@ -185,6 +237,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     log: log.child({ component: 'consumers' }),
     recording: () => recorder.recording,
     reconcileEveryMs: options.reconcileEveryMs,
+    maxAckBatch: limits.maxAckBatch,
   });
   const recorder = new Recorder({
     listener,
@@ -221,6 +274,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // A build_finished Hydra never sent (crash between finish and NOTIFY) still reaches consumers.
   consumers.start();
+  sessions.start();
   const streams: StreamSource = {
     db: pool,
     hub,
@@ -231,15 +285,56 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const http = await startHttp(
     {
       schema,
-      context: ({ resumeAfter }) => ({ db: pool, loaders: createLoaders(pool), consumers, streams, resumeAfter }),
-      healthy: () => listener.status.connected,
-      metrics: () => renderMetrics({ heard, pipeline: pipeline.stats, listener: listener.status, hub, recording: recorder.recording }),
+      context: ({ principal, transport, resumeAfter }) => ({
+        db: pool,
+        loaders: createLoaders(pool),
+        principal,
+        consumers,
+        tokens,
+        streams,
+        transport,
+        resumeAfter,
+      }),
+      tokens,
+      sessions,
+      policy: {
+        anonymous: options.anonymous ?? 'none',
+        corsOrigins: options.corsOrigins ?? [],
+        allowedHosts: options.allowedHosts ?? defaultAllowedHosts(options.host),
+      },
+      limits,
+      healthy: () => true,
+      ready: async () => {
+        try {
+          await pool.query('/* readyProbe */ SELECT 1');
+        } catch (error) {
+          return `the query pool cannot reach the database: ${(error as Error).message}`;
+        }
+        if (!listener.status.connected) return 'the LISTEN connection is down';
+        const nonce = randomBytes(6).toString('hex');
+        const heard = new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 2_000);
+          readiness.set(nonce, () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        });
+        await notifyInternal(pool, READY_CHANNEL, nonce).catch(() => {});
+        const ok = await heard;
+        readiness.delete(nonce);
+        return ok ? null : 'a NOTIFY was not heard back on the LISTEN connection within 2 s';
+      },
+      metrics: async () => ({
+        contentType: 'text/plain; version=0.0.4',
+        body: renderMetrics({ heard, pipeline: pipeline.stats, listener: listener.status, hub, recording: recorder.recording }),
+      }),
       log: log.child({ component: 'http' }),
     },
     options.host,
     options.port,
   ).catch(async (error: Error) => {
     consumers.stop();
+    sessions.stop();
     reader.stop();
     retention.stop();
     await recorder.stop();
@@ -261,8 +356,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retention,
     instance,
     consumers,
+    tokens,
+    sessions,
     async close() {
       consumers.stop();
+      sessions.stop();
       retention.stop();
       await http.close();
       hub.close();

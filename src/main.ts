@@ -77,6 +77,14 @@ async function main(): Promise<void> {
       lockRetryMs: config.recorderRetryMs,
       reconnectGraceMs: config.recorderGraceMs,
       heartbeatMs: config.heartbeatMs,
+      anonymous: config.anonymous,
+      corsOrigins: config.corsOrigins,
+      allowedHosts: config.allowedHosts?.includes('*') ? '*' : (config.allowedHosts ?? undefined),
+      limits: {
+        ...config.limits,
+        maxMessageBytes: config.limits.maxWsMessageBytes,
+        maxPendingPerAddress: config.limits.maxPendingSocketsPerAddress,
+      },
     });
   } catch (error) {
     await embedded?.stop();

@@ -271,12 +271,15 @@ describe('acknowledgeBuildsFinished', () => {
     expect(await pendingOf(id)).toBeNull();
   });
 
-  it('rejects more than 1,000 items as BAD_USER_INPUT and clears nothing', async () => {
+  it('rejects more than 1,000 items as LIMIT_EXCEEDED (HNG_MAX_ACK_BATCH) and clears nothing', async () => {
     const id = await pendingBuild(T1);
     const result = await ackBatch(Array.from({ length: 1001 }, () => ({ buildId: id, pendingSince: iso(T1) })));
     expect(result.data ?? null).toBeNull();
     expect(result.errors).toHaveLength(1);
-    expect(result.errors![0]).toMatchObject({ path: ['acknowledgeBuildsFinished'], extensions: { code: 'BAD_USER_INPUT' } });
+    expect(result.errors![0]).toMatchObject({
+      path: ['acknowledgeBuildsFinished'],
+      extensions: { code: 'LIMIT_EXCEEDED', setting: 'HNG_MAX_ACK_BATCH' },
+    });
     expect(await pendingOf(id)).toBe(T1);
   });
 

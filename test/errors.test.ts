@@ -29,6 +29,11 @@ describe('error codes', () => {
 
   it('every factory makes a GraphQLError with a listed code', () => {
     const made = [
+      errors.unauthenticated(),
+      errors.forbidden('x'),
+      errors.limitExceeded('x', 'HNG_X'),
+      errors.tokenNotFound('t'),
+      errors.tokenExists('t'),
       errors.badInput('x'),
       errors.buildNotFound(1),
       errors.consumerNotFound('c'),

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'graphql';
 import { BuildQueuedDocument } from './generated/operations.js';
-import { request, subscribeWs, wsClient } from './support/clients.js';
+import { authorization, request, subscribeWs, wsClient } from './support/clients.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -43,7 +43,7 @@ describe('http', () => {
     expect(result.errors).toBeUndefined();
     const bad = await fetch(gateway.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authorization(gateway.url) },
       body: JSON.stringify({ query: 'mutation { acknowledgeBuildFinished(buildId: 1, pendingSince: "yesterday") { outcome } }' }),
     });
     const body = (await bad.json()) as { errors: { message: string; extensions?: { code?: string } }[] };

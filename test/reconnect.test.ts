@@ -86,11 +86,14 @@ describe('a killed LISTEN connection', () => {
       await db.pool.query('SELECT pg_terminate_backend($1)', [gateway.listener.status.backendPid]);
       await until(() => gateway.logs.filter((l) => l.includes('listener reconnect failed')).length >= 2, 10_000, 'failed attempts');
       expect(gateway.listener.status.connected).toBe(false);
-      const health = await fetch(gateway.url.replace('/graphql', '/healthz'));
-      expect(health.status).toBe(503);
+      // Alive, but not ready: /readyz says why.
+      expect((await fetch(gateway.url.replace('/graphql', '/healthz'))).status).toBe(200);
+      const ready = await fetch(gateway.url.replace('/graphql', '/readyz'));
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toContain('LISTEN');
       await admin((c) => c.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`));
       await until(() => gateway.listener.status.reconnects === before + 1, 10_000, 'reconnected');
-      expect((await fetch(gateway.url.replace('/graphql', '/healthz'))).status).toBe(200);
+      expect((await fetch(gateway.url.replace('/graphql', '/readyz'))).status).toBe(200);
     } finally {
       await admin((c) => c.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`));
     }

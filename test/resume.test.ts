@@ -127,6 +127,8 @@ describe('resume over SSE with Last-Event-ID', () => {
       'subscription ($after: String) { queueChanged(kinds: [BUILDS_ADDED], after: $after) { lowestNewBuildId cursor } }',
     );
     url.searchParams.set('variables', JSON.stringify({ after: start }));
+    // A browser's EventSource cannot set headers: the token travels as access_token.
+    url.searchParams.set('access_token', gateway.adminToken);
     const source = new EventSource(url);
     onCleanup(async () => source.close());
     const received: { id: number; lastEventId: string }[] = [];

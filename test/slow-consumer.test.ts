@@ -34,6 +34,7 @@ describe('a slow consumer', () => {
     const slowClient = createClient({
       url: gateway.url.replace(/^http/, 'ws'),
       webSocketImpl: PausableWebSocket,
+      connectionParams: { token: gateway.adminToken },
       retryAttempts: 0,
       lazy: false,
       onNonLazyError: () => {},

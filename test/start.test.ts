@@ -537,7 +537,8 @@ describe("npm start with DATABASE_URL of Hydra's database", () => {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}/graphql`;
       const command = new StartCommand(
-        { DATABASE_URL: db.url, PORT: String(port), HNG_SIMULATOR_EVAL_MS: '150', HNG_SIMULATOR_RUNNER_MS: '50' },
+        // Reads only: anonymous reading, which a DATABASE_URL deployment allows only when told to.
+        { DATABASE_URL: db.url, PORT: String(port), HNG_ANONYMOUS: 'read', HNG_SIMULATOR_EVAL_MS: '150', HNG_SIMULATOR_RUNNER_MS: '50' },
         tempDir(),
       );
       // The last line of a start: a simulator would have seeded its projects by now.

@@ -30,7 +30,7 @@ import { acknowledgeOccurrences, clearFullyAcknowledged, lockBuilds, type Occurr
 /** Who clears Hydra's `notificationpendingsince`. */
 export type Mode = 'owner' | 'observer';
 
-/** Most items one batch may carry. */
+/** Most items one batch may carry, unless configured otherwise (`HNG_MAX_ACK_BATCH`). */
 export const MAX_BATCH = 1_000;
 
 /** One acknowledgement, as a client sends it. */
@@ -51,9 +51,11 @@ export interface AckResult {
   currentPendingSince: number | null;
 }
 
-/** Checks requests and turns them into occurrences: BAD_USER_INPUT for a batch too long or an instant Hydra cannot store. */
-export function toOccurrences(requests: readonly AckRequest[]): Occurrence[] {
-  if (requests.length > MAX_BATCH) throw errors.badInput(`at most ${MAX_BATCH} items per batch, got ${requests.length}`);
+/** Checks requests and turns them into occurrences: LIMIT_EXCEEDED for a batch too long, BAD_USER_INPUT for an instant Hydra cannot store. */
+export function toOccurrences(requests: readonly AckRequest[], maxBatch = MAX_BATCH): Occurrence[] {
+  if (requests.length > maxBatch) {
+    throw errors.limitExceeded(`at most ${maxBatch} items per batch, got ${requests.length}`, 'HNG_MAX_ACK_BATCH');
+  }
   return requests.map(({ buildId, pendingSince }) => {
     try {
       return { buildId, pendingSince: toUnix(pendingSince) };

@@ -21,16 +21,17 @@ import type pg from 'pg';
 import { CONSUMER_CHANNEL, notifyInternal } from '../db/channels.js';
 import type { Queryable } from '../db/queryable.js';
 import { inTransaction } from '../db/transaction.js';
-import { errors, quoted } from '../errors.js';
+import { errors } from '../errors.js';
 import type { EventHub } from '../events/hub.js';
 import type { Delivery } from '../events/hub.js';
 import type { Notice } from '../hydra/payloads.js';
 import { type PendingPosition, type PendingQuery, pendingBuilds } from '../hydra/queries/pendingBuilds.js';
 import type { Build, Occurrence } from '../hydra/rows.js';
 import type { Log } from '../log.js';
-import { acknowledge, type AckRequest, type AckResult, type Mode, settleHeld, toOccurrences } from './acknowledgement.js';
+import { acknowledge, type AckRequest, type AckResult, MAX_BATCH, type Mode, settleHeld, toOccurrences } from './acknowledgement.js';
 import { consume } from './delivery.js';
 import { ConsumerHints } from './hints.js';
+import { checkConsumerName, isConsumerName } from './names.js';
 import { type ConsumerRow, deleteConsumer, getConsumer, insertConsumer, listConsumers, setPaused } from './queries/consumers.js';
 import { addOccurrences } from './queries/occurrences.js';
 import { consumerPending } from './queries/pending.js';
@@ -40,17 +41,7 @@ import { redeliver } from './queries/redeliver.js';
 
 export type { ConsumerRow, PendingPosition, PendingQuery };
 
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
-/** Checks a consumer name; BAD_USER_INPUT otherwise. */
-export function checkConsumerName(name: string): string {
-  if (!NAME.test(name)) {
-    throw errors.badInput(
-      `consumer names are 1 to 63 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit; got ${quoted(name, 80)}`,
-    );
-  }
-  return name;
-}
+export { checkConsumerName };
 
 /** A page of a pending set: Hydra's, or a consumer's own. */
 export interface PendingPage {
@@ -77,6 +68,8 @@ export interface ConsumerServiceOptions {
   recording: () => boolean;
   /** @default 60_000 // 1 minute */
   reconcileEveryMs?: number;
+  /** Most items of one acknowledgement batch. @default 1_000 */
+  maxAckBatch?: number;
 }
 
 /** Consumers and the pending backlog; see the module contract. */
@@ -94,7 +87,7 @@ export class ConsumerService {
 
   /** One consumer, or null (also for a name no consumer could have). */
   get(name: string): Promise<ConsumerRow | null> {
-    return NAME.test(name) ? getConsumer(this.options.pool, name) : Promise.resolve(null);
+    return isConsumerName(name) ? getConsumer(this.options.pool, name) : Promise.resolve(null);
   }
 
   /** Creates a consumer: from now on every finish is pending for it until acknowledged. */
@@ -139,7 +132,7 @@ export class ConsumerService {
 
   /** Acknowledges on Hydra's column (consumer null) or for a consumer, answering item by item. */
   async acknowledge(consumer: string | null, requests: readonly AckRequest[]): Promise<AckResult[]> {
-    const occurrences = toOccurrences(requests);
+    const occurrences = toOccurrences(requests, this.options.maxAckBatch ?? MAX_BATCH);
     if (consumer !== null) await this.existing(consumer);
     return acknowledge(this.options.pool, this.options.mode, consumer, occurrences);
   }

@@ -31,6 +31,17 @@ export interface StreamSource {
   maxLagMs: number;
 }
 
+/**
+ * The connection a subscription's events leave on: how many bytes it holds
+ * that the client has not taken yet, and how to cut it when the client stopped
+ * reading for good.
+ */
+export interface Transport {
+  kind: 'http' | 'ws';
+  buffered(): number;
+  close(reason: string): void;
+}
+
 /** What one subscription asks for. */
 export interface StreamRequest {
   channels: readonly (Channel | 'gap')[];

@@ -1,19 +1,32 @@
 /**
- * The Pothos schema builder, the request context and the shared scalars.
+ * The Pothos schema builder, the request context, the shared scalars and who
+ * may do what.
  *
  * Contract: every schema module imports `builder` from here and registers its
  * types and fields on import; `schema/index.ts` imports them all and builds
  * the schema once. The context is made per HTTP request and per WebSocket
- * operation; its `loaders` serve queries and mutations, never subscription
- * events (those carry their own, see `events/event.ts`).
+ * operation, for a principal the transport authenticated; its `loaders`
+ * serve queries and mutations, never subscription events (those carry their
+ * own, see `events/event.ts`).
+ *
+ * Authorization (Pothos's scope-auth plugin): every root field needs a scope
+ * (queries and subscriptions `read`, mutations `ack`, each field may ask
+ * more: `admin`, or `actFor` a consumer), decided by auth/principal.ts and
+ * checked before the resolver runs, at subscribe time for subscriptions. A
+ * refusal is FORBIDDEN.
  */
 import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { Kind } from 'graphql';
+import { holds, mayActFor, type Principal } from '../auth/principal.js';
+import type { TokenService } from '../auth/tokens.js';
 import type { ConsumerService } from '../consumers/service.js';
 import type { Queryable } from '../db/queryable.js';
 import { errors, quoted } from '../errors.js';
-import type { StreamSource } from '../events/subscribe.js';
+import type { StreamSource, Transport } from '../events/subscribe.js';
 import type { Loaders } from '../hydra/loaders.js';
+
+export type { Transport };
 
 /** What every resolver receives. */
 export interface Context {
@@ -21,10 +34,16 @@ export interface Context {
   db: Queryable;
   /** Loaders of this request. */
   loaders: Loaders;
+  /** Who is asking (authenticated by the transport). */
+  principal: Principal;
   /** Consumers and the pending backlog. */
   consumers: ConsumerService;
+  /** Bearer tokens (admin). */
+  tokens: TokenService;
   /** What subscriptions read from. */
   streams: StreamSource;
+  /** The connection this operation's results leave on (null: in-process). */
+  transport: Transport | null;
   /** SSE `Last-Event-ID`: resume the subscription after this cursor. */
   resumeAfter?: string | null;
   /** The cursor of the last event delivered on this operation (SSE `id:`). */
@@ -38,6 +57,13 @@ export interface Types {
     DateTime: { Input: Date; Output: Date };
   };
   DefaultFieldNullability: false;
+  AuthScopes: {
+    read: boolean;
+    ack: boolean;
+    admin: boolean;
+    /** May act for this consumer (null: Hydra's own column). */
+    actFor: string | null;
+  };
 }
 
 /** The schema types Pothos derives from `Types` (for helpers that take refs and field builders). */
@@ -45,7 +71,23 @@ export type SchemaTypes = PothosSchemaTypes.ExtendDefaultTypes<Types>;
 
 /** The builder every schema module registers on. */
 export const builder = new SchemaBuilder<Types>({
+  plugins: [ScopeAuthPlugin],
   defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: ({ principal }) => ({
+      read: holds(principal, 'read'),
+      ack: holds(principal, 'ack'),
+      admin: holds(principal, 'admin'),
+      actFor: (consumer) => mayActFor(principal, consumer),
+    }),
+    unauthorizedError: (_parent, { principal }, info) =>
+      errors.forbidden(
+        principal.kind === 'anonymous'
+          ? `${info.parentType.name}.${info.fieldName} needs a token: anonymous clients may only read`
+          : `token ${quoted(principal.name)} (scope ${principal.scope}${principal.consumers ? `, consumers ${principal.consumers.join(', ')}` : ''}) may not use ${info.parentType.name}.${info.fieldName} with these arguments`,
+      ),
+  },
 });
 
 function parseDateTime(value: unknown): Date {
@@ -68,6 +110,6 @@ builder.scalarType('DateTime', {
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
 });
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ authScopes: { read: true } });
+builder.mutationType({ authScopes: { ack: true } });
+builder.subscriptionType({ authScopes: { read: true } });

@@ -12,6 +12,7 @@ import './types/build.js';
 import './types/pending.js';
 import './types/acknowledge.js';
 import './types/consumer.js';
+import './types/token.js';
 import './events/common.js';
 import './events/evaluation.js';
 import './events/build.js';

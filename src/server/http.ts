@@ -1,37 +1,62 @@
 /**
  * The HTTP server: `/graphql` for queries and mutations over HTTP,
  * subscriptions over Server-Sent Events (graphql-yoga) and over WebSocket
- * (graphql-ws on the same path), GraphiQL in a browser (self-contained: no
- * CDN); `/healthz` and
- * `/metrics` beside it.
+ * (graphql-ws on the same path, ws.ts), GraphiQL in a browser
+ * (self-contained: no CDN); `/healthz`, `/readyz` and `/metrics` beside it.
  *
- * Contract: the transports are thin; both run the same envelop pipeline of
- * one yoga instance, so errors are masked alike (a GraphQLError with an
- * `extensions.code` reaches the client; anything else becomes "Unexpected
- * error."). `close()` ends every WebSocket with 1001 (going away) and every
- * SSE stream, then stops accepting connections.
+ * Contract:
+ * - Before any GraphQL runs: a Host the gateway does not answer to is 403
+ *   (DNS rebinding), a POST body of a kind a browser sends without preflight
+ *   (form, multipart, text) is 415 (CSRF), a body without a length or over
+ *   `maxBodyBytes` is 411/413, and the principal is authenticated: no valid
+ *   token where one is needed is 401 with `WWW-Authenticate: Bearer`
+ *   (UNAUTHENTICATED). GraphiQL's page itself needs no token.
+ * - CORS headers answer only the listed origins (never a reflection of any
+ *   origin), without credentials: tokens travel in headers, not cookies.
+ * - Both transports run the same envelop pipeline of one yoga instance: the
+ *   limits of GraphQL Armor, masking (a GraphQLError with an
+ *   `extensions.code` reaches the client; anything else becomes "Unexpected
+ *   error." and is logged), authorization in the schema.
+ * - `close()` ends every WebSocket with 1001 (going away) and every SSE
+ *   stream, then stops accepting connections.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionArgs, GraphQLError, GraphQLSchema } from 'graphql';
-import type { OperationResult } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import type { GraphQLSchema } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
-import type { Context } from '../schema/builder.js';
+import type { Principal } from '../auth/principal.js';
+import type { Sessions } from '../auth/sessions.js';
+import type { TokenService } from '../auth/tokens.js';
+import { errors, type GatewayError } from '../errors.js';
+import type { Context, Transport } from '../schema/builder.js';
 import type { Log } from '../log.js';
+import { authenticate, presentedToken } from './authenticate.js';
+import { type AccessPolicy, hostAllowed, isSimpleBody } from './policy.js';
+import { type DocumentLimits, useDocumentLimits } from './limits.js';
 import { lastEventId, useSseCursors } from './sse.js';
+import { startWebSockets, type WsLimits } from './ws.js';
+
+/** The limits of the HTTP transport and of every document. */
+export interface HttpLimits extends WsLimits, DocumentLimits {
+  maxBodyBytes: number;
+}
 
 /** What the HTTP layer needs from the gateway. */
 export interface HttpOptions {
   schema: GraphQLSchema;
   /** A fresh context for one request or one WebSocket operation. */
-  context: (init: { resumeAfter: string | null }) => Context;
-  /** Answers `/healthz`: true when the gateway is listening to Hydra. */
+  context: (init: { principal: Principal; transport: Transport | null; resumeAfter: string | null }) => Context;
+  tokens: TokenService;
+  sessions: Sessions;
+  policy: AccessPolicy;
+  limits: HttpLimits;
+  /** Answers `/healthz`: the process is alive and serving. */
   healthy: () => boolean;
-  /** The Prometheus text of `/metrics`. */
-  metrics: () => string;
+  /** Answers `/readyz`: the pool answers and LISTEN is verified by a round trip; the reason when not. */
+  ready: () => Promise<string | null>;
+  /** The Prometheus text of `/metrics`, and its content type. */
+  metrics: () => Promise<{ contentType: string; body: string }>;
   log: Log;
 }
 
@@ -43,14 +68,44 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** What yoga's context factory is handed by the node handler or by ws.ts. */
+interface ServerContext extends Record<string, unknown> {
+  principal?: Principal;
+  transport?: Transport;
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(`${body}\n`);
+}
+
+function sendError(res: ServerResponse, error: GatewayError, status?: number): void {
+  const http = (error.extensions.http ?? {}) as { status?: number; headers?: Record<string, string> };
+  const { http: _http, ...extensions } = error.extensions;
+  res
+    .writeHead(status ?? http.status ?? 400, { 'content-type': 'application/json; charset=utf-8', ...http.headers })
+    .end(JSON.stringify({ errors: [{ message: error.message, extensions }] }));
+}
+
+/** A GET that asks for GraphiQL's page (a browser navigating to /graphql), which needs no token. */
+function wantsGraphiQL(req: IncomingMessage): boolean {
+  return req.method === 'GET' && (req.headers.accept ?? '').includes('text/html') && !/[?&]query=/.test(req.url ?? '');
+}
+
 /** Starts the HTTP + WebSocket server on `host:port` (port 0 picks a free one). */
 export async function startHttp(options: HttpOptions, host: string, port: number): Promise<HttpServer> {
-  const { log } = options;
-  const yoga = createYoga<Record<string, unknown>>({
+  const { log, policy, limits, tokens } = options;
+  const yoga = createYoga<ServerContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
-    context: ({ request }) => options.context({ resumeAfter: lastEventId(request as Request | undefined) }),
-    plugins: [useSseCursors()],
+    context: ({ request, principal, transport }) =>
+      options.context({ principal: principal!, transport: transport ?? null, resumeAfter: lastEventId(request as Request | undefined) }),
+    plugins: [useDocumentLimits(limits), useSseCursors(options.sessions)],
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      return origin && policy.corsOrigins.includes(origin)
+        ? { origin, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'] }
+        : false;
+    },
     graphiql: { subscriptionsProtocol: 'WS', title: 'hydra-notify-gateway' },
     // GraphiQL served from this process, not a CDN: it works beside a Hydra without internet.
     renderGraphiQL,
@@ -63,52 +118,48 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     },
   });
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') {
-      const ok = options.healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not listening to Hydra\n');
-    } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(options.metrics());
-    } else if (path === '/') {
-      res.writeHead(302, { location: '/graphql' }).end();
-    } else {
-      void yoga(req, res);
+    if (!hostAllowed(policy, req.headers.host)) return send(res, 403, 'Forbidden: host not allowed (HNG_ALLOWED_HOSTS)');
+    if (path === '/healthz') return options.healthy() ? send(res, 200, 'ok') : send(res, 503, 'not serving');
+    if (path === '/readyz') {
+      const problem = await options.ready();
+      return problem === null ? send(res, 200, 'ready') : send(res, 503, `not ready: ${problem}`);
     }
+    if (path === '/metrics') {
+      const { contentType, body } = await options.metrics();
+      return send(res, 200, body.trimEnd(), { 'content-type': contentType });
+    }
+    if (path === '/') return send(res, 302, 'see /graphql', { location: '/graphql' });
+    if (path !== '/graphql') return send(res, 404, 'Not Found');
+    if (req.method === 'POST') {
+      if (isSimpleBody(req.headers['content-type'])) {
+        return send(res, 415, 'Unsupported Media Type: send operations as application/json (form and text bodies are refused: CSRF)');
+      }
+      const length = req.headers['content-length'];
+      if (length === undefined) return send(res, 411, 'Length Required');
+      if (Number(length) > limits.maxBodyBytes) {
+        return sendError(
+          res,
+          errors.limitExceeded(`the body is ${length} bytes, more than ${limits.maxBodyBytes}`, 'HNG_MAX_BODY_BYTES'),
+          413,
+        );
+      }
+    }
+    if (req.method === 'OPTIONS' || wantsGraphiQL(req)) return void yoga(req, res, {});
+    const principal = await authenticate(tokens, policy, presentedToken(req), req.socket.remoteAddress ?? 'unknown');
+    if (!('kind' in principal)) return sendError(res, principal as GatewayError);
+    const transport: Transport = { kind: 'http', buffered: () => res.writableLength, close: () => void res.destroy() };
+    await yoga(req, res, { principal, transport });
+  };
+  const server = createServer((req, res) => {
+    serve(req, res).catch((error: Error) => {
+      log.error('request failed', { error: error.message });
+      if (!res.headersSent) send(res, 500, 'Internal Server Error');
+      else res.destroy();
+    });
   });
-
-  const wss = new WebSocketServer({ server, path: '/graphql' });
-  const ws = useServer(
-    {
-      execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-        });
-        let document;
-        try {
-          document = parse(params.query);
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        return {
-          schema,
-          document,
-          operationName: params.operationName,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } as Enveloped,
-        };
-      },
-    },
-    wss,
-  );
+  const ws = startWebSockets({ server, yoga, tokens, sessions: options.sessions, policy, limits, log });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -121,16 +172,9 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     server,
     url: `http://${shownHost}:${address.port}/graphql`,
     async close() {
-      await ws.dispose();
-      wss.close();
+      await ws.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** The envelop-wrapped executors, passed to graphql-ws through `rootValue`. */
-interface Enveloped {
-  execute: (args: ExecutionArgs) => OperationResult;
-  subscribe: (args: ExecutionArgs) => OperationResult;
 }

@@ -11,8 +11,15 @@
  * which subscriptions treat as their `after` argument. Frames follow the
  * graphql-sse "distinct connections" protocol: `event: next` with the result
  * as `data:`, `event: complete` at the end, and a comment line as keep-alive.
+ *
+ * Each stream is a session of its principal (auth/sessions.ts): over the
+ * principal's limit it is refused (429, LIMIT_EXCEEDED); when its token is
+ * revoked or expires it ends with one UNAUTHENTICATED error and `complete`.
  */
 import type { Plugin } from 'graphql-yoga';
+import type { Principal } from '../auth/principal.js';
+import type { Sessions } from '../auth/sessions.js';
+import { errors, type GatewayError } from '../errors.js';
 import type { Context } from '../schema/builder.js';
 
 /** Keep-alive comment interval. @default 12_000 // 12 seconds */
@@ -28,13 +35,29 @@ function frames(result: Result): string {
   return `${id}event: next\ndata: ${JSON.stringify(result)}\n\n`;
 }
 
-function sseResponse(
-  result: AsyncIterable<Result>,
-  fetchAPI: { Response: typeof Response; ReadableStream: typeof ReadableStream },
-): Response {
+type FetchAPI = { Response: typeof Response; ReadableStream: typeof ReadableStream };
+
+function errorFrame(error: GatewayError): string {
+  return frames({ errors: [{ message: error.message, extensions: { code: error.extensions.code } }] });
+}
+
+/** How a stream's session ends it: `end` is set by the stream, `unregister` by the session. */
+interface StreamSession {
+  end: (reason: string) => void;
+  unregister: () => void;
+}
+
+function sseResponse(result: AsyncIterable<Result>, fetchAPI: FetchAPI, session: StreamSession): Response {
   const encoder = new TextEncoder();
   let iterator: AsyncIterator<Result> | null = null;
   let ping: NodeJS.Timeout | null = null;
+  const close = () => session.unregister();
+  let ended = false;
+  const stop = () => {
+    ended = true;
+    close();
+    if (ping) clearInterval(ping);
+  };
   const stream = new fetchAPI.ReadableStream<Uint8Array>({
     start(controller) {
       // A first byte flushes the headers through proxies that buffer; `retry`
@@ -48,19 +71,32 @@ function sseResponse(
         }
       }, PING_MS);
       iterator = result[Symbol.asyncIterator]();
+      session.end = (reason) => {
+        if (ended) return;
+        stop();
+        try {
+          controller.enqueue(encoder.encode(errorFrame(errors.unauthenticated(`Unauthorized: ${reason}`))));
+          controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
+          controller.close();
+        } catch {
+          // The client left already.
+        }
+        void iterator?.return?.();
+      };
     },
     async pull(controller) {
       const next = await iterator!.next();
+      if (ended) return;
       if (!next.done) {
         controller.enqueue(encoder.encode(frames(next.value)));
         return;
       }
-      if (ping) clearInterval(ping);
+      stop();
       controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
       controller.close();
     },
     async cancel() {
-      if (ping) clearInterval(ping);
+      stop();
       await iterator?.return?.();
     },
   });
@@ -70,8 +106,8 @@ function sseResponse(
   });
 }
 
-/** The yoga plugin: cursors in results and SSE ids, Last-Event-ID resumption. */
-export function useSseCursors(): Plugin<Record<string, unknown>> {
+/** The yoga plugin: cursors in results and SSE ids, Last-Event-ID resumption, streams as sessions. */
+export function useSseCursors(sessions: Sessions): Plugin<Record<string, unknown>> {
   return {
     onSubscribe({ args }) {
       const context = args.contextValue as unknown as Context;
@@ -85,17 +121,28 @@ export function useSseCursors(): Plugin<Record<string, unknown>> {
         },
       };
     },
-    onResultProcess({ request, result, setResultProcessor }) {
+    onResultProcess({ request, result, setResultProcessor, serverContext }) {
       const accept = request.headers.get('accept') ?? '';
       if (!accept.includes('text/event-stream') || !(Symbol.asyncIterator in (result as object))) return;
-      setResultProcessor(
-        (r, fetchAPI) =>
-          sseResponse(
-            r as AsyncIterable<Result>,
-            fetchAPI as unknown as { Response: typeof Response; ReadableStream: typeof ReadableStream },
-          ),
-        'text/event-stream',
-      );
+      const principal = (serverContext as { principal?: Principal }).principal!;
+      setResultProcessor((r, fetchAPI) => {
+        const iterable = r as AsyncIterable<Result>;
+        const session: StreamSession = { end: () => {}, unregister: () => {} };
+        try {
+          session.unregister = sessions.open(principal, 'sse', (reason) => session.end(reason));
+        } catch (error) {
+          void iterable[Symbol.asyncIterator]().return?.();
+          const refusal = error as GatewayError;
+          return new (fetchAPI as unknown as FetchAPI).Response(
+            JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.extensions.code } }] }),
+            {
+              status: 429,
+              headers: { 'content-type': 'application/json' },
+            },
+          );
+        }
+        return sseResponse(iterable, fetchAPI as unknown as FetchAPI, session);
+      }, 'text/event-stream');
     },
   };
 }

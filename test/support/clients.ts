@@ -11,7 +11,23 @@ import { type ExecutionResult, print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { type Client, createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { onCleanup } from './gateway.js';
+import { adminTokens, onCleanup } from './gateway.js';
+
+/** Who a client is: `token` is sent as its bearer token; null sends none; unset sends the gateway's admin token. */
+export interface As {
+  token?: string | null;
+}
+
+/** The token to send to `url` as `as` says. */
+export function tokenFor(url: string, as: As = {}): string | null {
+  return as.token === undefined ? (adminTokens.get(new URL(url).origin) ?? null) : as.token;
+}
+
+/** The Authorization header for `url` as `as` says (none when no token). */
+export function authorization(url: string, as?: As): Record<string, string> {
+  const token = tokenFor(url, as);
+  return token === null ? {} : { authorization: `Bearer ${token}` };
+}
 
 /** What a subscription delivered, in order, and how it ended. */
 export class Stream<T> {
@@ -101,9 +117,11 @@ export class Stream<T> {
 }
 
 /** A graphql-ws client to `httpUrl` (its ws:// form), disposed after the file. */
-export function wsClient(httpUrl: string): Client {
+export function wsClient(httpUrl: string, as?: As): Client {
+  const token = tokenFor(httpUrl, as);
   const client = createWsClient({
     url: httpUrl.replace(/^http/, 'ws'),
+    connectionParams: token === null ? {} : { token },
     webSocketImpl: WebSocket,
     retryAttempts: 0,
     lazy: false,
@@ -131,8 +149,9 @@ export function subscribeSse<T, V extends Record<string, unknown>>(
   httpUrl: string,
   document: TypedDocumentNode<T, V>,
   variables?: V,
+  as?: As,
 ): Stream<T> {
-  const client = createSseClient({ url: httpUrl, retryAttempts: 0 });
+  const client = createSseClient({ url: httpUrl, retryAttempts: 0, headers: authorization(httpUrl, as) });
   const stream = new Stream<T>();
   const unsubscribe = client.subscribe<T>({ query: print(document), variables: variables ?? {} }, stream.sink);
   stream.dispose = () => {
@@ -148,10 +167,11 @@ export async function request<T, V extends Record<string, unknown>>(
   httpUrl: string,
   document: TypedDocumentNode<T, V>,
   variables?: V,
+  as?: As,
 ): Promise<ExecutionResult<T>> {
   const response = await fetch(httpUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...authorization(httpUrl, as) },
     body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
   });
   return (await response.json()) as ExecutionResult<T>;
@@ -162,8 +182,9 @@ export async function requestData<T, V extends Record<string, unknown>>(
   httpUrl: string,
   document: TypedDocumentNode<T, V>,
   variables?: V,
+  as?: As,
 ): Promise<T> {
-  const result = await request(httpUrl, document, variables);
+  const result = await request(httpUrl, document, variables, as);
   if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
   return result.data as T;
 }

@@ -25,8 +25,11 @@ export function onCleanup(dispose: () => Promise<void>): void {
   disposers.push(dispose);
 }
 
-/** A gateway whose log lines are kept in `logs`. */
-export type TestGateway = Gateway & { logs: string[] };
+/** A gateway whose log lines are kept in `logs`, with an admin token that test clients send by default. */
+export type TestGateway = Gateway & { logs: string[]; adminToken: string };
+
+/** The admin token of each test gateway, by origin: what clients.ts sends unless told otherwise. */
+export const adminTokens = new Map<string, string>();
 
 /** Starts a gateway on `127.0.0.1:0` over `connectionString`. */
 export async function startTestGateway(connectionString: string, options: Partial<GatewayOptions> = {}): Promise<TestGateway> {
@@ -52,5 +55,10 @@ export async function startTestGateway(connectionString: string, options: Partia
       leaks.push(`gateway ${gateway.instance} still holds ${gateway.hub.size} subscriptions after every client left`);
     await gateway.close();
   });
-  return Object.assign(gateway, { logs });
+  const { token: adminToken } = await gateway.tokens.create({
+    name: `test-admin-${gateway.instance.replace(/[^\w.@-]/g, '-')}`,
+    scope: 'admin',
+  });
+  adminTokens.set(new URL(gateway.url).origin, adminToken);
+  return Object.assign(gateway, { logs, adminToken });
 }

@@ -64,6 +64,8 @@ export const BuildFinishedEventRef = builder.objectRef<FinishedEvent>('BuildFini
 
 builder.subscriptionField('buildFinished', (t) =>
   t.field({
+    // A consumer's deliveries are for who may act for it (and acknowledge them).
+    authScopes: (_, { consumer }) => (consumer == null ? { read: true } : { actFor: consumer }),
     type: BuildFinishedEventRef,
     description: 'Builds finishing, live, and after a lost LISTEN connection, the pending ones recovered from Hydra.',
     args: {

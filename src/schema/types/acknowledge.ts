@@ -75,6 +75,7 @@ const CONSUMER_DESCRIPTION =
 
 builder.mutationField('acknowledgeBuildFinished', (t) =>
   t.field({
+    authScopes: (_, { consumer }) => ({ actFor: consumer ?? null }),
     type: AcknowledgeResultRef,
     description:
       "Marks one build_finished occurrence processed, compare-and-set on (buildId, pendingSince): for a consumer, its own occurrence; otherwise Hydra's notificationpendingsince, cleared only if it still equals pendingSince.",
@@ -92,6 +93,7 @@ builder.mutationField('acknowledgeBuildFinished', (t) =>
 
 builder.mutationField('acknowledgeBuildsFinished', (t) =>
   t.field({
+    authScopes: (_, { consumer }) => ({ actFor: consumer ?? null }),
     type: [AcknowledgeResultRef],
     nullable: { list: false, items: true },
     description: `The batch form of acknowledgeBuildFinished (at most ${MAX_BATCH} items), answered item by item in order; an unknown build gives null and a NOT_FOUND error at its index.`,

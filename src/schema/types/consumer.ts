@@ -43,6 +43,7 @@ builder.queryField('consumer', (t) =>
 
 builder.mutationField('createConsumer', (t) =>
   t.field({
+    authScopes: { admin: true },
     type: ConsumerRef,
     description:
       'Creates a consumer: from now on every build_finished occurrence is pending for it until it acknowledges it. ALREADY_EXISTS if the name is taken.',
@@ -53,6 +54,7 @@ builder.mutationField('createConsumer', (t) =>
 
 builder.mutationField('pauseConsumer', (t) =>
   t.field({
+    authScopes: { admin: true },
     type: ConsumerRef,
     description:
       "Stops deliveries to the consumer; occurrences keep accumulating. In owner mode a paused consumer no longer holds back clearing Hydra's column.",
@@ -63,6 +65,7 @@ builder.mutationField('pauseConsumer', (t) =>
 
 builder.mutationField('resumeConsumer', (t) =>
   t.field({
+    authScopes: { admin: true },
     type: ConsumerRef,
     description: 'Resumes deliveries to a paused consumer, starting with what accumulated.',
     args: { name: t.arg.string({ required: true }) },
@@ -72,6 +75,7 @@ builder.mutationField('resumeConsumer', (t) =>
 
 builder.mutationField('removeConsumer', (t) =>
   t.field({
+    authScopes: { admin: true },
     type: 'Boolean',
     description: 'Removes a consumer and its pending set. Its subscriptions receive nothing more.',
     args: { name: t.arg.string({ required: true }) },
@@ -81,6 +85,7 @@ builder.mutationField('removeConsumer', (t) =>
 
 builder.mutationField('redeliverBuildFinished', (t) =>
   t.field({
+    authScopes: (_, { consumer }) => ({ actFor: consumer }),
     type: RedeliveryRef,
     description:
       "Delivers the build's latest finish to the consumer again (pending, unacknowledged, to the next subscriber at once), even if it was acknowledged or predates the consumer.",

@@ -88,6 +88,8 @@ const PendingConnectionRef = builder.objectRef<Page>('PendingBuildFinishedConnec
 
 builder.queryField('pendingBuildFinished', (t) =>
   t.field({
+    // A consumer's pending set is for who may act for it; Hydra's own backlog, for readers.
+    authScopes: (_, { consumer }) => (consumer == null ? { read: true } : { actFor: consumer }),
     type: PendingConnectionRef,
     description: 'Finished builds whose build_finished is not yet acknowledged, oldest first.',
     args: {

@@ -9,7 +9,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
-import { transaction } from '../db/transaction.js';
+import { transaction } from './transaction.js';
 
 /** Advisory lock key serialising migrations ("hngmigr" in ASCII). */
 const MIGRATE_LOCK = '29388411153606514';

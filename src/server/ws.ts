@@ -1,0 +1,190 @@
+/**
+ * Subscriptions over WebSocket: the graphql-ws protocol on `/graphql`, run
+ * through the same envelop pipeline as HTTP (parse, validate and the limits
+ * of GraphQL Armor, masking, authorization).
+ *
+ * Contract:
+ * - The upgrade is refused (403) for a Host the gateway does not answer to,
+ *   or an Origin that is neither the gateway's own nor listed (a page of
+ *   another site must not ride a user's network position), and (429) when
+ *   the remote address already holds `maxPendingPerAddress` sockets that
+ *   have not sent their `connection_init`.
+ * - `connection_init` must come within `connectionInitTimeoutMs`, with a
+ *   valid token (or none, where anonymous reading is allowed): otherwise the
+ *   socket closes with 4401 (graphql-ws's 4408 for the timeout). A principal
+ *   over its socket limit gets 4429. A revoked or expired token's socket
+ *   closes with 4401 (auth/sessions.ts).
+ * - Messages over `maxMessageBytes` close the socket (1009); a socket may
+ *   hold `maxSubscriptionsPerSocket` subscriptions, the next one is refused
+ *   with LIMIT_EXCEEDED.
+ * - Every operation's context tells the hub how much the socket holds unsent
+ *   (`transport.buffered`), so a client that stops reading is found slow.
+ * - `close()` ends every socket with 1001 (going away) so clients reconnect
+ *   elsewhere.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
+import type { OperationResult } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Principal } from '../auth/principal.js';
+import type { Sessions } from '../auth/sessions.js';
+import type { TokenService } from '../auth/tokens.js';
+import { errors, type GatewayError } from '../errors.js';
+import type { Log } from '../log.js';
+import { authenticate, tokenOfConnectionParams } from './authenticate.js';
+import { type AccessPolicy, hostAllowed, originAllowed } from './policy.js';
+
+/** The limits of the WebSocket transport. */
+export interface WsLimits {
+  maxMessageBytes: number;
+  maxSubscriptionsPerSocket: number;
+  connectionInitTimeoutMs: number;
+  maxPendingPerAddress: number;
+}
+
+/** What the WebSocket transport needs. */
+export interface WsOptions {
+  server: Server;
+  yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
+  tokens: TokenService;
+  sessions: Sessions;
+  policy: AccessPolicy;
+  limits: WsLimits;
+  log: Log;
+}
+
+/** What graphql-ws keeps per socket. */
+type Extra = {
+  socket: WebSocket;
+  request: IncomingMessage;
+  principal?: Principal;
+  endSession?: () => void;
+};
+
+/** The envelop-wrapped executors, passed to graphql-ws through `rootValue`. */
+interface Enveloped {
+  execute: (args: ExecutionArgs) => OperationResult;
+  subscribe: (args: ExecutionArgs) => OperationResult;
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason) + 1}\r\n\r\n${reason}\n`,
+  );
+}
+
+/** Serves graphql-ws on `/graphql` of `server`; returns the function that closes every socket. */
+export function startWebSockets(options: WsOptions): { close: () => Promise<void> } {
+  const { yoga, tokens, sessions, policy, limits, log } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
+  const pending = new Map<string, number>();
+
+  options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/graphql') return refuse(socket, 404, 'Not Found');
+    if (!hostAllowed(policy, req.headers.host)) return refuse(socket, 403, 'Forbidden: host not allowed (HNG_ALLOWED_HOSTS)');
+    if (!originAllowed(policy, req.headers.origin, req.headers.host)) {
+      log.info('refused a WebSocket from another origin', { origin: req.headers.origin });
+      return refuse(socket, 403, 'Forbidden: origin not allowed (HNG_CORS_ORIGINS)');
+    }
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const waiting = pending.get(address) ?? 0;
+    if (waiting >= limits.maxPendingPerAddress)
+      return refuse(socket, 429, 'Too Many Requests: too many sockets waiting for connection_init');
+    pending.set(address, waiting + 1);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      let counted = true;
+      const settle = () => {
+        if (!counted) return;
+        counted = false;
+        const n = (pending.get(address) ?? 1) - 1;
+        if (n > 0) pending.set(address, n);
+        else pending.delete(address);
+      };
+      (ws as WebSocket & { settlePending?: () => void }).settlePending = settle;
+      ws.once('close', settle);
+      wss.emit('connection', ws, req);
+    });
+  });
+
+  const ws = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+      execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
+      onConnect: async (ctx) => {
+        const { socket, request } = ctx.extra;
+        (socket as WebSocket & { settlePending?: () => void }).settlePending?.();
+        const principal = await authenticate(
+          tokens,
+          policy,
+          tokenOfConnectionParams(ctx.connectionParams),
+          request.socket.remoteAddress ?? 'unknown',
+        );
+        if (!('kind' in principal)) {
+          socket.close(4401, (principal as GatewayError).message.slice(0, 120));
+          return false;
+        }
+        try {
+          ctx.extra.endSession = sessions.open(principal, 'ws', (reason) => socket.close(4401, `Unauthorized: ${reason}`));
+        } catch (error) {
+          socket.close(4429, (error as Error).message.slice(0, 120));
+          return false;
+        }
+        socket.once('close', () => ctx.extra.endSession?.());
+        ctx.extra.principal = principal;
+        return true;
+      },
+      onSubscribe: async (ctx, _id, params) => {
+        if (Object.keys(ctx.subscriptions).length >= limits.maxSubscriptionsPerSocket) {
+          return [
+            errors.limitExceeded(
+              `this socket holds ${limits.maxSubscriptionsPerSocket} subscriptions already`,
+              'HNG_MAX_SUBSCRIPTIONS_PER_SOCKET',
+            ),
+          ];
+        }
+        const { socket, request, principal } = ctx.extra;
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          req: request,
+          socket,
+          params,
+          principal,
+          transport: {
+            kind: 'ws',
+            buffered: () => socket.bufferedAmount,
+            close: (reason: string) => socket.close(4008, reason.slice(0, 120)),
+          },
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const validationErrors = validate(schema, document);
+        if (validationErrors.length > 0) return validationErrors;
+        return {
+          schema,
+          document,
+          operationName: params.operationName,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe } as Enveloped,
+        };
+      },
+    },
+    wss,
+  );
+
+  return {
+    async close() {
+      await ws.dispose();
+      wss.close();
+    },
+  };
+}
