@@ -58,6 +58,8 @@ export const VARIABLES = z.object({
   HNG_SUBSCRIBER_QUEUE_LIMIT: int(1, 10_000_000).default(200_000),
   /** Age of the oldest event waiting for a subscription before it ends with SLOW_CONSUMER. @default 60_000 // 1 minute */
   HNG_SUBSCRIBER_MAX_LAG_MS: int(100, 3_600_000).default(60_000),
+  /** Bytes a subscription's connection may hold unsent (the client not reading) before SLOW_CONSUMER. @default 8_388_608 // 8 MiB */
+  HNG_SUBSCRIBER_MAX_BUFFERED_BYTES: int(1_024, 1_073_741_824).default(8_388_608),
   /** Days the journal keeps events (fractions allowed). @default 30 */
   HNG_RETENTION_DAYS: z.coerce.number().positive().max(36_500).default(30),
   /** Who clears Hydra's notificationpendingsince: `owner` (the gateway) or `observer` (hydra-notify still runs). @default 'owner' */
@@ -129,6 +131,7 @@ export interface Config {
   chunkWindowMs: number;
   subscriberQueueLimit: number;
   subscriberMaxLagMs: number;
+  subscriberMaxBufferedBytes: number;
   poolSize: number;
   retentionMs: number;
   mode: 'owner' | 'observer';
@@ -198,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     chunkWindowMs: v.HNG_CHUNK_WINDOW_MS,
     subscriberQueueLimit: v.HNG_SUBSCRIBER_QUEUE_LIMIT,
     subscriberMaxLagMs: v.HNG_SUBSCRIBER_MAX_LAG_MS,
+    subscriberMaxBufferedBytes: v.HNG_SUBSCRIBER_MAX_BUFFERED_BYTES,
     poolSize: v.HNG_POOL_SIZE,
     retentionMs: Math.round(v.HNG_RETENTION_DAYS * 86_400_000),
     mode: v.HNG_MODE,

@@ -98,11 +98,8 @@ export const errors = {
     ),
 
   /** The subscriber fell behind. */
-  slowConsumer: (limit: number, maxLagMs: number) =>
-    new GatewayError(
-      'SLOW_CONSUMER',
-      `subscription ended: this client fell behind (more than ${limit} events, or events older than ${maxLagMs} ms, waiting for it); resubscribe with the last cursor`,
-    ),
+  slowConsumer: (why: string) =>
+    new GatewayError('SLOW_CONSUMER', `subscription ended: this client fell behind (${why}); resubscribe with the last cursor`),
 
   /** The rows a subscription's filter needs could not be loaded. */
   rowLoadFailed: () => new GatewayError('ROW_LOAD_FAILED', 'subscription ended: the rows for its filter could not be loaded'),

@@ -58,6 +58,8 @@ export interface GatewayOptions {
   subscriberQueueLimit?: number;
   /** @default 60_000 // 1 minute */
   subscriberMaxLagMs?: number;
+  /** What a subscription's connection may hold unsent before SLOW_CONSUMER. @default 8_388_608 // 8 MiB */
+  subscriberMaxBufferedBytes?: number;
   /** @default 250 */
   reconnectMinMs?: number;
   /** @default 15_000 */
@@ -281,7 +283,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     published: () => pipeline.settled,
     queueLimit: options.subscriberQueueLimit ?? 200_000,
     maxLagMs: options.subscriberMaxLagMs ?? 60_000,
+    maxBufferedBytes: options.subscriberMaxBufferedBytes ?? 8 * 1_048_576,
+    log: log.child({ component: 'subscriptions' }),
   };
+  hub.start();
   const http = await startHttp(
     {
       schema,

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
       chunkWindowMs: config.chunkWindowMs,
       subscriberQueueLimit: config.subscriberQueueLimit,
       subscriberMaxLagMs: config.subscriberMaxLagMs,
+      subscriberMaxBufferedBytes: config.subscriberMaxBufferedBytes,
       reconnectMinMs: config.reconnectMinMs,
       reconnectMaxMs: config.reconnectMaxMs,
       listenerProbeMs: config.listenerProbeMs,

@@ -41,7 +41,7 @@ describe('error codes', () => {
       errors.notFinished(1),
       errors.cursorExpired(1, 2),
       errors.observerMode(),
-      errors.slowConsumer(1, 2),
+      errors.slowConsumer('x'),
       errors.rowLoadFailed(),
     ];
     expect(Object.keys(errors)).toHaveLength(made.length);

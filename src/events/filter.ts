@@ -11,11 +11,30 @@
  * the event's own loaders, so many subscribers filtering one event share one
  * batch of queries.
  */
+import { errors, quoted } from '../errors.js';
 import type { BuildFilter } from '../hydra/queries/pendingBuilds.js';
 import type { GatewayEvent } from './event.js';
 
 /** Filter criteria of a subscription (GraphQL `EventFilter`). */
 export type EventFilter = BuildFilter;
+
+/** Longest string a filter criterion may be (Hydra's names are far shorter). */
+const MAX_CRITERION = 1_000;
+
+/**
+ * Checks a filter at the boundary: BAD_USER_INPUT for a string Postgres
+ * cannot hold (a NUL byte) or one longer than any name Hydra has.
+ * @returns the filter, unchanged.
+ */
+export function checkFilter<F extends EventFilter | null | undefined>(filter: F): F {
+  for (const [key, value] of Object.entries(filter ?? {})) {
+    if (typeof value !== 'string') continue;
+    if (value.includes('\u0000')) throw errors.badInput(`filter.${key} contains a NUL byte, which no Hydra name has`);
+    if (value.length > MAX_CRITERION)
+      throw errors.badInput(`filter.${key} is ${value.length} characters long, more than ${MAX_CRITERION}: ${quoted(value, 40)}`);
+  }
+  return filter;
+}
 
 /** Whether `filter` has no criterion at all. */
 export function isEmptyFilter(filter: EventFilter | null | undefined): boolean {

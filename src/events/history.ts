@@ -19,7 +19,7 @@ import { journalAfter, type JournalRange, lastPosition } from '../journal/querie
 import { recorderState } from '../journal/queries/recorder.js';
 import { silentLog } from '../log.js';
 import { type GatewayEvent, isGap } from './event.js';
-import { type EventFilter, matches } from './filter.js';
+import { checkFilter, type EventFilter, matches } from './filter.js';
 import { Pipeline } from './pipeline.js';
 
 /** Rows read per page. */
@@ -107,6 +107,7 @@ export interface HistoryPage {
 
 /** One page of the journal, oldest first, filtered, gaps always included. */
 export async function historyPage(db: Queryable, query: HistoryQuery): Promise<HistoryPage> {
+  checkFilter(query.filter);
   if (query.after !== null) await assertNotExpired(db, query.after);
   if (query.since && query.until && query.since > query.until) throw errors.badInput('since must not be after until');
   const history = new History(db, { after: query.after ?? 0, channels: query.channels, since: query.since, until: query.until });

@@ -6,13 +6,17 @@
  *   subscriber has its own bounded queue. Events reach every subscriber in
  *   publication order.
  * - A subscriber that falls behind is not silently skipped. It is "slow" when
- *   its queue holds more than `limit` events, or when the oldest event waiting
- *   for it was queued more than `maxLagMs` ago (checked as events are
- *   published). Then its queue is dropped and its iterator yields one
- *   `overflow` delivery and ends, so the client gets an explicit
- *   SLOW_CONSUMER error. Bursts are normal (an evaluation commits thousands
- *   of build_queued at once), so the count bound is generous: queued entries
- *   are references to events shared by all subscribers.
+ *   its queue holds more than `limit` events, when the oldest event waiting
+ *   for it was queued more than `maxLagMs` ago, or when its connection holds
+ *   more than `maxBufferedBytes` the client has not taken (`buffered`: what
+ *   waits in the socket's own buffer counts too). This is checked as events
+ *   are published and every second by `sweep`, so a client that stopped
+ *   reading is found even when nothing more is published. Then its queue is
+ *   dropped, `onSlow` is told, and its iterator yields one `overflow`
+ *   delivery and ends, so the client gets an explicit SLOW_CONSUMER error.
+ *   Bursts are normal (an evaluation commits thousands of build_queued at
+ *   once), so the count bound is generous: queued entries are references to
+ *   events shared by all subscribers.
  * - A subscriber's `accept` predicate (its filter, which may load rows) runs
  *   when the subscriber pulls the event, one event at a time, so a slow
  *   filter cannot reorder events. If it throws, the iterator yields one
@@ -29,9 +33,7 @@ import { type GapNotice, type GatewayEvent, isGap } from './event.js';
 
 /** What a subscriber's iterator yields. */
 export type Delivery =
-  | { kind: 'event'; event: GatewayEvent; gapBefore: GapNotice | null }
-  | { kind: 'overflow'; limit: number; maxLagMs: number }
-  | { kind: 'error'; error: Error };
+  { kind: 'event'; event: GatewayEvent; gapBefore: GapNotice | null } | { kind: 'overflow'; why: string } | { kind: 'error'; error: Error };
 
 /** How one subscriber wants events. */
 export interface SubscribeOptions {
@@ -43,6 +45,12 @@ export interface SubscribeOptions {
   limit: number;
   /** Largest age of the oldest waiting event before `overflow`. @default Infinity */
   maxLagMs?: number;
+  /** Bytes the subscriber's connection holds that the client has not taken. */
+  buffered?: () => number;
+  /** Largest `buffered()` before `overflow`. @default Infinity */
+  maxBufferedBytes?: number;
+  /** Told once, when the subscriber is found slow, why. */
+  onSlow?: (why: string) => void;
 }
 
 interface Subscriber {
@@ -51,6 +59,8 @@ interface Subscriber {
   /** When each queued event was queued (this machine's clock), in step with `queue`. */
   queuedAt: number[];
   overflowed: boolean;
+  /** Why it was found slow. */
+  why: string | null;
   wake: (() => void) | null;
   done: boolean;
 }
@@ -67,19 +77,16 @@ export class EventHub {
     return this.subscribers.size;
   }
 
+  private sweeper: NodeJS.Timeout | null = null;
+
   /** Queues `event` for every subscriber of its channel. */
   publish(event: GatewayEvent): void {
     const now = Date.now();
     for (const s of this.subscribers) {
       if ((!s.options.channels.has(event.channel) && !isGap(event)) || s.overflowed) continue;
-      const oldest = s.queuedAt[0];
-      const lagging = oldest !== undefined && now - oldest > (s.options.maxLagMs ?? Infinity);
-      if (s.queue.length >= s.options.limit || lagging) {
-        s.overflowed = true;
-        s.queue.length = 0;
-        s.queuedAt.length = 0;
-        this.overflows++;
-      } else {
+      const why = s.queue.length >= s.options.limit ? `more than ${s.options.limit} events waiting` : this.slowness(s, now);
+      if (why) this.overflow(s, why);
+      else {
         s.queue.push(event);
         s.queuedAt.push(now);
       }
@@ -87,9 +94,47 @@ export class EventHub {
     }
   }
 
+  /** Checks every subscriber that has events waiting for lag and unsent bytes; runs every second once started. */
+  sweep(): void {
+    const now = Date.now();
+    for (const s of this.subscribers) {
+      if (s.overflowed || s.queue.length === 0) continue;
+      const why = this.slowness(s, now);
+      if (why) {
+        this.overflow(s, why);
+        s.wake?.();
+      }
+    }
+  }
+
+  /** Sweeps every second from now on. */
+  start(): void {
+    this.sweeper ??= setInterval(() => this.sweep(), 1_000);
+    this.sweeper.unref();
+  }
+
+  private slowness(s: Subscriber, now: number): string | null {
+    const oldest = s.queuedAt[0];
+    const maxLagMs = s.options.maxLagMs ?? Infinity;
+    if (oldest !== undefined && now - oldest > maxLagMs) return `an event waiting longer than ${maxLagMs} ms`;
+    const buffered = s.options.buffered?.() ?? 0;
+    const maxBytes = s.options.maxBufferedBytes ?? Infinity;
+    if (buffered > maxBytes) return `${buffered} bytes unsent on its connection, more than ${maxBytes}`;
+    return null;
+  }
+
+  private overflow(s: Subscriber, why: string): void {
+    s.overflowed = true;
+    s.why = why;
+    s.queue.length = 0;
+    s.queuedAt.length = 0;
+    this.overflows++;
+    s.options.onSlow?.(why);
+  }
+
   /** A new subscriber's iterator; `return()` unsubscribes. */
   subscribe(options: SubscribeOptions): AsyncIterableIterator<Delivery> {
-    const s: Subscriber = { options, queue: [], queuedAt: [], overflowed: false, wake: null, done: this.closed };
+    const s: Subscriber = { options, queue: [], queuedAt: [], overflowed: false, why: null, wake: null, done: this.closed };
     let gapBefore: GapNotice | null = null;
     if (!this.closed) this.subscribers.add(s);
     const finish = (): IteratorResult<Delivery> => {
@@ -102,7 +147,7 @@ export class EventHub {
       next: async () => {
         while (!s.done) {
           if (s.overflowed) {
-            const value: Delivery = { kind: 'overflow', limit: options.limit, maxLagMs: options.maxLagMs ?? Infinity };
+            const value: Delivery = { kind: 'overflow', why: s.why ?? 'it fell behind' };
             finish();
             return { done: false, value };
           }
@@ -142,6 +187,7 @@ export class EventHub {
   /** Ends every subscription and refuses new ones. */
   close(): void {
     this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
     for (const s of [...this.subscribers]) {
       s.done = true;
       this.subscribers.delete(s);

@@ -9,12 +9,19 @@
  * the event's own loaders. An SSE client's `Last-Event-ID` is passed as
  * `resumeAfter` and wins over the `after` argument: an EventSource
  * reconnects to the same URL (same `after`) with a newer Last-Event-ID.
+ *
+ * A subscription found slow (events.hub.ts) is logged; if its connection
+ * still holds unsent bytes a second later, the client stopped reading
+ * altogether and the connection is cut (`transport.close`): the in-band
+ * SLOW_CONSUMER error could never reach it, and what it holds would stay in
+ * this process's memory.
  */
 import type { Queryable } from '../db/queryable.js';
+import type { Log } from '../log.js';
 import type { Channel } from '../hydra/channels.js';
 import { decodeCursor } from '../journal/cursor.js';
 import type { GatewayEvent } from './event.js';
-import { type EventFilter, matches } from './filter.js';
+import { checkFilter, type EventFilter, matches } from './filter.js';
 import { assertNotExpired } from './history.js';
 import type { Delivery, EventHub } from './hub.js';
 import { resume } from './replay.js';
@@ -29,6 +36,9 @@ export interface StreamSource {
   queueLimit: number;
   /** Age bound of the oldest event waiting for a subscription. */
   maxLagMs: number;
+  /** Bound of what a subscription's connection may hold unsent. */
+  maxBufferedBytes: number;
+  log: Log;
 }
 
 /**
@@ -50,15 +60,37 @@ export interface StreamRequest {
   after?: string | null;
   /** SSE `Last-Event-ID`: wins over `after`. */
   resumeAfter?: string | null;
+  /** The connection its events leave on. */
+  transport?: Transport | null;
+}
+
+/** When a connection that still holds unsent bytes this long after its subscription was found slow is cut. */
+const STALLED_MS = 1_000;
+
+function whenSlow(source: StreamSource, request: StreamRequest) {
+  const { transport } = request;
+  return (why: string) => {
+    source.log.warn('subscription ended: slow client', { channels: request.channels.join(','), transport: transport?.kind ?? 'none', why });
+    if (!transport || transport.buffered() === 0) return;
+    setTimeout(() => {
+      if (transport.buffered() === 0) return;
+      source.log.warn('cut a connection that stopped reading', { transport: transport.kind, unsent: transport.buffered() });
+      transport.close(`SLOW_CONSUMER: ${why}`);
+    }, STALLED_MS).unref();
+  };
 }
 
 /** The deliveries of one subscription; see the module contract. */
 export async function openStream(source: StreamSource, request: StreamRequest): Promise<AsyncIterableIterator<Delivery>> {
+  checkFilter(request.filter);
   const options = {
     channels: new Set(request.channels),
     limit: source.queueLimit,
     maxLagMs: source.maxLagMs,
     accept: (event: GatewayEvent) => matches(event, request.filter),
+    buffered: request.transport ? () => request.transport!.buffered() : undefined,
+    maxBufferedBytes: source.maxBufferedBytes,
+    onSlow: whenSlow(source, request),
   };
   const cursor = request.resumeAfter ?? request.after ?? null;
   if (cursor === null) return source.hub.subscribe(options);

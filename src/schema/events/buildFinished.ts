@@ -77,7 +77,14 @@ builder.subscriptionField('buildFinished', (t) =>
       }),
     },
     subscribe: async (_, { filter, after, consumer }, ctx) => {
-      if (consumer == null) return openStream(ctx.streams, { channels: ['build_finished'], filter, after, resumeAfter: ctx.resumeAfter });
+      if (consumer == null)
+        return openStream(ctx.streams, {
+          channels: ['build_finished'],
+          filter,
+          after,
+          resumeAfter: ctx.resumeAfter,
+          transport: ctx.transport,
+        });
       if (filter || after) throw errors.badInput('a consumer subscription takes neither filter nor after: its pending set is its position');
       return ctx.consumers.consume(consumer);
     },

@@ -117,7 +117,7 @@ export function deliver<E extends GatewayEvent>(delivery: Delivery, ctx: Context
         delivery.gapBefore ? Object.create(delivery.event, { gapBefore: { value: delivery.gapBefore } }) : delivery.event
       ) as Delivered<E>;
     case 'overflow':
-      throw errors.slowConsumer(delivery.limit, delivery.maxLagMs);
+      throw errors.slowConsumer(delivery.why);
     case 'error':
       if (delivery.error instanceof GraphQLError) throw delivery.error;
       throw errors.rowLoadFailed();
@@ -139,7 +139,8 @@ export function eventSubscription<E extends GatewayEvent>(
       type: ref,
       description,
       args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
-      subscribe: (_, { filter, after }, ctx) => openStream(ctx.streams, { channels, filter, after, resumeAfter: ctx.resumeAfter }),
+      subscribe: (_, { filter, after }, ctx) =>
+        openStream(ctx.streams, { channels, filter, after, resumeAfter: ctx.resumeAfter, transport: ctx.transport }),
       // Pothos cannot resolve its result type for a generic E; deliver<E> returns the ref's type.
       resolve: (delivery, _args, ctx) => deliver<E>(delivery, ctx) as never,
     }),

@@ -83,6 +83,7 @@ builder.subscriptionField('events', (t) =>
         filter,
         after,
         resumeAfter: ctx.resumeAfter,
+        transport: ctx.transport,
       }),
     resolve: (delivery, _args, ctx) => deliver(delivery, ctx),
   }),

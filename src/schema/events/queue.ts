@@ -49,7 +49,13 @@ builder.subscriptionField('queueChanged', (t) =>
       after: t.arg.string({ description: AFTER_DESCRIPTION }),
     },
     subscribe: (_, { filter, kinds, after }, ctx) =>
-      openStream(ctx.streams, { channels: kinds?.length ? kinds : QUEUE_CHANNELS, filter, after, resumeAfter: ctx.resumeAfter }),
+      openStream(ctx.streams, {
+        channels: kinds?.length ? kinds : QUEUE_CHANNELS,
+        filter,
+        after,
+        resumeAfter: ctx.resumeAfter,
+        transport: ctx.transport,
+      }),
     resolve: (delivery, _args, ctx) => deliver<QueueEvent>(delivery, ctx),
   }),
 );
