@@ -22,10 +22,10 @@ import {
   iso,
   PENDING,
   pendingColumn,
-  recordingGateway as recordingGatewayOn,
   REMOVE,
 } from './support/consumers.js';
 import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { recordingGateway as recordingGatewayOn } from './support/fixtures.js';
 import type { TestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, restartBuild, seedJobset, startHydraNotify } from './support/hydra.js';
 

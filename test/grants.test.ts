@@ -21,20 +21,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { reconcileOccurrences } from '../src/consumers/queries/reconcile.js';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
-import {
-  ACK,
-  CONSUME,
-  CREATE,
-  caughtUp,
-  doc,
-  finishAndNotify,
-  iso,
-  PENDING,
-  pendingColumn,
-  recordingGateway,
-  REMOVE,
-} from './support/consumers.js';
+import { ACK, CONSUME, CREATE, caughtUp, doc, finishAndNotify, iso, PENDING, pendingColumn, REMOVE } from './support/consumers.js';
 import { admin, createTestDatabase, type TestDatabase } from './support/database.js';
+import { recordingGateway } from './support/fixtures.js';
 import { onCleanup, type TestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, insertEval, seedJobset } from './support/hydra.js';
 

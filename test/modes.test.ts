@@ -12,19 +12,9 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clearFullyAcknowledged } from '../src/consumers/queries/acknowledge.js';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
-import {
-  ACK,
-  ACK_BATCH,
-  CONSUME,
-  CREATE,
-  caughtUp,
-  finishAndNotify,
-  iso,
-  PENDING,
-  pendingColumn,
-  recordingGateway,
-} from './support/consumers.js';
+import { ACK, ACK_BATCH, CONSUME, CREATE, caughtUp, finishAndNotify, iso, PENDING, pendingColumn } from './support/consumers.js';
 import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { recordingGateway } from './support/fixtures.js';
 import type { TestGateway } from './support/gateway.js';
 import { finishBuilds, type HydraNotifyStandIn, insertBuild, seedJobset, startHydraNotify } from './support/hydra.js';
 

@@ -10,6 +10,9 @@
  * gateway and pool registered with `onCleanup`, is disposed after the file,
  * and `leaks.ts` then fails the file if a gateway, a pool, a socket, a child
  * process or a server-side subscription is still there.
+ *
+ * Tests that start gateways of their own (several per test, or with options
+ * per test) use `recordingGateway`, the gateway the fixture is made of.
  */
 import { test as base } from 'vitest';
 import type { GatewayOptions } from '../../src/gateway.js';
@@ -18,6 +21,16 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { seedJobset } from './hydra.js';
 
+/**
+ * A gateway over `connectionString` that has finished taking over the
+ * recording (its gap and reconciliation are done).
+ */
+export async function recordingGateway(connectionString: string, options: Partial<GatewayOptions> = {}): Promise<TestGateway> {
+  const gateway = await startTestGateway(connectionString, options);
+  await until(() => gateway.recorder.recording, 10_000, `gateway ${gateway.instance} recording`);
+  return gateway;
+}
+
 /** A `test` whose file fixtures (`db`, `gateway`, `jobsetId`) use these gateway options. */
 export function fixtures(options: Partial<GatewayOptions> = {}) {
   return (
@@ -25,11 +38,7 @@ export function fixtures(options: Partial<GatewayOptions> = {}) {
       /** The file's own database, cloned from the Hydra-compatible template. */
       .extend('db', { scope: 'file' }, async (): Promise<TestDatabase> => createTestDatabase())
       /** A gateway over `db`, recording. */
-      .extend('gateway', { scope: 'file' }, async ({ db }): Promise<TestGateway> => {
-        const gateway = await startTestGateway(db.url, options);
-        await until(() => gateway.recorder.recording, 10_000, 'the gateway recording');
-        return gateway;
-      })
+      .extend('gateway', { scope: 'file' }, async ({ db }): Promise<TestGateway> => recordingGateway(db.url, options))
       /** The id of the jobset `nixpkgs:trunk` in `db`. */
       .extend('jobsetId', { scope: 'file' }, async ({ db }): Promise<number> => seedJobset(db.pool))
   );
