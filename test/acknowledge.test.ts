@@ -30,6 +30,13 @@ const test = base
     await finishBuilds(db.pool, [id], { stopTime });
     return id;
   })
+  /** A build finished at T1, restarted and finished again at T2: pending since T2, so T1 is another occurrence. */
+  .extend('staleBuild', async ({ db, pendingBuild }) => async (): Promise<number> => {
+    const id = await pendingBuild(T1);
+    await restartBuild(db.pool, id);
+    await finishBuilds(db.pool, [id], { stopTime: T2 });
+    return id;
+  })
   /** The build's notificationpendingsince, straight from the table. */
   .extend('pendingOf', async ({ db }) => async (id: number): Promise<number | null> => {
     const { rows } = await db.pool.query('SELECT notificationpendingsince AS p FROM builds WHERE id = $1', [id]);
@@ -82,15 +89,8 @@ describe('acknowledgeBuildFinished', () => {
     expect(await pendingOf(id)).toBeNull();
   });
 
-  test('STALE after a restart and a second finish; the newer occurrence is then ACKNOWLEDGED', async ({
-    db,
-    pendingBuild,
-    pendingOf,
-    ack,
-  }) => {
-    const id = await pendingBuild(T1);
-    await restartBuild(db.pool, id);
-    await finishBuilds(db.pool, [id], { stopTime: T2 });
+  test('STALE after a restart and a second finish; the newer occurrence is then ACKNOWLEDGED', async ({ staleBuild, pendingOf, ack }) => {
+    const id = await staleBuild();
     expect(await pendingOf(id)).toBe(T2);
 
     expect(await ack(id, iso(T1))).toEqual({
@@ -206,14 +206,13 @@ describe('acknowledgeBuildsFinished', () => {
     db,
     jobsetId,
     pendingBuild,
+    staleBuild,
     pendingOf,
     ackBatch,
     unknownId,
   }) => {
     const acked = await pendingBuild(T1);
-    const stale = await pendingBuild(T1);
-    await restartBuild(db.pool, stale);
-    await finishBuilds(db.pool, [stale], { stopTime: T2 });
+    const stale = await staleBuild();
     const queued = await insertBuild(db.pool, jobsetId);
     const done = await pendingBuild(T1);
     await db.pool.query('UPDATE builds SET notificationpendingsince = NULL WHERE id = $1', [done]);
@@ -334,13 +333,12 @@ describe('what the gateway writes', () => {
     db,
     jobsetId,
     pendingBuild,
+    staleBuild,
     ack,
     ackBatch,
   }) => {
     const acked = await pendingBuild(T1);
-    const stale = await pendingBuild(T1);
-    await restartBuild(db.pool, stale);
-    await finishBuilds(db.pool, [stale], { stopTime: T2 });
+    const stale = await staleBuild();
     const queued = await insertBuild(db.pool, jobsetId);
     const restarted = await pendingBuild(T1);
     await restartBuild(db.pool, restarted);

@@ -26,7 +26,7 @@ import {
 } from './support/consumers.js';
 import { notify } from './support/database.js';
 import { recordingGateway, test } from './support/fixtures.js';
-import { finishBuilds, insertBuild, restartBuild, startHydraNotify } from './support/hydra.js';
+import { finishBuilds, insertBuild, insertBuildsOneByOne, restartBuild, startHydraNotify } from './support/hydra.js';
 
 const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name paused } }');
 const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name paused } }');
@@ -68,12 +68,7 @@ describe('a consumer offline, then back', () => {
     const gateway = await recordingGateway(db.url, { instance: 'offline' });
     await requestData(gateway.url, CREATE, { name: 'release-sync' });
     // Offline: nobody subscribed while three builds finish (one with a dependent).
-    const [a, b, c, dep] = [
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-    ];
+    const [a, b, c, dep] = await insertBuildsOneByOne(db.pool, jobsetId, 4);
     const t0 = Math.floor(Date.now() / 1000) - 100;
     await finishAndNotify(db.pool, [a], t0);
     await finishAndNotify(db.pool, [b], t0 + 1);
@@ -150,7 +145,7 @@ describe('finishes in the second of the creation', () => {
     // Every gateway stops in the second of the creation; builds finish in that very second (Hydra keeps whole seconds).
     await gateway.close();
     const second = Math.floor(Date.parse(createdAt) / 1000);
-    const ids = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const ids = await insertBuildsOneByOne(db.pool, jobsetId, 3);
     await finishAndNotify(db.pool, ids, second);
 
     gateway = await recordingGateway(db.url, { instance: 'same-second-2' });
@@ -217,12 +212,7 @@ describe('redelivery', () => {
     // Two subscribers of one consumer: each occurrence goes to one of them.
     const third = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'hooks' });
     await until(() => gateway.hub.size >= 2);
-    const ids = [
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-    ];
+    const ids = await insertBuildsOneByOne(db.pool, jobsetId, 4);
     const t = await finishAndNotify(db.pool, ids);
     const got: number[] = [];
     const ackAll = async (stream: typeof second) => {

@@ -16,7 +16,7 @@ import { ACK, ACK_BATCH, CONSUME, CREATE, caughtUp, finishAndNotify, iso, PENDIN
 import { notify } from './support/database.js';
 import { fixtures } from './support/fixtures.js';
 import type { TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, startHydraNotify } from './support/hydra.js';
+import { finishBuilds, insertBuildsOneByOne, startHydraNotify } from './support/hydra.js';
 
 const test = fixtures({ instance: 'owner-beside-hydra-notify', mode: 'owner' })
   /** The stand-in for hydra-notify: the builds it cleared, and what went wrong doing it. */
@@ -45,12 +45,7 @@ describe('owner mode beside hydra-notify', () => {
     const client = wsClient(gateway.url);
     const streams = { one: subscribeWs(client, CONSUME, { consumer: 'one' }), two: subscribeWs(client, CONSUME, { consumer: 'two' }) };
 
-    const [a, failing, dep1, dep2] = [
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-    ];
+    const [a, failing, dep1, dep2] = await insertBuildsOneByOne(db.pool, jobsetId, 4);
     const t0 = Math.floor(Date.now() / 1000) - 100;
     await finishAndNotify(db.pool, [a], t0);
     // A failing build and the dependents that fail with it, announced in one build_finished.
@@ -119,7 +114,7 @@ describe('owner mode beside hydra-notify', () => {
     hydraNotify,
   }) => {
     await requestData(gateway.url, CREATE, { name: 'batcher' });
-    const [x, y] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const [x, y] = await insertBuildsOneByOne(db.pool, jobsetId, 2);
     const since = await finishAndNotify(db.pool, [x, y]);
     await until(() => hydraNotify.cleared.has(x) && hydraNotify.cleared.has(y), 10_000, 'hydra-notify cleared the column');
     await caughtUp(db, gateway);

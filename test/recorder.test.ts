@@ -14,7 +14,7 @@ import { CREATE, PENDING } from './support/consumers.js';
 import { notify, type TestDatabase } from './support/database.js';
 import { recordingGateway, test } from './support/fixtures.js';
 import { onCleanup } from './support/gateway.js';
-import { finishBuilds, insertBuild } from './support/hydra.js';
+import { finishBuilds, insertBuildsOneByOne } from './support/hydra.js';
 
 async function journaled(db: TestDatabase, channel: string): Promise<number> {
   const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM hydra_notify_gateway.journal WHERE channel = $1', [channel]);
@@ -67,7 +67,7 @@ describe('a malformed build_finished', () => {
     const gateway = await recordingGateway(db.url, { instance: 'strict' });
     await requestData(gateway.url, CREATE, { name: 'strict' });
     // Finished long before the consumer existed: only a notification could make them its own.
-    const [a, b, c] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const [a, b, c] = await insertBuildsOneByOne(db.pool, jobsetId, 3);
     await finishBuilds(db.pool, [a, b, c], { stopTime: Math.floor(Date.now() / 1000) - 600 });
     const stream = subscribeWs(wsClient(gateway.url), FINISHED);
     await until(() => gateway.hub.size > 0, 10_000, 'subscribed');
