@@ -14,9 +14,7 @@
  * the file, even on failure.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { parse } from 'graphql';
 import type pg from 'pg';
 import { describe, expect, test as base } from 'vitest';
@@ -26,9 +24,7 @@ import { createTestDatabase, notify, type NotifyStyle, type TestDatabase } from 
 import { recordingGateway } from './support/fixtures.js';
 import { onCleanup, startTestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+import { killGroup, spawnStartCommand } from './support/processes.js';
 
 /** A database of each test's own (its journal is compared whole), and the jobset nixpkgs:trunk in it. */
 const test = base
@@ -171,16 +167,7 @@ class GatewayProcess {
   private readonly child: ChildProcess;
 
   constructor(databaseUrl: string) {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of Object.keys(env)) {
-      if (key === 'DATABASE_URL' || key === 'PORT' || key === 'HOST' || key.startsWith('HNG_')) delete env[key];
-    }
-    this.child = spawn(TSX, ['src/main.ts'], {
-      cwd: ROOT,
-      env: { ...env, DATABASE_URL: databaseUrl, PORT: '0', HNG_LOG_LEVEL: 'debug' },
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    this.child = spawnStartCommand({ DATABASE_URL: databaseUrl, PORT: '0', HNG_LOG_LEVEL: 'debug' }, 'ignore');
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
     this.exit = new Promise<void>((resolve) => {
       this.child.once('close', () => resolve());
@@ -202,13 +189,7 @@ class GatewayProcess {
 
   /** SIGKILL to the whole group: no shutdown code runs; resolves once it is gone. */
   async kill(): Promise<void> {
-    if (!this.ended && this.child.pid) {
-      try {
-        process.kill(-this.child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    if (!this.ended) killGroup(this.child);
     await this.exit;
   }
 }

@@ -13,11 +13,10 @@
  * Every child is killed (its process group, then any postmaster left in its
  * data folder) and every temp folder removed after the file, even on failure.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import {
@@ -41,9 +40,8 @@ import { requestData, subscribeWs, wsClient } from './support/clients.js';
 import { createTestDatabase, notify } from './support/database.js';
 import { test } from './support/fixtures.js';
 import { freePort } from './support/ports.js';
+import { killGroup, spawnStartCommand } from './support/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 /** The embedded Postgres's initdb alone takes a few seconds; a loaded machine more. */
 const STARTUP_MS = 90_000;
 /** Long enough for the simulator to produce its rarest kind of event. */
@@ -107,17 +105,8 @@ class StartCommand {
     vars: Record<string, string>,
     readonly dataDir: string,
   ) {
-    const env: NodeJS.ProcessEnv = { ...process.env };
     // Only what this test sets: nothing of the developer's own configuration.
-    for (const key of Object.keys(env)) {
-      if (key === 'DATABASE_URL' || key === 'PORT' || key === 'HOST' || key.startsWith('HNG_')) delete env[key];
-    }
-    this.child = spawn(TSX, ['src/main.ts'], {
-      cwd: ROOT,
-      env: { ...env, HNG_DATA_DIR: dataDir, ...vars },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawnStartCommand({ HNG_DATA_DIR: dataDir, ...vars }, 'pipe');
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
       this.wake();
@@ -187,11 +176,7 @@ class StartCommand {
   async destroy(): Promise<void> {
     if (!this.ended && this.child.pid) {
       await killLeftoverPostgres(this.dataDir);
-      try {
-        process.kill(-this.child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+      killGroup(this.child);
       await this.exited(10_000).catch(() => undefined);
     }
     await killLeftoverPostgres(this.dataDir);
