@@ -11,58 +11,58 @@
  * 1,000 items); and the gateway writes no column of `builds` but
  * `notificationpendingsince`.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { AcknowledgeBuildFinishedDocument, AcknowledgeBuildsFinishedDocument } from './generated/operations.js';
 import { request, requestData } from './support/clients.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, restartBuild, seedJobset } from './support/hydra.js';
-
-let db: TestDatabase;
-let gateway: TestGateway;
-let jobsetId: number;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url);
-  jobsetId = await seedJobset(db.pool);
-});
+import { test as base } from './support/fixtures.js';
+import { finishBuilds, insertBuild, restartBuild } from './support/hydra.js';
 
 /** Fixed instants (2027-01-15 and a minute later): whole seconds, as Hydra stores them. */
 const T1 = 1_800_000_000;
 const T2 = T1 + 60;
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
-/** A build finished at `stopTime`, pending since then. */
-async function pendingBuild(stopTime = T1): Promise<number> {
-  const id = await insertBuild(db.pool, jobsetId);
-  await finishBuilds(db.pool, [id], { stopTime });
-  return id;
-}
-
-/** The build's notificationpendingsince, straight from the table. */
-async function pendingOf(id: number): Promise<number | null> {
-  const { rows } = await db.pool.query('SELECT notificationpendingsince AS p FROM builds WHERE id = $1', [id]);
-  expect(rows).toHaveLength(1);
-  return rows[0].p === null ? null : Number(rows[0].p);
-}
-
-async function ack(buildId: number, pendingSince: string) {
-  return (await requestData(gateway.url, AcknowledgeBuildFinishedDocument, { buildId, pendingSince })).acknowledgeBuildFinished;
-}
-
-async function ackBatch(items: { buildId: number; pendingSince: string }[]) {
-  return request(gateway.url, AcknowledgeBuildsFinishedDocument, { items });
-}
-
-/** An id no build has. */
-async function unknownId(): Promise<number> {
-  const { rows } = await db.pool.query('SELECT coalesce(max(id), 0) + 1000 AS id FROM builds');
-  return Number(rows[0].id);
-}
+/** This file's helpers, each a fixture bound to the file's database, gateway and jobset. */
+const test = base
+  /** A build finished at `stopTime`, pending since then. */
+  .extend('pendingBuild', async ({ db, jobsetId }) => async (stopTime = T1): Promise<number> => {
+    const id = await insertBuild(db.pool, jobsetId);
+    await finishBuilds(db.pool, [id], { stopTime });
+    return id;
+  })
+  /** A build finished at T1, restarted and finished again at T2: pending since T2, so T1 is another occurrence. */
+  .extend('staleBuild', async ({ db, pendingBuild }) => async (): Promise<number> => {
+    const id = await pendingBuild(T1);
+    await restartBuild(db.pool, id);
+    await finishBuilds(db.pool, [id], { stopTime: T2 });
+    return id;
+  })
+  /** The build's notificationpendingsince, straight from the table. */
+  .extend('pendingOf', async ({ db }) => async (id: number): Promise<number | null> => {
+    const { rows } = await db.pool.query('SELECT notificationpendingsince AS p FROM builds WHERE id = $1', [id]);
+    expect(rows).toHaveLength(1);
+    return rows[0].p === null ? null : Number(rows[0].p);
+  })
+  .extend(
+    'ack',
+    async ({ gateway }) =>
+      async (buildId: number, pendingSince: string) =>
+        (await requestData(gateway.url, AcknowledgeBuildFinishedDocument, { buildId, pendingSince })).acknowledgeBuildFinished,
+  )
+  .extend(
+    'ackBatch',
+    async ({ gateway }) =>
+      async (items: { buildId: number; pendingSince: string }[]) =>
+        request(gateway.url, AcknowledgeBuildsFinishedDocument, { items }),
+  )
+  /** An id no build has. */
+  .extend('unknownId', async ({ db }) => async (): Promise<number> => {
+    const { rows } = await db.pool.query('SELECT coalesce(max(id), 0) + 1000 AS id FROM builds');
+    return Number(rows[0].id);
+  });
 
 describe('acknowledgeBuildFinished', () => {
-  it('ACKNOWLEDGED clears the column; a second call is ALREADY_ACKNOWLEDGED', async () => {
+  test('ACKNOWLEDGED clears the column; a second call is ALREADY_ACKNOWLEDGED', async ({ pendingBuild, pendingOf, ack }) => {
     const id = await pendingBuild();
     expect(await ack(id, iso(T1))).toEqual({
       buildId: id,
@@ -81,7 +81,7 @@ describe('acknowledgeBuildFinished', () => {
     expect(await pendingOf(id)).toBeNull();
   });
 
-  it('accepts pendingSince in any time zone offset', async () => {
+  test('accepts pendingSince in any time zone offset', async ({ pendingBuild, pendingOf, ack }) => {
     const id = await pendingBuild();
     // T1 is 2027-01-15T08:00:00Z.
     expect(iso(T1)).toBe('2027-01-15T08:00:00.000Z');
@@ -89,10 +89,8 @@ describe('acknowledgeBuildFinished', () => {
     expect(await pendingOf(id)).toBeNull();
   });
 
-  it('STALE after a restart and a second finish; the newer occurrence is then ACKNOWLEDGED', async () => {
-    const id = await pendingBuild(T1);
-    await restartBuild(db.pool, id);
-    await finishBuilds(db.pool, [id], { stopTime: T2 });
+  test('STALE after a restart and a second finish; the newer occurrence is then ACKNOWLEDGED', async ({ staleBuild, pendingOf, ack }) => {
+    const id = await staleBuild();
     expect(await pendingOf(id)).toBe(T2);
 
     expect(await ack(id, iso(T1))).toEqual({
@@ -107,7 +105,13 @@ describe('acknowledgeBuildFinished', () => {
     expect(await pendingOf(id)).toBeNull();
   });
 
-  it('NOT_FINISHED for a queued build, and for a restarted one whose old finish is still pending; the column is untouched', async () => {
+  test('NOT_FINISHED for a queued build, and for a restarted one whose old finish is still pending; the column is untouched', async ({
+    db,
+    jobsetId,
+    pendingBuild,
+    pendingOf,
+    ack,
+  }) => {
     const queued = await insertBuild(db.pool, jobsetId);
     expect(await ack(queued, iso(T1))).toMatchObject({ buildId: queued, outcome: 'NOT_FINISHED', pendingSince: null });
     expect(await pendingOf(queued)).toBeNull();
@@ -119,7 +123,7 @@ describe('acknowledgeBuildFinished', () => {
     expect(await pendingOf(restarted)).toBe(T1);
   });
 
-  it('NOT_FOUND is a GraphQL error, with data null', async () => {
+  test('NOT_FOUND is a GraphQL error, with data null', async ({ gateway, unknownId }) => {
     const id = await unknownId();
     const result = await request(gateway.url, AcknowledgeBuildFinishedDocument, { buildId: id, pendingSince: iso(T1) });
     expect(result.data ?? null).toBeNull();
@@ -131,7 +135,7 @@ describe('acknowledgeBuildFinished', () => {
     });
   });
 
-  it('rejects fractional seconds as BAD_USER_INPUT and clears nothing', async () => {
+  test('rejects fractional seconds as BAD_USER_INPUT and clears nothing', async ({ gateway, pendingBuild, pendingOf }) => {
     const id = await pendingBuild(T1);
     const result = await request(gateway.url, AcknowledgeBuildFinishedDocument, { buildId: id, pendingSince: '2027-01-15T08:00:00.500Z' });
     expect(result.data ?? null).toBeNull();
@@ -141,24 +145,32 @@ describe('acknowledgeBuildFinished', () => {
     expect(await pendingOf(id)).toBe(T1);
   });
 
-  it.each([
+  test.for<[string, string]>([
     ['a word', 'yesterday'],
     ['a date without a time', '2027-01-15'],
     ['a time without a zone', '2027-01-15T08:00:00'],
     ['a space instead of T', '2027-01-15 08:00:00Z'],
     ['an hour out of range', '2027-01-15T25:00:00Z'],
     ['Unix seconds as a string', String(T1)],
-  ])('rejects %s (an invalid DateTime), naming ISO 8601, and clears nothing', async (_, pendingSince) => {
-    const id = await pendingBuild(T1);
-    const result = await request(gateway.url, AcknowledgeBuildFinishedDocument, { buildId: id, pendingSince });
-    expect(result.data ?? null).toBeNull();
-    expect(result.errors).toHaveLength(1);
-    expect(result.errors![0]!.message).toMatch(/pendingSince/);
-    expect(result.errors![0]!.message).toMatch(/ISO 8601|not a valid date/);
-    expect(await pendingOf(id)).toBe(T1);
-  });
+  ])(
+    'rejects %s (an invalid DateTime), naming ISO 8601, and clears nothing',
+    async ([, pendingSince], { gateway, pendingBuild, pendingOf }) => {
+      const id = await pendingBuild(T1);
+      const result = await request(gateway.url, AcknowledgeBuildFinishedDocument, { buildId: id, pendingSince });
+      expect(result.data ?? null).toBeNull();
+      expect(result.errors).toHaveLength(1);
+      expect(result.errors![0]!.message).toMatch(/pendingSince/);
+      expect(result.errors![0]!.message).toMatch(/ISO 8601|not a valid date/);
+      expect(await pendingOf(id)).toBe(T1);
+    },
+  );
 
-  it('rejects an instant beyond what Hydra can store (32-bit seconds) as BAD_USER_INPUT', async () => {
+  test('rejects an instant beyond what Hydra can store (32-bit seconds) as BAD_USER_INPUT', async ({
+    gateway,
+    pendingBuild,
+    pendingOf,
+    ack,
+  }) => {
     const id = await pendingBuild(T1);
     for (const pendingSince of ['2038-01-19T03:14:08Z', '2100-01-01T00:00:00Z', '1901-12-13T20:45:51Z']) {
       const result = await request(gateway.url, AcknowledgeBuildFinishedDocument, { buildId: id, pendingSince });
@@ -174,7 +186,11 @@ describe('acknowledgeBuildFinished', () => {
     expect(await pendingOf(id)).toBe(T1);
   });
 
-  it('100 concurrent acknowledgements of one occurrence: exactly one ACKNOWLEDGED, 99 ALREADY_ACKNOWLEDGED', async () => {
+  test('100 concurrent acknowledgements of one occurrence: exactly one ACKNOWLEDGED, 99 ALREADY_ACKNOWLEDGED', async ({
+    pendingBuild,
+    pendingOf,
+    ack,
+  }) => {
     const id = await pendingBuild(T1);
     const results = await Promise.all(Array.from({ length: 100 }, () => ack(id, iso(T1))));
     const outcomes = results.map((r) => r.outcome);
@@ -186,11 +202,17 @@ describe('acknowledgeBuildFinished', () => {
 });
 
 describe('acknowledgeBuildsFinished', () => {
-  it('answers mixed items in order; an unknown build is null at its index with a NOT_FOUND error there', async () => {
+  test('answers mixed items in order; an unknown build is null at its index with a NOT_FOUND error there', async ({
+    db,
+    jobsetId,
+    pendingBuild,
+    staleBuild,
+    pendingOf,
+    ackBatch,
+    unknownId,
+  }) => {
     const acked = await pendingBuild(T1);
-    const stale = await pendingBuild(T1);
-    await restartBuild(db.pool, stale);
-    await finishBuilds(db.pool, [stale], { stopTime: T2 });
+    const stale = await staleBuild();
     const queued = await insertBuild(db.pool, jobsetId);
     const done = await pendingBuild(T1);
     await db.pool.query('UPDATE builds SET notificationpendingsince = NULL WHERE id = $1', [done]);
@@ -224,7 +246,10 @@ describe('acknowledgeBuildsFinished', () => {
     expect(await pendingOf(stale)).toBe(T2);
   });
 
-  it('answers duplicate identical items in order: the first ACKNOWLEDGED, the second ALREADY_ACKNOWLEDGED', async () => {
+  test('answers duplicate identical items in order: the first ACKNOWLEDGED, the second ALREADY_ACKNOWLEDGED', async ({
+    pendingBuild,
+    ackBatch,
+  }) => {
     // Several builds, so that a plan picking an arbitrary duplicate would show.
     for (let round = 0; round < 5; round++) {
       const a = await pendingBuild(T1);
@@ -245,7 +270,7 @@ describe('acknowledgeBuildsFinished', () => {
     }
   });
 
-  it('answers duplicates in order in a large batch too (500 builds, each twice)', async () => {
+  test('answers duplicates in order in a large batch too (500 builds, each twice)', async ({ db, jobsetId, ackBatch }) => {
     const { rows } = await db.pool.query(
       `INSERT INTO builds (finished, timestamp, jobset_id, job, drvpath, system, starttime, stoptime, buildstatus, notificationpendingsince)
        SELECT 1, $1, $2, 'many' || g, '/nix/store/' || g || '-many.drv', 'x86_64-linux', $1 - 10, $1, 0, $1
@@ -261,7 +286,7 @@ describe('acknowledgeBuildsFinished', () => {
     expect(outcomes.slice(500).every((o) => o === 'ALREADY_ACKNOWLEDGED')).toBe(true);
   });
 
-  it('takes 1,000 items (one occurrence 1,000 times: the first clears it)', async () => {
+  test('takes 1,000 items (one occurrence 1,000 times: the first clears it)', async ({ pendingBuild, pendingOf, ackBatch }) => {
     const id = await pendingBuild(T1);
     const result = await ackBatch(Array.from({ length: 1000 }, () => ({ buildId: id, pendingSince: iso(T1) })));
     expect(result.errors).toBeUndefined();
@@ -271,7 +296,11 @@ describe('acknowledgeBuildsFinished', () => {
     expect(await pendingOf(id)).toBeNull();
   });
 
-  it('rejects more than 1,000 items as LIMIT_EXCEEDED (HNG_MAX_ACK_BATCH) and clears nothing', async () => {
+  test('rejects more than 1,000 items as LIMIT_EXCEEDED (HNG_MAX_ACK_BATCH) and clears nothing', async ({
+    pendingBuild,
+    pendingOf,
+    ackBatch,
+  }) => {
     const id = await pendingBuild(T1);
     const result = await ackBatch(Array.from({ length: 1001 }, () => ({ buildId: id, pendingSince: iso(T1) })));
     expect(result.data ?? null).toBeNull();
@@ -283,7 +312,11 @@ describe('acknowledgeBuildsFinished', () => {
     expect(await pendingOf(id)).toBe(T1);
   });
 
-  it('rejects the whole batch when one pendingSince has fractional seconds, clearing nothing', async () => {
+  test('rejects the whole batch when one pendingSince has fractional seconds, clearing nothing', async ({
+    pendingBuild,
+    pendingOf,
+    ackBatch,
+  }) => {
     const a = await pendingBuild(T1);
     const b = await pendingBuild(T1);
     const result = await ackBatch([
@@ -297,17 +330,22 @@ describe('acknowledgeBuildsFinished', () => {
     expect(await pendingOf(b)).toBe(T1);
   });
 
-  it('answers an empty batch with an empty list', async () => {
+  test('answers an empty batch with an empty list', async ({ ackBatch }) => {
     expect(await ackBatch([])).toEqual({ data: { acknowledgeBuildsFinished: [] } });
   });
 });
 
 describe('what the gateway writes', () => {
-  it('changes no column of builds but notificationpendingsince, and no other row', async () => {
+  test('changes no column of builds but notificationpendingsince, and no other row', async ({
+    db,
+    jobsetId,
+    pendingBuild,
+    staleBuild,
+    ack,
+    ackBatch,
+  }) => {
     const acked = await pendingBuild(T1);
-    const stale = await pendingBuild(T1);
-    await restartBuild(db.pool, stale);
-    await finishBuilds(db.pool, [stale], { stopTime: T2 });
+    const stale = await staleBuild();
     const queued = await insertBuild(db.pool, jobsetId);
     const restarted = await pendingBuild(T1);
     await restartBuild(db.pool, restarted);

@@ -5,32 +5,23 @@
  * exactly once, over WebSocket and SSE alike, in delivery order with what
  * follows.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { buildFinishedPayloads } from '../src/simulator/payloads.js';
 import { BuildFinishedDocument, BuildFinishedIdsDocument, BuildQueuedDocument } from './generated/operations.js';
 import { subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, insertBuilds, seedJobset } from './support/hydra.js';
+import { notify } from './support/database.js';
+import { test } from './support/fixtures.js';
+import type { TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, insertBuilds } from './support/hydra.js';
 
-let db: TestDatabase;
-let gateway: TestGateway;
-let jobsetId: number;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url);
-  jobsetId = await seedJobset(db.pool);
-});
-
-async function registered(count: number): Promise<void> {
+async function registered(gateway: TestGateway, count: number): Promise<void> {
   await until(() => gateway.hub.size >= count, 10_000, `${count} subscriptions registered`);
 }
 
 describe('build_finished', () => {
-  it('a failing build listed among its dependents is not its own dependent', async () => {
+  test('a failing build listed among its dependents is not its own dependent', async ({ db, gateway, jobsetId }) => {
     const stream = subscribeWs(wsClient(gateway.url), BuildFinishedDocument);
-    await registered(1);
+    await registered(gateway, 1);
     const [failed, dep] = await insertBuilds(db.pool, jobsetId, 2);
     await finishBuilds(db.pool, [failed!], { status: 1 });
     await notify(db.pool, [['build_finished', `${failed}\t${failed}\t${dep}`]]);
@@ -42,11 +33,15 @@ describe('build_finished', () => {
     await until(() => gateway.hub.size === 0);
   });
 
-  it('5,000 dependents split into chunks arrive as one event, none lost, none repeated (WebSocket and SSE)', async () => {
+  test('5,000 dependents split into chunks arrive as one event, none lost, none repeated (WebSocket and SSE)', async ({
+    db,
+    gateway,
+    jobsetId,
+  }) => {
     const ws = subscribeWs(wsClient(gateway.url), BuildFinishedIdsDocument);
     const sse = subscribeSse(gateway.url, BuildFinishedIdsDocument);
     const queued = subscribeWs(wsClient(gateway.url), BuildQueuedDocument);
-    await registered(3);
+    await registered(gateway, 3);
 
     const failed = await insertBuild(db.pool, jobsetId);
     const dependents = await insertBuilds(db.pool, jobsetId, 5_000);
@@ -73,7 +68,11 @@ describe('build_finished', () => {
     expect(ws.buffered).toBe(0);
   });
 
-  it('chunks that arrive in separate transactions but back to back still merge; another build does not', async () => {
+  test('chunks that arrive in separate transactions but back to back still merge; another build does not', async ({
+    db,
+    gateway,
+    jobsetId,
+  }) => {
     const stream = subscribeWs(wsClient(gateway.url), BuildFinishedIdsDocument);
     await until(() => gateway.hub.size >= 4);
     const [a, b, ...deps] = await insertBuilds(db.pool, jobsetId, 6);

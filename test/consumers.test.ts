@@ -8,26 +8,25 @@
  * acknowledged, `observer` mode never writes it, beside a process that clears
  * it the way hydra-notify does.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
 import {
   ACK,
   ACK_BATCH,
   CONSUME,
   CREATE,
-  caughtUp as caughtUpOn,
+  caughtUp,
   doc,
   type Finished,
-  finishAndNotify as finishAndNotifyOn,
+  finishAndNotify,
   iso,
   PENDING,
   pendingColumn,
-  recordingGateway as recordingGatewayOn,
   REMOVE,
 } from './support/consumers.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import type { TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, restartBuild, seedJobset, startHydraNotify } from './support/hydra.js';
+import { notify } from './support/database.js';
+import { recordingGateway, test } from './support/fixtures.js';
+import { finishBuilds, insertBuild, insertBuildsOneByOne, restartBuild, startHydraNotify } from './support/hydra.js';
 
 const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name paused } }');
 const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name paused } }');
@@ -36,27 +35,14 @@ const REDELIVER = doc<{ redeliverBuildFinished: { buildId: number; pendingSince:
   'mutation ($consumer: String!, $buildId: Int!) { redeliverBuildFinished(consumer: $consumer, buildId: $buildId) { buildId pendingSince } }',
 );
 
-let db: TestDatabase;
-let jobsetId: number;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  jobsetId = await seedJobset(db.pool);
-});
 // Each test starts without consumers, whatever the previous one left behind.
-afterEach(async () => {
+test.afterEach(async ({ db }) => {
   await db.pool.query('DELETE FROM hydra_notify_gateway.consumers');
 });
 
-// This file's database, bound once.
-const finishAndNotify = (ids: number[], stopTime?: number) => finishAndNotifyOn(db.pool, ids, stopTime);
-const column = (id: number) => pendingColumn(db.pool, id);
-const recordingGateway = (options: Parameters<typeof recordingGatewayOn>[1]) => recordingGatewayOn(db.url, options);
-const caughtUp = (gateway: TestGateway) => caughtUpOn(db, gateway);
-
 describe('managing consumers', () => {
-  it('creates, lists, pauses, resumes and removes, with clear errors', async () => {
-    const gateway = await recordingGateway({ instance: 'manage' });
+  test('creates, lists, pauses, resumes and removes, with clear errors', async ({ db }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'manage' });
     expect((await requestData(gateway.url, CREATE, { name: 'status-reporter' })).createConsumer).toEqual({
       name: 'status-reporter',
       paused: false,
@@ -75,22 +61,20 @@ describe('managing consumers', () => {
 });
 
 describe('a consumer offline, then back', () => {
-  it('receives every occurrence missed while it was offline, pending first, then live, and acknowledges them', async () => {
-    const gateway = await recordingGateway({ instance: 'offline' });
+  test('receives every occurrence missed while it was offline, pending first, then live, and acknowledges them', async ({
+    db,
+    jobsetId,
+  }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'offline' });
     await requestData(gateway.url, CREATE, { name: 'release-sync' });
     // Offline: nobody subscribed while three builds finish (one with a dependent).
-    const [a, b, c, dep] = [
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-    ];
+    const [a, b, c, dep] = await insertBuildsOneByOne(db.pool, jobsetId, 4);
     const t0 = Math.floor(Date.now() / 1000) - 100;
-    await finishAndNotify([a], t0);
-    await finishAndNotify([b], t0 + 1);
+    await finishAndNotify(db.pool, [a], t0);
+    await finishAndNotify(db.pool, [b], t0 + 1);
     await finishBuilds(db.pool, [c, dep], { status: 1, stopTime: t0 + 2 });
     await notify(db.pool, [['build_finished', `${c}\t${c}\t${dep}`]]);
-    await caughtUp(gateway);
+    await caughtUp(db, gateway);
 
     const pending = (await requestData(gateway.url, PENDING, { consumer: 'release-sync' })).pendingBuildFinished.edges;
     expect(pending.map((e) => e.node.id)).toEqual([a, b, c, dep]);
@@ -118,7 +102,7 @@ describe('a consumer offline, then back', () => {
 
     // Live now: a new finish arrives on the same subscription.
     const d = await insertBuild(db.pool, jobsetId);
-    const sinceD = await finishAndNotify([d], t0 + 3);
+    const sinceD = await finishAndNotify(db.pool, [d], t0 + 3);
     expect((await stream.nextData()).buildFinished).toMatchObject({ buildId: d, pendingSince: iso(sinceD), deliveryCount: 1 });
     expect(
       (await requestData(gateway.url, ACK, { buildId: d, pendingSince: iso(sinceD), consumer: 'release-sync' })).acknowledgeBuildFinished
@@ -129,14 +113,14 @@ describe('a consumer offline, then back', () => {
     await gateway.close();
   });
 
-  it('receives what finished while the whole gateway was down, reconciled from Hydra', async () => {
-    let gateway = await recordingGateway({ instance: 'down-1' });
+  test('receives what finished while the whole gateway was down, reconciled from Hydra', async ({ db, jobsetId }) => {
+    let gateway = await recordingGateway(db.url, { instance: 'down-1' });
     await requestData(gateway.url, CREATE, { name: 'chat-bot' });
     await gateway.close();
     // Nobody listens: the finish and its NOTIFY happen, and the NOTIFY is lost.
     const lost = await insertBuild(db.pool, jobsetId);
-    const since = await finishAndNotify([lost], Math.floor(Date.now() / 1000) + 1);
-    gateway = await recordingGateway({ instance: 'down-2' });
+    const since = await finishAndNotify(db.pool, [lost], Math.floor(Date.now() / 1000) + 1);
+    gateway = await recordingGateway(db.url, { instance: 'down-2' });
     const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'chat-bot' });
     const { buildFinished } = await stream.nextData();
     expect(buildFinished).toMatchObject({ buildId: lost, pendingSince: iso(since) });
@@ -155,16 +139,16 @@ describe('finishes in the second of the creation', () => {
     'mutation ($name: String!) { createConsumer(name: $name) { createdAt } }',
   );
 
-  it("are delivered although no gateway heard them, and acknowledging them clears Hydra's column", async () => {
-    let gateway = await recordingGateway({ instance: 'same-second-1' });
+  test("are delivered although no gateway heard them, and acknowledging them clears Hydra's column", async ({ db, jobsetId }) => {
+    let gateway = await recordingGateway(db.url, { instance: 'same-second-1' });
     const { createdAt } = (await requestData(gateway.url, CREATED, { name: 'auditor' })).createConsumer;
     // Every gateway stops in the second of the creation; builds finish in that very second (Hydra keeps whole seconds).
     await gateway.close();
     const second = Math.floor(Date.parse(createdAt) / 1000);
-    const ids = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
-    await finishAndNotify(ids, second);
+    const ids = await insertBuildsOneByOne(db.pool, jobsetId, 3);
+    await finishAndNotify(db.pool, ids, second);
 
-    gateway = await recordingGateway({ instance: 'same-second-2' });
+    gateway = await recordingGateway(db.url, { instance: 'same-second-2' });
     const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'auditor' });
     // Earlier tests' finishes may come too (at least once: when in doubt, include); these three must.
     const got: Finished['buildFinished'][] = [];
@@ -174,22 +158,22 @@ describe('finishes in the second of the creation', () => {
       expect(ack.acknowledgeBuildFinished.outcome).toBe('ACKNOWLEDGED');
     }
     // Owner mode, and the only consumer acknowledged: Hydra's column does not stay set forever.
-    for (const id of ids) expect(await column(id)).toBeNull();
+    for (const id of ids) expect(await pendingColumn(db.pool, id)).toBeNull();
     stream.dispose();
     await gateway.close();
   });
 });
 
 describe('a finish from before the consumer existed', () => {
-  it('is NOT_PENDING for it, and its acknowledgement changes nothing', async () => {
-    const gateway = await recordingGateway({ instance: 'before' });
+  test('is NOT_PENDING for it, and its acknowledgement changes nothing', async ({ db, jobsetId }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'before' });
     const id = await insertBuild(db.pool, jobsetId);
-    const since = await finishAndNotify([id], Math.floor(Date.now() / 1000) - 600);
-    await caughtUp(gateway);
+    const since = await finishAndNotify(db.pool, [id], Math.floor(Date.now() / 1000) - 600);
+    await caughtUp(db, gateway);
     await requestData(gateway.url, CREATE, { name: 'latecomer' });
     const ack = await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'latecomer' });
     expect(ack.acknowledgeBuildFinished).toEqual({ outcome: 'NOT_PENDING', pendingSince: null });
-    expect(await column(id)).toBe(since);
+    expect(await pendingColumn(db.pool, id)).toBe(since);
     const batch = await requestData(gateway.url, ACK_BATCH, { items: [{ buildId: id, pendingSince: iso(since) }], consumer: 'latecomer' });
     expect(batch.acknowledgeBuildsFinished.map((r) => r?.outcome)).toEqual(['NOT_PENDING']);
     await gateway.close();
@@ -197,11 +181,11 @@ describe('a finish from before the consumer existed', () => {
 });
 
 describe('redelivery', () => {
-  it('after the visibility timeout, on reconnect, and on demand; several subscribers share occurrences', async () => {
-    const gateway = await recordingGateway({ instance: 'redeliver', visibilityTimeoutMs: 400 });
+  test('after the visibility timeout, on reconnect, and on demand; several subscribers share occurrences', async ({ db, jobsetId }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'redeliver', visibilityTimeoutMs: 400 });
     await requestData(gateway.url, CREATE, { name: 'hooks' });
     const id = await insertBuild(db.pool, jobsetId);
-    const since = await finishAndNotify([id]);
+    const since = await finishAndNotify(db.pool, [id]);
 
     // Not acknowledged: delivered again once the visibility timeout passed.
     const first = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'hooks' });
@@ -228,13 +212,8 @@ describe('redelivery', () => {
     // Two subscribers of one consumer: each occurrence goes to one of them.
     const third = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'hooks' });
     await until(() => gateway.hub.size >= 2);
-    const ids = [
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-    ];
-    const t = await finishAndNotify(ids);
+    const ids = await insertBuildsOneByOne(db.pool, jobsetId, 4);
+    const t = await finishAndNotify(db.pool, ids);
     const got: number[] = [];
     const ackAll = async (stream: typeof second) => {
       while (got.length < ids.length) {
@@ -254,12 +233,12 @@ describe('redelivery', () => {
 });
 
 describe('acknowledging for a consumer', () => {
-  it('100 concurrent acknowledgements of one occurrence: exactly one ACKNOWLEDGED', async () => {
-    const gateway = await recordingGateway({ instance: 'concurrent' });
+  test('100 concurrent acknowledgements of one occurrence: exactly one ACKNOWLEDGED', async ({ db, jobsetId }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'concurrent' });
     await requestData(gateway.url, CREATE, { name: 'racer' });
     const id = await insertBuild(db.pool, jobsetId);
-    const since = await finishAndNotify([id]);
-    await caughtUp(gateway);
+    const since = await finishAndNotify(db.pool, [id]);
+    await caughtUp(db, gateway);
     const outcomes = await Promise.all(
       Array.from({ length: 100 }, () => requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'racer' })),
     );
@@ -268,12 +247,12 @@ describe('acknowledging for a consumer', () => {
       .reduce<Record<string, number>>((acc, o) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
     expect(counts).toEqual({ ACKNOWLEDGED: 1, ALREADY_ACKNOWLEDGED: 99 });
     // The only consumer acknowledged: in owner mode Hydra's column is cleared.
-    expect(await column(id)).toBeNull();
+    expect(await pendingColumn(db.pool, id)).toBeNull();
     await gateway.close();
   });
 
-  it('answers unknown consumers and builds with NOT_FOUND, bad names with BAD_USER_INPUT', async () => {
-    const gateway = await recordingGateway({ instance: 'errors' });
+  test('answers unknown consumers and builds with NOT_FOUND, bad names with BAD_USER_INPUT', async ({ db }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'errors' });
     await requestData(gateway.url, CREATE, { name: 'strict' });
     expect((await request(gateway.url, ACK, { buildId: 1, pendingSince: iso(1), consumer: 'ghost' })).errors?.[0]?.extensions?.code).toBe(
       'NOT_FOUND',
@@ -291,11 +270,11 @@ describe('acknowledging for a consumer', () => {
 });
 
 describe('leaving', () => {
-  it('a subscriber that leaves unacknowledged frees its subscription and its leases at once', async () => {
-    const gateway = await recordingGateway({ instance: 'leaving', visibilityTimeoutMs: 60_000 });
+  test('a subscriber that leaves unacknowledged frees its subscription and its leases at once', async ({ db, jobsetId }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'leaving', visibilityTimeoutMs: 60_000 });
     await requestData(gateway.url, CREATE, { name: 'flaky' });
     const id = await insertBuild(db.pool, jobsetId);
-    await finishAndNotify([id]);
+    await finishAndNotify(db.pool, [id]);
     const before = gateway.hub.size;
     const first = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'flaky' });
     expect((await first.nextData()).buildFinished).toMatchObject({ buildId: id, deliveryCount: 1 });
@@ -309,25 +288,28 @@ describe('leaving', () => {
 });
 
 describe('modes', () => {
-  it("owner: Hydra's column is cleared once every active consumer acknowledged; stale acknowledgements stay stale", async () => {
-    const gateway = await recordingGateway({ instance: 'owner', mode: 'owner' });
+  test("owner: Hydra's column is cleared once every active consumer acknowledged; stale acknowledgements stay stale", async ({
+    db,
+    jobsetId,
+  }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'owner', mode: 'owner' });
     await requestData(gateway.url, CREATE, { name: 'one' });
     await requestData(gateway.url, CREATE, { name: 'two' });
     await requestData(gateway.url, CREATE, { name: 'three' });
     const id = await insertBuild(db.pool, jobsetId);
-    const since = await finishAndNotify([id]);
-    await caughtUp(gateway);
+    const since = await finishAndNotify(db.pool, [id]);
+    await caughtUp(db, gateway);
     await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'one' });
-    expect(await column(id)).toBe(since);
+    expect(await pendingColumn(db.pool, id)).toBe(since);
     // A paused consumer does not hold the column back.
     await requestData(gateway.url, PAUSE, { name: 'three' });
-    expect(await column(id)).toBe(since);
+    expect(await pendingColumn(db.pool, id)).toBe(since);
     await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'two' });
-    expect(await column(id)).toBeNull();
+    expect(await pendingColumn(db.pool, id)).toBeNull();
     // Restarted and finished again: the old occurrence's acknowledgement does not touch the new one.
     await restartBuild(db.pool, id);
-    const later = await finishAndNotify([id], since + 100);
-    await caughtUp(gateway);
+    const later = await finishAndNotify(db.pool, [id], since + 100);
+    await caughtUp(db, gateway);
     expect(
       (await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'two' })).acknowledgeBuildFinished,
     ).toEqual({
@@ -337,25 +319,28 @@ describe('modes', () => {
     expect(
       (await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'three' })).acknowledgeBuildFinished,
     ).toMatchObject({ outcome: 'ACKNOWLEDGED' });
-    expect(await column(id)).toBe(later);
+    expect(await pendingColumn(db.pool, id)).toBe(later);
     // Both active consumers acknowledge concurrently: the column is still cleared.
     await Promise.all(['one', 'two'].map((consumer) => requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(later), consumer })));
-    expect(await column(id)).toBeNull();
+    expect(await pendingColumn(db.pool, id)).toBeNull();
     for (const name of ['one', 'two', 'three']) await requestData(gateway.url, REMOVE, { name });
     await gateway.close();
   });
 
-  it('observer: beside a hydra-notify that clears the column, consumers keep their own pending sets and the gateway never writes it', async () => {
-    const gateway = await recordingGateway({ instance: 'observer', mode: 'observer' });
+  test('observer: beside a hydra-notify that clears the column, consumers keep their own pending sets and the gateway never writes it', async ({
+    db,
+    jobsetId,
+  }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'observer', mode: 'observer' });
     await requestData(gateway.url, CREATE, { name: 'watcher' });
 
     const hydraNotify = await startHydraNotify(db.url);
 
     const id = await insertBuild(db.pool, jobsetId);
-    const since = await finishAndNotify([id]);
+    const since = await finishAndNotify(db.pool, [id]);
     await until(() => hydraNotify.cleared.has(id), 10_000, 'hydra-notify cleared the column');
-    await caughtUp(gateway);
-    expect(await column(id)).toBeNull();
+    await caughtUp(db, gateway);
+    expect(await pendingColumn(db.pool, id)).toBeNull();
 
     // The consumer still has its occurrence, with the finish's time, and acknowledges it.
     const pending = (await requestData(gateway.url, PENDING, { consumer: 'watcher' })).pendingBuildFinished.edges;
@@ -368,13 +353,13 @@ describe('modes', () => {
     // Without hydra-notify's clearing, the gateway still leaves the column alone.
     await hydraNotify.stop();
     const other = await insertBuild(db.pool, jobsetId);
-    const otherSince = await finishAndNotify([other]);
-    await caughtUp(gateway);
+    const otherSince = await finishAndNotify(db.pool, [other]);
+    await caughtUp(db, gateway);
     await requestData(gateway.url, ACK, { buildId: other, pendingSince: iso(otherSince), consumer: 'watcher' });
-    expect(await column(other)).toBe(otherSince);
+    expect(await pendingColumn(db.pool, other)).toBe(otherSince);
     const refused = await request(gateway.url, ACK, { buildId: other, pendingSince: iso(otherSince) });
     expect(refused.errors?.[0]?.extensions?.code).toBe('OBSERVER_MODE');
-    expect(await column(other)).toBe(otherSince);
+    expect(await pendingColumn(db.pool, other)).toBe(otherSince);
     await requestData(gateway.url, REMOVE, { name: 'watcher' });
     await gateway.close();
   });

@@ -21,22 +21,11 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { reconcileOccurrences } from '../src/consumers/queries/reconcile.js';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
-import {
-  ACK,
-  CONSUME,
-  CREATE,
-  caughtUp,
-  doc,
-  finishAndNotify,
-  iso,
-  PENDING,
-  pendingColumn,
-  recordingGateway,
-  REMOVE,
-} from './support/consumers.js';
+import { ACK, CONSUME, CREATE, caughtUp, doc, finishAndNotify, iso, PENDING, pendingColumn, REMOVE } from './support/consumers.js';
 import { admin, createTestDatabase, type TestDatabase } from './support/database.js';
+import { recordingGateway } from './support/fixtures.js';
 import { onCleanup, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, insertEval, seedJobset } from './support/hydra.js';
+import { finishBuilds, insertBuild, insertBuildsOneByOne, insertEval, seedJobset } from './support/hydra.js';
 
 const FINISHED = doc<{
   buildFinished: {
@@ -183,7 +172,7 @@ describe("owner mode with the README's grants plus UPDATE (notificationpendingsi
     await requestData(gateway.url, CREATE, { name: 'one' });
     await requestData(gateway.url, CREATE, { name: 'two' });
 
-    const [a, b, c] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const [a, b, c] = await insertBuildsOneByOne(db.pool, jobsetId, 3);
     const since = await finishAndNotify(db.pool, [a, b]);
     await caughtUp(db, gateway);
     const ack = async (buildId: number, consumer?: string) =>

@@ -8,40 +8,38 @@
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { buildFinishedPayloads } from '../src/simulator/payloads.js';
 import { BuildStartedDocument, EvaluationByIdDocument, JobsetByNameDocument } from './generated/operations.js';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, insertBuilds, insertEval, seedJobset } from './support/hydra.js';
+import { notify, type TestDatabase } from './support/database.js';
+import { fixtures } from './support/fixtures.js';
+import { startTestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, insertBuilds, insertEval } from './support/hydra.js';
 
-let db: TestDatabase;
-let gateway: TestGateway;
-let nixpkgs: number;
-let hydra: number;
+const test = fixtures({ instance: 'history' });
+
+// Both jobsets are there before the first test: seeding one sends jobsets_added,
+// which must not land in the journal inside a test's window.
+test.beforeAll(async ({ gateway, jobsetId, otherJobsetId }) => {});
 
 const doc = <T, V = Record<string, unknown>>(text: string) => parse(text) as TypedDocumentNode<T, V>;
 
-async function journalEnd(): Promise<string> {
+async function journalEnd(db: TestDatabase): Promise<string> {
   const { rows } = await db.pool.query('SELECT coalesce(max(position), 0) AS p FROM hydra_notify_gateway.journal');
   return Buffer.from(`journal:${rows[0].p}`).toString('base64url');
 }
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url, { instance: 'history' });
-  await until(() => gateway.recorder.recording, 10_000, 'recording');
-  nixpkgs = await seedJobset(db.pool, 'nixpkgs', 'trunk');
-  hydra = await seedJobset(db.pool, 'hydra', 'master');
-});
-
 describe('resuming on another instance', () => {
-  it('an instance started after the events replays them whole, the last split build_finished included', async () => {
+  test('an instance started after the events replays them whole, the last split build_finished included', async ({
+    db,
+    gateway,
+    jobsetId: nixpkgs,
+  }) => {
     const type = doc<{ buildFinished: { buildId: number; chunks: number; dependentIds: number[] } }, { after: string }>(
       'subscription ($after: String) { buildFinished(after: $after) { buildId chunks dependentIds } }',
     );
-    const before = await journalEnd();
+    const before = await journalEnd(db);
     const failed = await insertBuild(db.pool, nixpkgs);
     const dependents = await insertBuilds(db.pool, nixpkgs, 2_000);
     await finishBuilds(db.pool, [failed, ...dependents], { status: 1 });
@@ -67,7 +65,7 @@ describe('resuming on another instance', () => {
     await late.close();
   });
 
-  it('refuses a cursor the journal has not reached', async () => {
+  test('refuses a cursor the journal has not reached', async ({ gateway }) => {
     const ahead = Buffer.from('journal:999999999').toString('base64url');
     const result = await request(gateway.url, doc('query ($after: String) { events(after: $after) { edges { cursor } } }'), {
       after: ahead,
@@ -95,8 +93,13 @@ describe('filtering history and live alike', () => {
        events(after: $after, filter: $filter, channels: $channels) { channel payload } }`,
   );
 
-  it('events query and subscription select by channels and by the rows the events name', async () => {
-    const after = await journalEnd();
+  test('events query and subscription select by channels and by the rows the events name', async ({
+    db,
+    gateway,
+    jobsetId: nixpkgs,
+    otherJobsetId: hydra,
+  }) => {
+    const after = await journalEnd(db);
     const inHydra = await insertBuild(db.pool, hydra, { job: 'manual' });
     const inNixpkgs = await insertBuild(db.pool, nixpkgs, { job: 'hello' });
     const sent = [
@@ -140,7 +143,7 @@ describe('filtering history and live alike', () => {
 });
 
 describe('rows', () => {
-  it('evaluation(id) and jobset(project, name) return their rows', async () => {
+  test('evaluation(id) and jobset(project, name) return their rows', async ({ db, gateway, otherJobsetId: hydra }) => {
     const evalId = await insertEval(db.pool, hydra);
     expect((await requestData(gateway.url, EvaluationByIdDocument, { id: evalId })).evaluation).toEqual({
       id: evalId,
@@ -156,7 +159,11 @@ describe('rows', () => {
     });
   });
 
-  it('are loaded once per event, in one batch per table, however many subscribers want them', async () => {
+  test('are loaded once per event, in one batch per table, however many subscribers want them', async ({
+    db,
+    gateway,
+    jobsetId: nixpkgs,
+  }) => {
     const before = gateway.hub.size;
     const streams = Array.from({ length: 10 }, () => subscribeWs(wsClient(gateway.url), BuildStartedDocument));
     await until(() => gateway.hub.size === before + 10);
@@ -181,7 +188,7 @@ describe('rows', () => {
     for (const stream of streams) stream.dispose();
   });
 
-  it('are read afresh for every event: a subscription of hours never serves a stale row', async () => {
+  test('are read afresh for every event: a subscription of hours never serves a stale row', async ({ db, gateway, jobsetId: nixpkgs }) => {
     const stream = subscribeWs(wsClient(gateway.url), BuildStartedDocument);
     await until(() => gateway.hub.size >= 1);
     const id = await insertBuild(db.pool, nixpkgs, { job: 'before' });

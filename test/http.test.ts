@@ -3,23 +3,14 @@
  * /graphql, the health check, and how errors reach clients (stable codes for
  * client errors, validation errors over WebSocket).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { parse } from 'graphql';
 import { BuildQueuedDocument } from './generated/operations.js';
 import { authorization, request, subscribeWs, wsClient } from './support/clients.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
-
-let db: TestDatabase;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url);
-});
+import { test } from './support/fixtures.js';
 
 describe('http', () => {
-  it('serves GraphiQL to a browser on /graphql, wired to WebSocket subscriptions', async () => {
+  test('serves GraphiQL to a browser on /graphql, wired to WebSocket subscriptions', async ({ gateway }) => {
     const response = await fetch(gateway.url, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
     const html = await response.text();
@@ -27,18 +18,18 @@ describe('http', () => {
     expect(html.toLowerCase()).toContain('graphiql');
   });
 
-  it('answers /healthz while listening', async () => {
+  test('answers /healthz while listening', async ({ gateway }) => {
     const response = await fetch(gateway.url.replace('/graphql', '/healthz'));
     expect(response.status).toBe(200);
   });
 
-  it('rejects an invalid subscription over WebSocket with a validation error', async () => {
+  test('rejects an invalid subscription over WebSocket with a validation error', async ({ gateway }) => {
     const stream = subscribeWs(wsClient(gateway.url), parse('subscription { buildQueued { nope } }') as typeof BuildQueuedDocument);
     await stream.waitEnded();
     expect(JSON.stringify(stream.error)).toContain('Cannot query field \\"nope\\"');
   });
 
-  it('explains a DateTime that is not ISO 8601', async () => {
+  test('explains a DateTime that is not ISO 8601', async ({ gateway }) => {
     const result = await request(gateway.url, parse('query { build(id: 1) { id } }') as never);
     expect(result.errors).toBeUndefined();
     const bad = await fetch(gateway.url, {

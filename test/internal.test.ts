@@ -8,19 +8,17 @@
  * first). A payload of exactly the limit is sent intact.
  */
 import pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { Queryable } from '../src/db/queryable.js';
 import { CONSUMER_CHANNEL, MAX_INTERNAL_PAYLOAD, notifyInternal } from '../src/db/channels.js';
 import { until } from './support/clients.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import type { TestDatabase } from './support/database.js';
+import { test as base } from './support/fixtures.js';
 import { onCleanup } from './support/gateway.js';
 
-let db: TestDatabase;
-/** Payloads heard on CONSUMER_CHANNEL, in order. */
-const heard: string[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
+/** Payloads heard on CONSUMER_CHANNEL, in order, by a connection of its own LISTENing on it. */
+const test = base.extend('heard', { scope: 'file' }, async ({ db }): Promise<string[]> => {
+  const heard: string[] = [];
   const listener = new pg.Client({ connectionString: db.url });
   await listener.connect();
   onCleanup(() => listener.end());
@@ -28,6 +26,7 @@ beforeAll(async () => {
     if (n.channel === CONSUMER_CHANNEL) heard.push(n.payload ?? '');
   });
   await listener.query(`LISTEN ${CONSUMER_CHANNEL}`);
+  return heard;
 });
 
 /** The pool, counting the statements sent through it. */
@@ -43,13 +42,13 @@ function counting(pool: pg.Pool): Queryable & { sent: number } {
 }
 
 /** Sends `marker` and resolves once it was heard. */
-async function sendMarker(marker: string): Promise<void> {
+async function sendMarker(db: TestDatabase, heard: string[], marker: string): Promise<void> {
   await notifyInternal(db.pool, CONSUMER_CHANNEL, marker);
   await until(() => heard.includes(marker), 10_000, `marker ${marker} heard`);
 }
 
 describe('notifyInternal', () => {
-  it('refuses a payload longer than MAX_INTERNAL_PAYLOAD bytes, sending nothing', async () => {
+  test('refuses a payload longer than MAX_INTERNAL_PAYLOAD bytes, sending nothing', async ({ db, heard }) => {
     heard.length = 0;
     const spy = counting(db.pool);
     await expect(notifyInternal(spy, CONSUMER_CHANNEL, 'x'.repeat(MAX_INTERNAL_PAYLOAD + 1))).rejects.toThrow(RangeError);
@@ -61,16 +60,16 @@ describe('notifyInternal', () => {
     );
     expect(spy.sent).toBe(0);
 
-    await sendMarker('marker-1');
+    await sendMarker(db, heard, 'marker-1');
     expect(heard).toEqual(['marker-1']);
   });
 
-  it('sends a payload of exactly MAX_INTERNAL_PAYLOAD bytes intact', async () => {
+  test('sends a payload of exactly MAX_INTERNAL_PAYLOAD bytes intact', async ({ db, heard }) => {
     heard.length = 0;
     const atLimit = 'é'.repeat(Math.floor(MAX_INTERNAL_PAYLOAD / 2)) + 'x'.repeat(MAX_INTERNAL_PAYLOAD % 2);
     expect(Buffer.byteLength(atLimit)).toBe(MAX_INTERNAL_PAYLOAD);
     await notifyInternal(db.pool, CONSUMER_CHANNEL, atLimit);
-    await sendMarker('marker-2');
+    await sendMarker(db, heard, 'marker-2');
     expect(heard).toEqual([atLimit, 'marker-2']);
   });
 });

@@ -14,20 +14,22 @@
  * the file, even on failure.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { parse } from 'graphql';
 import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, test as base } from 'vitest';
 import { buildFinishedPayloads } from '../src/simulator/payloads.js';
 import { type Stream, subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type NotifyStyle } from './support/database.js';
-import { onCleanup, startTestGateway, type TestGateway } from './support/gateway.js';
+import { createTestDatabase, notify, type NotifyStyle, type TestDatabase } from './support/database.js';
+import { recordingGateway } from './support/fixtures.js';
+import { onCleanup, startTestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
+import { killGroup, spawnStartCommand } from './support/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+/** A database of each test's own (its journal is compared whole), and the jobset nixpkgs:trunk in it. */
+const test = base
+  .extend('db', async (): Promise<TestDatabase> => createTestDatabase())
+  .extend('jobsetId', async ({ db }): Promise<number> => seedJobset(db.pool));
 
 /** Fast takeovers for in-process instances: try the lock often, beat often. */
 const FAST = { lockRetryMs: 100, heartbeatMs: 200 } as const;
@@ -165,16 +167,7 @@ class GatewayProcess {
   private readonly child: ChildProcess;
 
   constructor(databaseUrl: string) {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of Object.keys(env)) {
-      if (key === 'DATABASE_URL' || key === 'PORT' || key === 'HOST' || key.startsWith('HNG_')) delete env[key];
-    }
-    this.child = spawn(TSX, ['src/main.ts'], {
-      cwd: ROOT,
-      env: { ...env, DATABASE_URL: databaseUrl, PORT: '0', HNG_LOG_LEVEL: 'debug' },
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    this.child = spawnStartCommand({ DATABASE_URL: databaseUrl, PORT: '0', HNG_LOG_LEVEL: 'debug' }, 'ignore');
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
     this.exit = new Promise<void>((resolve) => {
       this.child.once('close', () => resolve());
@@ -196,20 +189,13 @@ class GatewayProcess {
 
   /** SIGKILL to the whole group: no shutdown code runs; resolves once it is gone. */
   async kill(): Promise<void> {
-    if (!this.ended && this.child.pid) {
-      try {
-        process.kill(-this.child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    if (!this.ended) killGroup(this.child);
     await this.exit;
   }
 }
 
 describe('two instances on one database', () => {
-  it('one records; the journal holds every notification once, in order; both deliver the same events and cursors', async () => {
-    const db = await createTestDatabase();
+  test('one records; the journal holds every notification once, in order; both deliver the same events and cursors', async ({ db }) => {
     const a = await startTestGateway(db.url, { instance: 'a', ...FAST });
     const b = await startTestGateway(db.url, { instance: 'b', ...FAST });
     const recording = () => [a, b].filter((g) => g.recorder.recording);
@@ -279,8 +265,9 @@ describe('two instances on one database', () => {
 });
 
 describe('the recorder killed for real', () => {
-  it('a SIGKILLed recorder process is replaced by an instance that kept listening: nothing lost, nothing repeated, no gap', async () => {
-    const db = await createTestDatabase();
+  test('a SIGKILLed recorder process is replaced by an instance that kept listening: nothing lost, nothing repeated, no gap', async ({
+    db,
+  }) => {
     const child = new GatewayProcess(db.url);
     await child.waitForLog('recording the journal');
 
@@ -315,11 +302,8 @@ describe('the recorder killed for real', () => {
 });
 
 describe('a window nobody heard', () => {
-  it('becomes a gap row, then the pending build_finished recovered; resuming subscribers see both', async () => {
-    const db = await createTestDatabase();
-    const jobsetId = await seedJobset(db.pool);
-    const first = await startTestGateway(db.url, { instance: 'first', ...FAST });
-    await until(() => first.recorder.recording, 10_000, 'first recording');
+  test('becomes a gap row, then the pending build_finished recovered; resuming subscribers see both', async ({ db, jobsetId }) => {
+    const first = await recordingGateway(db.url, { instance: 'first', ...FAST });
 
     const live = subscribeWs(wsClient(first.url), eventsDocument);
     await until(() => first.hub.size === 1, 10_000, 'subscription');
@@ -389,10 +373,8 @@ describe('a window nobody heard', () => {
 });
 
 describe("the recorder's LISTEN connection killed", () => {
-  it('another instance takes over during the reconnect grace; nothing sent during the switch is lost or repeated', async () => {
-    const db = await createTestDatabase();
-    const a = await startTestGateway(db.url, { instance: 'a', ...FAST, reconnectGraceMs: 1_000 });
-    await until(() => a.recorder.recording, 10_000, 'a recording');
+  test('another instance takes over during the reconnect grace; nothing sent during the switch is lost or repeated', async ({ db }) => {
+    const a = await recordingGateway(db.url, { instance: 'a', ...FAST, reconnectGraceMs: 1_000 });
     const b = await startTestGateway(db.url, { instance: 'b', ...FAST, reconnectGraceMs: 1_000 });
     expect(b.recorder.recording).toBe(false);
 

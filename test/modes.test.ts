@@ -9,62 +9,43 @@
  * gateway's clearing, finding the column already cleared, is a no-op, not an
  * error. The batch form for a consumer answers item by item.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { clearFullyAcknowledged } from '../src/consumers/queries/acknowledge.js';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
-import {
-  ACK,
-  ACK_BATCH,
-  CONSUME,
-  CREATE,
-  caughtUp,
-  finishAndNotify,
-  iso,
-  PENDING,
-  pendingColumn,
-  recordingGateway,
-} from './support/consumers.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
+import { ACK, ACK_BATCH, CONSUME, CREATE, caughtUp, finishAndNotify, iso, PENDING, pendingColumn } from './support/consumers.js';
+import { notify } from './support/database.js';
+import { fixtures } from './support/fixtures.js';
 import type { TestGateway } from './support/gateway.js';
-import { finishBuilds, type HydraNotifyStandIn, insertBuild, seedJobset, startHydraNotify } from './support/hydra.js';
+import { finishBuilds, insertBuildsOneByOne, startHydraNotify } from './support/hydra.js';
 
-let db: TestDatabase;
-let jobsetId: number;
-let gateway: TestGateway;
-/** The stand-in for hydra-notify: the builds it cleared, and what went wrong doing it. */
-let hydraNotify: HydraNotifyStandIn;
+const test = fixtures({ instance: 'owner-beside-hydra-notify', mode: 'owner' })
+  /** The stand-in for hydra-notify: the builds it cleared, and what went wrong doing it. */
+  .extend('hydraNotify', { scope: 'file' }, async ({ db }) => startHydraNotify(db.url));
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  jobsetId = await seedJobset(db.pool);
-  gateway = await recordingGateway(db.url, { instance: 'owner-beside-hydra-notify', mode: 'owner' });
-
-  hydraNotify = await startHydraNotify(db.url);
-});
 // Each test starts without consumers.
-afterEach(async () => {
+test.afterEach(async ({ db }) => {
   await db.pool.query('DELETE FROM hydra_notify_gateway.consumers');
 });
 
-const pendingOf = async (consumer?: string) =>
+const pendingOf = async (gateway: TestGateway, consumer?: string) =>
   (await requestData(gateway.url, PENDING, consumer === undefined ? {} : { consumer })).pendingBuildFinished.edges;
 
 /** Errors the gateway logged (a failed clearing would be masked to the client, and logged). */
-const errorsLogged = () => gateway.logs.filter((line) => / (error|warn) /.test(line));
+const errorsLogged = (gateway: TestGateway) => gateway.logs.filter((line) => / (error|warn) /.test(line));
 
 describe('owner mode beside hydra-notify', () => {
-  it('every consumer receives and acknowledges every occurrence, dependents included; clearing a cleared column is a no-op', async () => {
+  test('every consumer receives and acknowledges every occurrence, dependents included; clearing a cleared column is a no-op', async ({
+    db,
+    gateway,
+    jobsetId,
+    hydraNotify,
+  }) => {
     await requestData(gateway.url, CREATE, { name: 'one' });
     await requestData(gateway.url, CREATE, { name: 'two' });
     const client = wsClient(gateway.url);
     const streams = { one: subscribeWs(client, CONSUME, { consumer: 'one' }), two: subscribeWs(client, CONSUME, { consumer: 'two' }) };
 
-    const [a, failing, dep1, dep2] = [
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-      await insertBuild(db.pool, jobsetId),
-    ];
+    const [a, failing, dep1, dep2] = await insertBuildsOneByOne(db.pool, jobsetId, 4);
     const t0 = Math.floor(Date.now() / 1000) - 100;
     await finishAndNotify(db.pool, [a], t0);
     // A failing build and the dependents that fail with it, announced in one build_finished.
@@ -100,9 +81,9 @@ describe('owner mode beside hydra-notify', () => {
           .acknowledgeBuildFinished,
       ).toEqual({ outcome: 'ACKNOWLEDGED', pendingSince: null });
     }
-    expect(await pendingOf('one')).toEqual([]);
+    expect(await pendingOf(gateway, 'one')).toEqual([]);
     // One consumer's acknowledgements leave the other's occurrences pending.
-    expect((await pendingOf('two')).map((e) => ({ buildId: e.node.id, pendingSince: e.pendingSince }))).toEqual(expected);
+    expect((await pendingOf(gateway, 'two')).map((e) => ({ buildId: e.node.id, pendingSince: e.pendingSince }))).toEqual(expected);
 
     // The last consumer's acknowledgements make the gateway clear the column: already NULL, nothing to do, no error.
     for (const r of received.two) {
@@ -111,9 +92,9 @@ describe('owner mode beside hydra-notify', () => {
           .acknowledgeBuildFinished,
       ).toEqual({ outcome: 'ACKNOWLEDGED', pendingSince: null });
     }
-    expect(await pendingOf('one')).toEqual([]);
-    expect(await pendingOf('two')).toEqual([]);
-    expect(await pendingOf()).toEqual([]);
+    expect(await pendingOf(gateway, 'one')).toEqual([]);
+    expect(await pendingOf(gateway, 'two')).toEqual([]);
+    expect(await pendingOf(gateway)).toEqual([]);
     expect(await clearFullyAcknowledged(db.pool, [{ buildId: a, pendingSince: t0 }])).toEqual([]);
     for (const id of [a, failing, dep1, dep2]) expect(await pendingColumn(db.pool, id)).toBeNull();
 
@@ -123,12 +104,17 @@ describe('owner mode beside hydra-notify', () => {
       pendingSince: null,
     });
     expect(hydraNotify.errors).toEqual([]);
-    expect(errorsLogged()).toEqual([]);
+    expect(errorsLogged(gateway)).toEqual([]);
   });
 
-  it('the batch form answers item by item: ACKNOWLEDGED, ALREADY_ACKNOWLEDGED, and null with NOT_FOUND at its index', async () => {
+  test('the batch form answers item by item: ACKNOWLEDGED, ALREADY_ACKNOWLEDGED, and null with NOT_FOUND at its index', async ({
+    db,
+    gateway,
+    jobsetId,
+    hydraNotify,
+  }) => {
     await requestData(gateway.url, CREATE, { name: 'batcher' });
-    const [x, y] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const [x, y] = await insertBuildsOneByOne(db.pool, jobsetId, 2);
     const since = await finishAndNotify(db.pool, [x, y]);
     await until(() => hydraNotify.cleared.has(x) && hydraNotify.cleared.has(y), 10_000, 'hydra-notify cleared the column');
     await caughtUp(db, gateway);
@@ -156,8 +142,8 @@ describe('owner mode beside hydra-notify', () => {
       path: ['acknowledgeBuildsFinished', 2],
       extensions: { code: 'NOT_FOUND', buildId: unknown },
     });
-    expect(await pendingOf('batcher')).toEqual([]);
+    expect(await pendingOf(gateway, 'batcher')).toEqual([]);
     expect(hydraNotify.errors).toEqual([]);
-    expect(errorsLogged()).toEqual([]);
+    expect(errorsLogged(gateway)).toEqual([]);
   });
 });

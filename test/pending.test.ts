@@ -11,49 +11,63 @@
  * other's backlog.
  */
 import { randomBytes } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { pendingBuildsStatement } from '../src/hydra/queries/pendingBuilds.js';
 import { AcknowledgeBuildFinishedDocument, PendingBuildFinishedDocument, type PendingBuildFinishedQuery } from './generated/operations.js';
 import { request, requestData } from './support/clients.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { test as base } from './support/fixtures.js';
 import { finishBuilds, insertBuild, restartBuild, seedJobset } from './support/hydra.js';
-
-let db: TestDatabase;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url);
-});
 
 /** A fixed instant (2027-01-15) so pendingSince values are exact and comparable. */
 const T0 = 1_800_000_000;
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
-/** A project of the test's own, with one jobset; returns the names and the jobset id. */
-async function freshProject(jobset = 'trunk') {
-  const project = `p${randomBytes(4).toString('hex')}`;
-  return { project, jobset, jobsetId: await seedJobset(db.pool, project, jobset) };
-}
-
-/** A build finished at `stopTime` (pending since then). */
-async function pendingBuild(jobsetId: number, stopTime: number, fields: { job?: string; system?: string } = {}): Promise<number> {
-  const id = await insertBuild(db.pool, jobsetId, fields);
-  await finishBuilds(db.pool, [id], { stopTime });
-  return id;
-}
-
 type Page = PendingBuildFinishedQuery['pendingBuildFinished'];
 
-async function page(variables: { first?: number; after?: string | null; filter?: Record<string, unknown> }): Promise<Page> {
-  return (await requestData(gateway.url, PendingBuildFinishedDocument, variables)).pendingBuildFinished;
-}
+/** This file's helpers, each a fixture bound to the file's database and gateway. */
+const test = base
+  /** A project of the test's own, with one jobset; returns the names and the jobset id. */
+  .extend('freshProject', async ({ db }) => async (jobset = 'trunk') => {
+    const project = `p${randomBytes(4).toString('hex')}`;
+    return { project, jobset, jobsetId: await seedJobset(db.pool, project, jobset) };
+  })
+  /** A build finished at `stopTime` (pending since then). */
+  .extend(
+    'pendingBuild',
+    async ({ db }) =>
+      async (jobsetId: number, stopTime: number, fields: { job?: string; system?: string } = {}): Promise<number> => {
+        const id = await insertBuild(db.pool, jobsetId, fields);
+        await finishBuilds(db.pool, [id], { stopTime });
+        return id;
+      },
+  )
+  .extend(
+    'page',
+    async ({ gateway }) =>
+      async (variables: { first?: number; after?: string | null; filter?: Record<string, unknown> }): Promise<Page> =>
+        (await requestData(gateway.url, PendingBuildFinishedDocument, variables)).pendingBuildFinished,
+  )
+  /** 25 pending builds, three to a second, finished in an order unlike their ids. */
+  .extend('backlog25', async ({ freshProject, pendingBuild }) => async () => {
+    const fresh = await freshProject();
+    const made: { id: number; since: number }[] = [];
+    for (let i = 0; i < 25; i++) {
+      const since = T0 + 1000 - Math.floor(i / 3);
+      made.push({ id: await pendingBuild(fresh.jobsetId, since), since });
+    }
+    const expected = made.sort((x, y) => x.since - y.since || x.id - y.id).map((b) => b.id);
+    return { ...fresh, expected };
+  });
 
 const ids = (p: Page) => p.edges.map((e) => e.node.id);
 
 describe('what is pending', () => {
-  it('lists only pending builds, oldest first by (pendingSince, id); equal pendingSince by id', async () => {
+  test('lists only pending builds, oldest first by (pendingSince, id); equal pendingSince by id', async ({
+    db,
+    freshProject,
+    pendingBuild,
+    page,
+  }) => {
     const { project, jobsetId } = await freshProject();
     // Created in this order, finished at times that do not follow it.
     const late = await pendingBuild(jobsetId, T0 + 30);
@@ -77,7 +91,7 @@ describe('what is pending', () => {
     expect(result.pageInfo).toEqual({ hasNextPage: false, endCursor: result.edges.at(-1)!.cursor });
   });
 
-  it('is ordered by (pendingSince, id) across every project when unfiltered', async () => {
+  test('is ordered by (pendingSince, id) across every project when unfiltered', async ({ db, freshProject, pendingBuild, page }) => {
     const a = await freshProject();
     const b = await freshProject();
     await pendingBuild(a.jobsetId, T0 + 100);
@@ -91,7 +105,7 @@ describe('what is pending', () => {
     expect(all.edges).toHaveLength(rows[0].n);
   });
 
-  it("gives each edge the pendingSince of its node's notificationPendingSince", async () => {
+  test("gives each edge the pendingSince of its node's notificationPendingSince", async ({ db, freshProject, pendingBuild, page }) => {
     const { project, jobsetId } = await freshProject();
     await pendingBuild(jobsetId, T0 + 7);
     await pendingBuild(jobsetId, T0 + 3);
@@ -104,26 +118,14 @@ describe('what is pending', () => {
     }
   });
 
-  it('answers an empty page for a backlog of nothing', async () => {
+  test('answers an empty page for a backlog of nothing', async ({ freshProject, page }) => {
     const { project } = await freshProject();
     expect(await page({ filter: { project } })).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
   });
 });
 
 describe('pagination', () => {
-  /** 25 pending builds, three to a second, finished in an order unlike their ids. */
-  async function backlog25() {
-    const fresh = await freshProject();
-    const made: { id: number; since: number }[] = [];
-    for (let i = 0; i < 25; i++) {
-      const since = T0 + 1000 - Math.floor(i / 3);
-      made.push({ id: await pendingBuild(fresh.jobsetId, since), since });
-    }
-    const expected = made.sort((x, y) => x.since - y.since || x.id - y.id).map((b) => b.id);
-    return { ...fresh, expected };
-  }
-
-  it('pages 25 pending builds 10 at a time: 10, 10, 5, chained by endCursor, each once', async () => {
+  test('pages 25 pending builds 10 at a time: 10, 10, 5, chained by endCursor, each once', async ({ page, backlog25 }) => {
     const { project, expected } = await backlog25();
     const filter = { project };
     const pages: Page[] = [];
@@ -148,7 +150,11 @@ describe('pagination', () => {
     });
   });
 
-  it('skips nothing when builds of an earlier page, the cursor build included, are acknowledged between fetches', async () => {
+  test('skips nothing when builds of an earlier page, the cursor build included, are acknowledged between fetches', async ({
+    gateway,
+    page,
+    backlog25,
+  }) => {
     const { project, expected } = await backlog25();
     const filter = { project };
     const first = await page({ first: 10, filter });
@@ -174,7 +180,7 @@ describe('pagination', () => {
     expect(ids(again)).toEqual(expected.filter((id) => id !== expected[0] && id !== expected[9]).slice(0, 10));
   });
 
-  it('accepts the bounds 0 and 500 for first', async () => {
+  test('accepts the bounds 0 and 500 for first', async ({ freshProject, pendingBuild, page }) => {
     const { project, jobsetId } = await freshProject();
     await pendingBuild(jobsetId, T0);
     expect(await page({ first: 0, filter: { project } })).toEqual({ edges: [], pageInfo: { hasNextPage: true, endCursor: null } });
@@ -183,7 +189,7 @@ describe('pagination', () => {
 });
 
 describe('filter', () => {
-  it('narrows by project, jobset, job, system and buildId, ANDed', async () => {
+  test('narrows by project, jobset, job, system and buildId, ANDed', async ({ db, freshProject, pendingBuild, page }) => {
     const { project, jobsetId: trunk } = await freshProject('trunk');
     const staging = await seedJobset(db.pool, project, 'staging');
     const other = await freshProject('trunk');
@@ -203,7 +209,7 @@ describe('filter', () => {
     expect(ids(await page({ filter: { project: `${project}-nope` } }))).toEqual([]);
   });
 
-  it('paginates within a filter', async () => {
+  test('paginates within a filter', async ({ freshProject, pendingBuild, page }) => {
     const { project, jobsetId } = await freshProject();
     const wanted: number[] = [];
     for (let i = 0; i < 6; i++) {
@@ -223,14 +229,14 @@ describe('filter', () => {
 describe('bad arguments', () => {
   const cursor = (text: string) => Buffer.from(text).toString('base64url');
 
-  it.each([
+  test.for<[string, { first?: number; after?: string }]>([
     ['first: -1', { first: -1 }],
     ['first: 501', { first: 501 }],
     ['a garbage cursor', { after: 'not-a-cursor!' }],
     ['a cursor of another connection', { after: cursor('events:1800000000:1') }],
     ['a cursor with a negative id', { after: cursor('pending:1800000000:-1') }],
     ['a cursor beyond 32-bit integers', { after: cursor('pending:9999999999:1') }],
-  ])('%s is BAD_USER_INPUT', async (_, variables) => {
+  ])('%s is BAD_USER_INPUT', async ([, variables], { gateway }) => {
     const result = await request(gateway.url, PendingBuildFinishedDocument, variables);
     expect(result.data ?? null).toBeNull();
     expect(result.errors).toHaveLength(1);
@@ -240,7 +246,7 @@ describe('bad arguments', () => {
 });
 
 describe('query plan', () => {
-  it("runs on Hydra's partial index on notificationpendingsince", async () => {
+  test("runs on Hydra's partial index on notificationpendingsince", async ({ db, freshProject, pendingBuild, page }) => {
     const { rows: indexes } = await db.pool.query(
       `SELECT indexname FROM pg_indexes WHERE tablename = 'builds' AND indexdef LIKE '%(notificationpendingsince)%WHERE%IS NOT NULL%'`,
     );

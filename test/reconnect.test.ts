@@ -6,25 +6,15 @@
  * is recovered from Hydra's table; one already announced live is not sent
  * again.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { BuildFinishedDocument, BuildQueuedDocument } from './generated/operations.js';
 import { subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
-import { admin, createTestDatabase, notify, transaction, type TestDatabase } from './support/database.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
-
-let db: TestDatabase;
-let gateway: TestGateway;
-let jobsetId: number;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url);
-  jobsetId = await seedJobset(db.pool);
-});
+import { admin, notify, transaction } from './support/database.js';
+import { test } from './support/fixtures.js';
+import { finishBuilds, insertBuild } from './support/hydra.js';
 
 describe('a killed LISTEN connection', () => {
-  it('is re-established; subscribers stay connected and receive what was lost and what follows', async () => {
+  test('is re-established; subscribers stay connected and receive what was lost and what follows', async ({ db, gateway, jobsetId }) => {
     const finishedWs = subscribeWs(wsClient(gateway.url), BuildFinishedDocument);
     const finishedSse = subscribeSse(gateway.url, BuildFinishedDocument);
     const queued = subscribeWs(wsClient(gateway.url), BuildQueuedDocument);
@@ -78,7 +68,7 @@ describe('a killed LISTEN connection', () => {
     expect(metrics).toContain('hng_listener_reconnects_total 1');
   });
 
-  it('keeps retrying with backoff while the database refuses it', async () => {
+  test('keeps retrying with backoff while the database refuses it', async ({ db, gateway }) => {
     // Refuse new connections to this database, then kill the listener.
     await admin((c) => c.query(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`));
     try {

@@ -8,28 +8,21 @@
 import { parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { requestData, subscribeWs, until, wsClient } from './support/clients.js';
 import { CREATE, PENDING } from './support/consumers.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { onCleanup, startTestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
+import { notify, type TestDatabase } from './support/database.js';
+import { recordingGateway, test } from './support/fixtures.js';
+import { onCleanup } from './support/gateway.js';
+import { finishBuilds, insertBuildsOneByOne } from './support/hydra.js';
 
-let db: TestDatabase;
-let jobsetId: number;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  jobsetId = await seedJobset(db.pool);
-});
-
-async function journaled(channel: string): Promise<number> {
+async function journaled(db: TestDatabase, channel: string): Promise<number> {
   const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM hydra_notify_gateway.journal WHERE channel = $1', [channel]);
   return Number(rows[0].n);
 }
 
 describe('the LISTEN connection', () => {
-  it('runs one statement at a time while heartbeats, marks and probes fire during journal transactions', async () => {
+  test('runs one statement at a time while heartbeats, marks and probes fire during journal transactions', async ({ db }) => {
     // Every statement sent on the gateway's LISTEN connection while another is still executing or queued.
     const overlapping: string[] = [];
     type Internals = pg.Client & { connectionParameters: { application_name?: string }; _activeQuery: unknown; _queryQueue: unknown[] };
@@ -44,8 +37,7 @@ describe('the LISTEN connection', () => {
     } as typeof original;
     onCleanup(async () => void (pg.Client.prototype.query = original));
 
-    const gateway = await startTestGateway(db.url, { instance: 'serial', heartbeatMs: 5, listenerProbeMs: 100 });
-    await until(() => gateway.recorder.recording, 10_000, 'recording');
+    const gateway = await recordingGateway(db.url, { instance: 'serial', heartbeatMs: 5, listenerProbeMs: 100 });
     for (let t = 0; t < 40; t++) {
       await notify(
         db.pool,
@@ -59,7 +51,7 @@ describe('the LISTEN connection', () => {
       10_000,
       'every notification journaled',
       async () => {
-        count = await journaled('build_started');
+        count = await journaled(db, 'build_started');
       },
     );
     expect(overlapping).toEqual([]);
@@ -71,12 +63,11 @@ describe('a malformed build_finished', () => {
   type Finished = { buildFinished: { buildId: number; dependentIds: number[] } };
   const FINISHED = parse('subscription { buildFinished { buildId dependentIds } }') as TypedDocumentNode<Finished, Record<string, never>>;
 
-  it('is journaled as received and creates no event and no occurrence', async () => {
-    const gateway = await startTestGateway(db.url, { instance: 'strict' });
-    await until(() => gateway.recorder.recording, 10_000, 'recording');
+  test('is journaled as received and creates no event and no occurrence', async ({ db, jobsetId }) => {
+    const gateway = await recordingGateway(db.url, { instance: 'strict' });
     await requestData(gateway.url, CREATE, { name: 'strict' });
     // Finished long before the consumer existed: only a notification could make them its own.
-    const [a, b, c] = [await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId), await insertBuild(db.pool, jobsetId)];
+    const [a, b, c] = await insertBuildsOneByOne(db.pool, jobsetId, 3);
     await finishBuilds(db.pool, [a, b, c], { stopTime: Math.floor(Date.now() / 1000) - 600 });
     const stream = subscribeWs(wsClient(gateway.url), FINISHED);
     await until(() => gateway.hub.size > 0, 10_000, 'subscribed');

@@ -9,20 +9,13 @@
 import { parse } from 'graphql';
 import { EventSource } from 'eventsource';
 import type { Socket } from 'node:net';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { request, subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { onCleanup, startTestGateway, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, restartBuild, seedJobset } from './support/hydra.js';
+import { notify, type TestDatabase } from './support/database.js';
+import { test } from './support/fixtures.js';
+import { onCleanup } from './support/gateway.js';
+import { finishBuilds, insertBuild, restartBuild } from './support/hydra.js';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-
-let db: TestDatabase;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url);
-});
 
 type QueueEvents = { queueChanged: { lowestNewBuildId: number | null; cursor: string } };
 const queueEvents = parse(
@@ -30,7 +23,7 @@ const queueEvents = parse(
 ) as TypedDocumentNode<QueueEvents, { after?: string }>;
 
 /** Sends builds_added with ids from..to, one transaction per `per` ids. */
-async function send(from: number, to: number, per = 5): Promise<void> {
+async function send(db: TestDatabase, from: number, to: number, per = 5): Promise<void> {
   for (let start = from; start <= to; start += per) {
     const ids = Array.from({ length: Math.min(per, to - start + 1) }, (_, i) => start + i);
     await notify(
@@ -42,10 +35,13 @@ async function send(from: number, to: number, per = 5): Promise<void> {
 }
 
 describe('resume over graphql-ws', () => {
-  it('drops mid-stream, resumes with the last cursor, gets every event exactly once while the writer keeps sending', async () => {
+  test('drops mid-stream, resumes with the last cursor, gets every event exactly once while the writer keeps sending', async ({
+    db,
+    gateway,
+  }) => {
     const first = subscribeWs(wsClient(gateway.url), queueEvents);
     await until(() => gateway.hub.size === 1);
-    const writer = send(1, 300);
+    const writer = send(db, 1, 300);
     const seen: number[] = [];
     let cursor = '';
     for (const { queueChanged } of await first.take(100)) {
@@ -58,11 +54,11 @@ describe('resume over graphql-ws', () => {
     for (const { queueChanged } of await second.take(200)) seen.push(queueChanged.lowestNewBuildId!);
     expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     // Nothing more than the 300 arrives: the next event is the next one sent.
-    await send(301, 301);
+    await send(db, 301, 301);
     expect((await second.nextData()).queueChanged.lowestNewBuildId).toBe(301);
   });
 
-  it('rejects a malformed cursor with BAD_USER_INPUT', async () => {
+  test('rejects a malformed cursor with BAD_USER_INPUT', async ({ gateway }) => {
     const stream = subscribeWs(wsClient(gateway.url), queueEvents, { after: 'nope' });
     const result = await stream.next();
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -70,7 +66,7 @@ describe('resume over graphql-ws', () => {
 });
 
 describe('leaving and replaying', () => {
-  it('a resumed subscription that the client leaves, before any event, is freed at once', async () => {
+  test('a resumed subscription that the client leaves, before any event, is freed at once', async ({ db, gateway }) => {
     const before = gateway.hub.size;
     const { rows } = await db.pool.query('SELECT coalesce(max(position), 0) AS p FROM hydra_notify_gateway.journal');
     const after = Buffer.from(`journal:${rows[0].p}`).toString('base64url');
@@ -80,13 +76,12 @@ describe('leaving and replaying', () => {
     await until(() => gateway.hub.size === before, 5_000, 'subscription freed');
   });
 
-  it('replays two finishes of one build as two events, each with the pendingSince it announced', async () => {
+  test('replays two finishes of one build as two events, each with the pendingSince it announced', async ({ db, gateway, jobsetId }) => {
     type Finished = { buildFinished: { buildId: number; pendingSince: string | null; chunks: number; cursor: string } };
     const finished = parse(
       'subscription ($after: String) { buildFinished(after: $after) { buildId pendingSince chunks cursor } }',
     ) as TypedDocumentNode<Finished, { after?: string }>;
-    const jobset = await seedJobset(db.pool);
-    const id = await insertBuild(db.pool, jobset);
+    const id = await insertBuild(db.pool, jobsetId);
     const live = subscribeWs(wsClient(gateway.url), finished);
     await until(() => gateway.hub.size >= 1);
     const first = await finishBuilds(db.pool, [id], { stopTime: 1_800_000_000 });
@@ -111,7 +106,7 @@ describe('leaving and replaying', () => {
 });
 
 describe('resume over SSE with Last-Event-ID', () => {
-  it('an EventSource whose connection drops reconnects by itself and misses nothing', async () => {
+  test('an EventSource whose connection drops reconnects by itself and misses nothing', async ({ db, gateway }) => {
     const sockets = new Set<Socket>();
     const track = (socket: Socket) => sockets.add(socket);
     gateway.server.on('connection', track);
@@ -144,21 +139,21 @@ describe('resume over SSE with Last-Event-ID', () => {
 
     const before = gateway.hub.size;
     await until(() => gateway.hub.size === before + 1, 10_000, 'SSE subscription');
-    await send(1001, 1050);
+    await send(db, 1001, 1050);
     await count(50);
     // Cut the connection under the client, and keep writing while it is away.
     for (const socket of sockets) socket.destroy();
-    await send(1051, 1100);
+    await send(db, 1051, 1100);
     await count(100);
-    await send(1101, 1110);
+    await send(db, 1101, 1110);
     await count(110);
     expect(received.map((r) => r.id)).toEqual(Array.from({ length: 110 }, (_, i) => 1001 + i));
   });
 });
 
 describe('history', () => {
-  it('events pages the journal oldest first, filterable by channel and time', async () => {
-    await send(2001, 2010, 10);
+  test('events pages the journal oldest first, filterable by channel and time', async ({ db, gateway }) => {
+    await send(db, 2001, 2010, 10);
     await notify(db.pool, [['eval_started', '1.2.3\t42']]);
     const page =
       parse(`query ($after: String) { events(first: 4, after: $after, channels: [BUILDS_ADDED, EVAL_STARTED], since: "2000-01-01T00:00:00Z") {
@@ -187,7 +182,7 @@ describe('history', () => {
     expect(all.slice(-11)).toEqual([...Array.from({ length: 10 }, (_, i) => `builds_added:${2001 + i}`), 'eval_started:1.2.3\t42']);
   });
 
-  it('a cursor older than retention is CURSOR_EXPIRED, never a jump to now', async () => {
+  test('a cursor older than retention is CURSOR_EXPIRED, never a jump to now', async ({ db, gateway }) => {
     const old = (
       await request(
         gateway.url,
@@ -197,7 +192,7 @@ describe('history', () => {
         >,
       )
     ).data!.events.edges[0]!.cursor;
-    await send(3001, 3003, 3);
+    await send(db, 3001, 3003, 3);
     await until(() => gateway.reader.position > 0);
     const pruned = await gateway.retention.prune(new Date(Date.now() + 60_000));
     expect(pruned).toBeGreaterThan(0);

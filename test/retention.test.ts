@@ -4,17 +4,15 @@
  * reaches subscribers before the prune ends), and the events after a pruned
  * cursor are refused as CURSOR_EXPIRED rather than skipped.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { QueueChangedDocument } from './generated/operations.js';
 import { subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { notify } from './support/database.js';
+import { test as base, recordingGateway } from './support/fixtures.js';
+import { startTestGateway } from './support/gateway.js';
 
-let db: TestDatabase;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
+/** The file's gateway, with a retention of one day, over a journal that holds 100,000 rows of 40 days ago. */
+const test = base.extend('gateway', { scope: 'file' }, async ({ db }) => {
   // A first gateway creates the journal; 100,000 rows received 40 days ago are
   // then put in it, as if journaled then, before the gateway under test starts.
   const first = await startTestGateway(db.url);
@@ -23,12 +21,11 @@ beforeAll(async () => {
     `INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, recorded_by)
      SELECT 'notification', 'builds_added', g::text, now() - interval '40 days', 'old' FROM generate_series(1, 100000) g`,
   );
-  gateway = await startTestGateway(db.url, { retentionMs: 86_400_000 });
-  await until(() => gateway.recorder.recording, 10_000, 'recording');
+  return recordingGateway(db.url, { retentionMs: 86_400_000 });
 });
 
 describe('retention', () => {
-  it('prunes old rows in batches without holding up recording', async () => {
+  test('prunes old rows in batches without holding up recording', async ({ db, gateway }) => {
     const stream = subscribeWs(wsClient(gateway.url), QueueChangedDocument);
     await until(() => gateway.hub.size === 1);
 

@@ -4,7 +4,7 @@
  * the chunking of long build_finished payloads.
  */
 import pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, test as base } from 'vitest';
 import { CHANNELS, isChannel, type Channel } from '../src/hydra/channels.js';
 import { installHydraSchema, missingHydraTables } from '../src/hydra/install.js';
 import { parsePayload, PayloadError, type Notice } from '../src/hydra/payloads.js';
@@ -47,17 +47,12 @@ async function listenAll(url: string) {
   };
 }
 
-let db: TestDatabase;
-let pool: pg.Pool;
-
-beforeAll(async () => {
-  db = await createTestDatabase({ empty: true });
-  pool = db.pool;
-});
+/** The file's own database, without any table: the schema is installed by the first test. */
+const test = base.extend('db', { scope: 'file' }, async (): Promise<TestDatabase> => createTestDatabase({ empty: true }));
 
 describe('installHydraSchema', () => {
-  it('creates the tables once and reports none missing', async () => {
-    const client = await pool.connect();
+  test('creates the tables once and reports none missing', async ({ db }) => {
+    const client = await db.pool.connect();
     try {
       expect(await missingHydraTables(client)).toEqual([
         'builds',
@@ -78,7 +73,7 @@ describe('installHydraSchema', () => {
 });
 
 describe('startSimulator', () => {
-  it('sends every Hydra notification, parseable, with the rows behind it', async () => {
+  test('sends every Hydra notification, parseable, with the rows behind it', async ({ db }) => {
     const listener = await listenAll(db.url);
     const errors: string[] = [];
     const seen = (channel: Channel) => listener.received.some((r) => r.channel === channel);
@@ -87,7 +82,7 @@ describe('startSimulator', () => {
         (r) => r.notice instanceof PayloadError === false && r.notice.channel === 'build_finished' && r.notice.selfListed,
       );
 
-    const simulator = await startSimulator(pool, {
+    const simulator = await startSimulator(db.pool, {
       evalIntervalMs: 40,
       runnerIntervalMs: 25,
       random: seededRandom(42),
@@ -129,7 +124,7 @@ describe('startSimulator', () => {
       r.notice instanceof PayloadError || r.notice.channel !== 'build_finished' ? [] : [r.notice.buildId, ...r.notice.dependentIds],
     );
     expect(finished.length).toBeGreaterThan(0);
-    const { rows } = await pool.query<{ id: number; finished: number; notificationpendingsince: number | null; stoptime: number }>(
+    const { rows } = await db.pool.query<{ id: number; finished: number; notificationpendingsince: number | null; stoptime: number }>(
       'select id, finished, notificationpendingsince, stoptime from builds where id = any($1::int[])',
       [finished],
     );
@@ -143,11 +138,13 @@ describe('startSimulator', () => {
     const queued = listener.received.flatMap((r) =>
       r.notice instanceof PayloadError || r.notice.channel !== 'build_queued' ? [] : [r.notice.buildId],
     );
-    const { rows: builds } = await pool.query<{ n: number }>('select count(*)::int as n from builds where id = any($1::int[])', [queued]);
+    const { rows: builds } = await db.pool.query<{ n: number }>('select count(*)::int as n from builds where id = any($1::int[])', [
+      queued,
+    ]);
     expect(builds[0]?.n).toBe(new Set(queued).size);
     for (const r of listener.received) {
       if (r.notice instanceof PayloadError || r.notice.channel !== 'eval_added') continue;
-      const { rows: evals } = await pool.query('select 1 from jobsetevals where id = $1 and jobset_id = $2', [
+      const { rows: evals } = await db.pool.query('select 1 from jobsetevals where id = $1 and jobset_id = $2', [
         r.notice.evaluationId,
         r.notice.jobsetId,
       ]);
@@ -156,12 +153,12 @@ describe('startSimulator', () => {
     }
   }, 60_000);
 
-  it('is idempotent at restart: no second jobsets_added', async () => {
+  test('is idempotent at restart: no second jobsets_added', async ({ db }) => {
     const listener = await listenAll(db.url);
-    const simulator = await startSimulator(pool, { evalIntervalMs: 60_000, runnerIntervalMs: 60_000, log: () => {} });
+    const simulator = await startSimulator(db.pool, { evalIntervalMs: 60_000, runnerIntervalMs: 60_000, log: () => {} });
     await simulator.stop();
     // A marker sent after seeding: everything before it has been delivered when it arrives.
-    await pool.query("select pg_notify('hydra_notify_dump_metrics', '')");
+    await db.pool.query("select pg_notify('hydra_notify_dump_metrics', '')");
     await listener.waitFor(() => listener.received.some((r) => r.channel === 'hydra_notify_dump_metrics'));
     await listener.close();
     expect(listener.received.filter((r) => r.channel === 'jobsets_added')).toEqual([]);
@@ -169,20 +166,20 @@ describe('startSimulator', () => {
 });
 
 describe('schema triggers', () => {
-  it('notify the empty trigger channels', async () => {
+  test('notify the empty trigger channels', async ({ db }) => {
     const listener = await listenAll(db.url);
-    const { rows } = await pool.query<{ id: number }>('select id from builds where finished = 1 order by id limit 1');
+    const { rows } = await db.pool.query<{ id: number }>('select id from builds where finished = 1 order by id limit 1');
     const build = rows[0]!.id;
-    await pool.query('update builds set finished = 0 where id = $1', [build]);
-    await pool.query('update builds set globalpriority = globalpriority + 1 where id = $1', [build]);
-    await pool.query('update builds set finished = 1, buildstatus = 4 where id = $1', [build]);
-    await pool.query('delete from builds where id = $1', [build]);
-    await pool.query("update jobsets set schedulingshares = 200 where project = 'nixpkgs' and name = 'trunk'");
-    await pool.query("update jobsets set triggertime = 1 where project = 'nixpkgs' and name = 'trunk'");
-    await pool.query("update jobsets set triggertime = null where project = 'nixpkgs' and name = 'trunk'");
-    await pool.query("insert into jobsets (project, name, flake, type, emailoverride) values ('hydra', 'tmp', 'github:x/y', 1, '')");
-    await pool.query("delete from jobsets where project = 'hydra' and name = 'tmp'");
-    await pool.query("select pg_notify('hydra_notify_dump_metrics', '')");
+    await db.pool.query('update builds set finished = 0 where id = $1', [build]);
+    await db.pool.query('update builds set globalpriority = globalpriority + 1 where id = $1', [build]);
+    await db.pool.query('update builds set finished = 1, buildstatus = 4 where id = $1', [build]);
+    await db.pool.query('delete from builds where id = $1', [build]);
+    await db.pool.query("update jobsets set schedulingshares = 200 where project = 'nixpkgs' and name = 'trunk'");
+    await db.pool.query("update jobsets set triggertime = 1 where project = 'nixpkgs' and name = 'trunk'");
+    await db.pool.query("update jobsets set triggertime = null where project = 'nixpkgs' and name = 'trunk'");
+    await db.pool.query("insert into jobsets (project, name, flake, type, emailoverride) values ('hydra', 'tmp', 'github:x/y', 1, '')");
+    await db.pool.query("delete from jobsets where project = 'hydra' and name = 'tmp'");
+    await db.pool.query("select pg_notify('hydra_notify_dump_metrics', '')");
     await listener.waitFor(() => listener.received.some((r) => r.channel === 'hydra_notify_dump_metrics'));
     await listener.close();
     expect(listener.received.map((r) => [r.channel, r.payload])).toEqual([
@@ -200,14 +197,16 @@ describe('schema triggers', () => {
     ]);
   }, 30_000);
 
-  it('enforce the finished and resolved-step CHECKs', async () => {
-    const { rows } = await pool.query<{ id: number }>(
+  test('enforce the finished and resolved-step CHECKs', async ({ db }) => {
+    const { rows } = await db.pool.query<{ id: number }>(
       "insert into builds (finished, timestamp, jobset_id, job, drvpath, system) select 0, 1, id, 'x', '/nix/store/x.drv', 'x86_64-linux' from jobsets limit 1 returning id",
     );
     const build = rows[0]!.id;
-    await expect(pool.query('update builds set finished = 1, starttime = 0, stoptime = 5 where id = $1', [build])).rejects.toThrow(/check/);
+    await expect(db.pool.query('update builds set finished = 1, starttime = 0, stoptime = 5 where id = $1', [build])).rejects.toThrow(
+      /check/,
+    );
     await expect(
-      pool.query("insert into buildsteps (build, stepnr, type, drvpath, busy, status) values ($1, 999, 0, '/nix/store/x.drv', 0, 13)", [
+      db.pool.query("insert into buildsteps (build, stepnr, type, drvpath, busy, status) values ($1, 999, 0, '/nix/store/x.drv', 0, 13)", [
         build,
       ]),
     ).rejects.toThrow(/check/);
@@ -215,13 +214,13 @@ describe('schema triggers', () => {
 });
 
 describe('buildFinishedPayloads', () => {
-  it('keeps a short payload whole, listing a failed build among its dependents', () => {
+  test('keeps a short payload whole, listing a failed build among its dependents', () => {
     expect(buildFinishedPayloads(2, [], false)).toEqual(['2']);
     expect(buildFinishedPayloads(2, [3, 4], true)).toEqual(['2\t2\t3\t4']);
     expect(buildFinishedPayloads(2, [3, 2, 3], false)).toEqual(['2\t3']);
   });
 
-  it('splits 5,000 dependents into disjoint chunks under the limit', () => {
+  test('splits 5,000 dependents into disjoint chunks under the limit', () => {
     const first = 1_000_000;
     const dependents = Array.from({ length: 5_000 }, (_, i) => 2_000_000 + i);
     const payloads = buildFinishedPayloads(first, dependents, true);

@@ -4,25 +4,20 @@
  * SLOW_CONSUMER error, while a client that keeps reading on the same gateway
  * receives every event.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { print } from 'graphql';
 import { QueueChangedDocument } from './generated/operations.js';
 import { Stream, subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type TestDatabase } from './support/database.js';
-import { onCleanup, startTestGateway, type TestGateway } from './support/gateway.js';
+import { notify } from './support/database.js';
+import { fixtures } from './support/fixtures.js';
+import { onCleanup } from './support/gateway.js';
 
-let db: TestDatabase;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url, { subscriberQueueLimit: 2_000 });
-});
+const test = fixtures({ subscriberQueueLimit: 2_000 });
 
 describe('a slow consumer', () => {
-  it('gets SLOW_CONSUMER instead of a gap; a fast one gets everything', async () => {
+  test('gets SLOW_CONSUMER instead of a gap; a fast one gets everything', async ({ db, gateway }) => {
     // A real graphql-ws client whose socket we can stop reading from.
     let socket: WebSocket | null = null;
     class PausableWebSocket extends WebSocket {

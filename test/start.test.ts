@@ -13,13 +13,12 @@
  * Every child is killed (its process group, then any postmaster left in its
  * data folder) and every temp folder removed after the file, even on failure.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import {
   BuildByIdDocument,
   BuildFinishedDocument,
@@ -39,10 +38,10 @@ import {
 } from './generated/operations.js';
 import { requestData, subscribeWs, wsClient } from './support/clients.js';
 import { createTestDatabase, notify } from './support/database.js';
+import { test } from './support/fixtures.js';
 import { freePort } from './support/ports.js';
+import { killGroup, spawnStartCommand } from './support/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 /** The embedded Postgres's initdb alone takes a few seconds; a loaded machine more. */
 const STARTUP_MS = 90_000;
 /** Long enough for the simulator to produce its rarest kind of event. */
@@ -106,17 +105,8 @@ class StartCommand {
     vars: Record<string, string>,
     readonly dataDir: string,
   ) {
-    const env: NodeJS.ProcessEnv = { ...process.env };
     // Only what this test sets: nothing of the developer's own configuration.
-    for (const key of Object.keys(env)) {
-      if (key === 'DATABASE_URL' || key === 'PORT' || key === 'HOST' || key.startsWith('HNG_')) delete env[key];
-    }
-    this.child = spawn(TSX, ['src/main.ts'], {
-      cwd: ROOT,
-      env: { ...env, HNG_DATA_DIR: dataDir, ...vars },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawnStartCommand({ HNG_DATA_DIR: dataDir, ...vars }, 'pipe');
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
       this.wake();
@@ -186,11 +176,7 @@ class StartCommand {
   async destroy(): Promise<void> {
     if (!this.ended && this.child.pid) {
       await killLeftoverPostgres(this.dataDir);
-      try {
-        process.kill(-this.child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+      killGroup(this.child);
       await this.exited(10_000).catch(() => undefined);
     }
     await killLeftoverPostgres(this.dataDir);
@@ -236,7 +222,7 @@ describe('npm start without DATABASE_URL', () => {
     dataDir = tempDir();
   });
 
-  it(
+  test(
     'initialises the embedded Postgres in a fresh data folder and serves',
     async () => {
       first = await start();
@@ -247,7 +233,7 @@ describe('npm start without DATABASE_URL', () => {
     STARTUP_MS + 10_000,
   );
 
-  it(
+  test(
     'delivers every subscription, typed and with its rows, to one graphql-ws client',
     async () => {
       const client = wsClient(url);
@@ -361,7 +347,7 @@ describe('npm start without DATABASE_URL', () => {
     EVENTS_MS + 10_000,
   );
 
-  it('exits 0 on SIGTERM, with subscribers connected, and stops its Postgres', async () => {
+  test('exits 0 on SIGTERM, with subscribers connected, and stops its Postgres', async () => {
     first.terminate();
     expect(await first.exited()).toEqual({ code: 0, signal: null });
     expect(first.stderr).toContain('shutting down signal=SIGTERM');
@@ -370,7 +356,7 @@ describe('npm start without DATABASE_URL', () => {
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 
-  it(
+  test(
     'starts again on the same data folder, without initialising, with the first run’s builds',
     async () => {
       expect(firstRun.finishedBuildId).toBeGreaterThan(0);
@@ -399,7 +385,7 @@ describe('npm start without DATABASE_URL', () => {
 });
 
 describe('npm start with HNG_SIMULATOR=off', () => {
-  it(
+  test(
     'serves on the embedded database, with its schema and no simulated activity',
     async () => {
       const port = await freePort();
@@ -463,7 +449,7 @@ describe('start-up failures', () => {
     return Object.assign(command, { result });
   }
 
-  it(
+  test(
     'says the database cannot be reached, without a stack trace',
     async () => {
       const closed = await freePort();
@@ -476,7 +462,7 @@ describe('start-up failures', () => {
     STARTUP_MS,
   );
 
-  it(
+  test(
     "names Hydra's missing tables, without a stack trace",
     async () => {
       const empty = await createTestDatabase({ empty: true });
@@ -488,7 +474,7 @@ describe('start-up failures', () => {
     STARTUP_MS,
   );
 
-  it(
+  test(
     'lists every configuration problem in one message',
     async () => {
       const { result, stderr } = await run({ PORT: 'notaport', HNG_LOG_LEVEL: 'loud' });
@@ -526,10 +512,9 @@ describe("npm start with DATABASE_URL of Hydra's database", () => {
 
   const count = async (pool: pg.Pool, table: string) => Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
 
-  it(
+  test(
     'starts no simulator, writes nothing, and leaves the public schema as it was',
-    async () => {
-      const db = await createTestDatabase();
+    async ({ db }) => {
       const before = await publicSchema(db.pool);
       expect(before.columns.some((c) => c.table_name === 'builds')).toBe(true);
       expect(before.triggers.length).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
  * arrives typed, with the rows it names. Also: filters, rows that do not
  * exist, and malformed payloads that never reach a client.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   BuildFinishedDocument,
   BuildQueuedDocument,
@@ -21,24 +21,17 @@ import {
   StepStartedDocument,
 } from './generated/operations.js';
 import { subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type TestDatabase, transaction } from './support/database.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { finishBuilds, insertBuild, insertEval, insertStep, seedJobset } from './support/hydra.js';
-
-let db: TestDatabase;
-let gateway: TestGateway;
-let jobsetId: number;
-let otherJobsetId: number;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gateway = await startTestGateway(db.url);
-  jobsetId = await seedJobset(db.pool, 'nixpkgs', 'trunk');
-  otherJobsetId = await seedJobset(db.pool, 'hydra', 'master');
-});
+import { notify, transaction } from './support/database.js';
+import { test } from './support/fixtures.js';
+import type { TestGateway } from './support/gateway.js';
+import { finishBuilds, insertBuild, insertEval, insertStep } from './support/hydra.js';
 
 /** Subscribes and waits until the gateway holds `expected` hub subscribers. */
-async function subscribed<T, V extends Record<string, unknown>>(document: Parameters<typeof subscribeWs<T, V>>[1], variables?: V) {
+async function subscribed<T, V extends Record<string, unknown>>(
+  gateway: TestGateway,
+  document: Parameters<typeof subscribeWs<T, V>>[1],
+  variables?: V,
+) {
   const before = gateway.hub.size;
   const stream = subscribeWs(wsClient(gateway.url), document, variables);
   await until(() => gateway.hub.size > before, 10_000, 'subscription registered');
@@ -46,8 +39,8 @@ async function subscribed<T, V extends Record<string, unknown>>(document: Parame
 }
 
 describe('evaluation events', () => {
-  it('evalStarted carries the trace id and the jobset with its project', async () => {
-    const stream = await subscribed(EvalStartedDocument);
+  test('evalStarted carries the trace id and the jobset with its project', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, EvalStartedDocument);
     await notify(db.pool, [['eval_started', `183745.123456789.4242\t${jobsetId}`]]);
     const { evalStarted } = await stream.nextData();
     expect(evalStarted).toMatchObject({
@@ -61,8 +54,8 @@ describe('evaluation events', () => {
     expect(Date.parse(evalStarted.receivedAt)).toBeGreaterThan(Date.now() - 60_000);
   });
 
-  it('evalAdded carries the new evaluation, sent with pg_notify at the commit of the eval', async () => {
-    const stream = await subscribed(EvalAddedDocument);
+  test('evalAdded carries the new evaluation, sent with pg_notify at the commit of the eval', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, EvalAddedDocument);
     const evalId = await insertEval(db.pool, jobsetId);
     await notify(db.pool, [['eval_added', `1.2.3\t${jobsetId}\t${evalId}`]], 'function');
     const { evalAdded } = await stream.nextData();
@@ -74,16 +67,16 @@ describe('evaluation events', () => {
     });
   });
 
-  it('evalCached carries the previous evaluation', async () => {
-    const stream = await subscribed(EvalCachedDocument);
+  test('evalCached carries the previous evaluation', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, EvalCachedDocument);
     const evalId = await insertEval(db.pool, jobsetId);
     await notify(db.pool, [['eval_cached', `9.9.9\t${jobsetId}\t${evalId}`]]);
     expect((await stream.nextData()).evalCached).toMatchObject({ traceId: '9.9.9', evaluationId: evalId, evaluation: { id: evalId } });
   });
 
-  it('evalFailed carries the jobset and its error', async () => {
+  test('evalFailed carries the jobset and its error', async ({ db, gateway, jobsetId }) => {
     await db.pool.query(`UPDATE jobsets SET errormsg = 'attribute missing', errortime = 1700000000 WHERE id = $1`, [jobsetId]);
-    const stream = await subscribed(EvalFailedDocument);
+    const stream = await subscribed(gateway, EvalFailedDocument);
     await notify(db.pool, [['eval_failed', `5.5.5\t${jobsetId}`]], 'function');
     expect((await stream.nextData()).evalFailed).toMatchObject({
       channel: 'eval_failed',
@@ -94,8 +87,8 @@ describe('evaluation events', () => {
 });
 
 describe('build and step events', () => {
-  it('buildQueued arrives at the commit of the eval, one per new build, with the rows', async () => {
-    const stream = await subscribed(BuildQueuedDocument);
+  test('buildQueued arrives at the commit of the eval, one per new build, with the rows', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, BuildQueuedDocument);
     const [a, b] = await transaction(db.pool, async (tx) => {
       const a = await insertBuild(tx, jobsetId, { job: 'hello.x86_64-linux' });
       const b = await insertBuild(tx, jobsetId, { job: 'hello.aarch64-linux', system: 'aarch64-linux' });
@@ -123,8 +116,8 @@ describe('build and step events', () => {
     expect(second!.buildQueued).toMatchObject({ buildId: b, build: { system: 'aarch64-linux' } });
   });
 
-  it('buildStarted may repeat for one build and arrives each time', async () => {
-    const stream = await subscribed(BuildStartedDocument);
+  test('buildStarted may repeat for one build and arrives each time', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, BuildStartedDocument);
     const id = await insertBuild(db.pool, jobsetId);
     await notify(db.pool, [['build_started', String(id)]]);
     await notify(db.pool, [['build_started', String(id)]], 'function');
@@ -133,8 +126,8 @@ describe('build and step events', () => {
     expect(events[0]!.buildStarted.build?.finished).toBe(false);
   });
 
-  it('stepStarted carries the busy step row', async () => {
-    const stream = await subscribed(StepStartedDocument);
+  test('stepStarted carries the busy step row', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, StepStartedDocument);
     const id = await insertBuild(db.pool, jobsetId);
     await transaction(db.pool, async (tx) => {
       await insertStep(tx, id, 1);
@@ -148,8 +141,8 @@ describe('build and step events', () => {
     });
   });
 
-  it('stepFinished carries the log path, and null for the legacy "-"', async () => {
-    const stream = await subscribed(StepFinishedDocument);
+  test('stepFinished carries the log path, and null for the legacy "-"', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, StepFinishedDocument);
     const id = await insertBuild(db.pool, jobsetId);
     await insertStep(db.pool, id, 1);
     await db.pool.query(`UPDATE buildsteps SET busy = 0, status = 0, stoptime = starttime + 5 WHERE build = $1`, [id]);
@@ -165,8 +158,8 @@ describe('build and step events', () => {
     expect(legacy!.stepFinished.logPath).toBeNull();
   });
 
-  it('buildFinished carries the build, its pendingSince and its dependents', async () => {
-    const stream = await subscribed(BuildFinishedDocument);
+  test('buildFinished carries the build, its pendingSince and its dependents', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, BuildFinishedDocument);
     const failed = await insertBuild(db.pool, jobsetId);
     const dep = await insertBuild(db.pool, jobsetId);
     const since = await finishBuilds(db.pool, [failed], { status: 1 });
@@ -187,9 +180,9 @@ describe('build and step events', () => {
     });
   });
 
-  it('cachedBuildQueued and cachedBuildFinished carry the evaluation and the build', async () => {
-    const queued = await subscribed(CachedBuildQueuedDocument);
-    const finished = await subscribed(CachedBuildFinishedDocument);
+  test('cachedBuildQueued and cachedBuildFinished carry the evaluation and the build', async ({ db, gateway, jobsetId }) => {
+    const queued = await subscribed(gateway, CachedBuildQueuedDocument);
+    const finished = await subscribed(gateway, CachedBuildFinishedDocument);
     const evalId = await insertEval(db.pool, jobsetId);
     const open = await insertBuild(db.pool, jobsetId);
     const done = await insertBuild(db.pool, jobsetId);
@@ -208,8 +201,8 @@ describe('build and step events', () => {
 });
 
 describe('queueChanged', () => {
-  it('names the channel of every payload-less and wake-up notification, in order', async () => {
-    const stream = await subscribed(QueueChangedDocument);
+  test('names the channel of every payload-less and wake-up notification, in order', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, QueueChangedDocument);
     const id = await insertBuild(db.pool, jobsetId);
     await notify(db.pool, [
       ['builds_added', String(id)],
@@ -242,8 +235,8 @@ describe('queueChanged', () => {
     expect(events[1]).toMatchObject({ payload: '?', lowestNewBuildId: null, build: null });
   });
 
-  it('fires from the triggers on builds, and kinds selects channels', async () => {
-    const stream = await subscribed(QueueChangedDocument, { kinds: ['BUILDS_BUMPED'] });
+  test('fires from the triggers on builds, and kinds selects channels', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, QueueChangedDocument, { kinds: ['BUILDS_BUMPED'] });
     const id = await insertBuild(db.pool, jobsetId);
     await db.pool.query('UPDATE builds SET globalpriority = 10 WHERE id = $1', [id]);
     expect((await stream.nextData()).queueChanged).toMatchObject({ kind: 'BUILDS_BUMPED', channel: 'builds_bumped', payload: '' });
@@ -251,13 +244,13 @@ describe('queueChanged', () => {
 });
 
 describe('filters', () => {
-  it('selects by project, jobset, job, system and build id, ANDed', async () => {
-    const byProject = await subscribed(BuildQueuedDocument, { filter: { project: 'hydra' } });
-    const byJobAndSystem = await subscribed(BuildQueuedDocument, { filter: { job: 'wanted', system: 'aarch64-linux' } });
-    const byJobset = await subscribed(BuildQueuedDocument, { filter: { project: 'nixpkgs', jobset: 'trunk' } });
+  test('selects by project, jobset, job, system and build id, ANDed', async ({ db, gateway, jobsetId, otherJobsetId }) => {
+    const byProject = await subscribed(gateway, BuildQueuedDocument, { filter: { project: 'hydra' } });
+    const byJobAndSystem = await subscribed(gateway, BuildQueuedDocument, { filter: { job: 'wanted', system: 'aarch64-linux' } });
+    const byJobset = await subscribed(gateway, BuildQueuedDocument, { filter: { project: 'nixpkgs', jobset: 'trunk' } });
     const a = await insertBuild(db.pool, otherJobsetId, { job: 'wanted', system: 'x86_64-linux' });
     const b = await insertBuild(db.pool, jobsetId, { job: 'wanted', system: 'aarch64-linux' });
-    const byId = await subscribed(BuildQueuedDocument, { filter: { buildId: b } });
+    const byId = await subscribed(gateway, BuildQueuedDocument, { filter: { buildId: b } });
     await notify(db.pool, [
       ['build_queued', String(a)],
       ['build_queued', String(b)],
@@ -273,9 +266,9 @@ describe('filters', () => {
     expect((await byJobAndSystem.nextData()).buildQueued.buildId).toBe(marker);
   });
 
-  it('matches build_finished by any of its dependents, and eval events by project', async () => {
-    const finished = await subscribed(BuildFinishedDocument, { filter: { buildId: 999_999 } });
-    const evals = await subscribed(EvalStartedDocument, { filter: { project: 'hydra' } });
+  test('matches build_finished by any of its dependents, and eval events by project', async ({ db, gateway, jobsetId, otherJobsetId }) => {
+    const finished = await subscribed(gateway, BuildFinishedDocument, { filter: { buildId: 999_999 } });
+    const evals = await subscribed(gateway, EvalStartedDocument, { filter: { project: 'hydra' } });
     const id = await insertBuild(db.pool, jobsetId);
     await notify(db.pool, [
       ['eval_started', `1.1.1\t${jobsetId}`],
@@ -286,9 +279,9 @@ describe('filters', () => {
     expect((await finished.nextData()).buildFinished).toMatchObject({ buildId: id, dependentIds: [999_999], dependents: [null] });
   });
 
-  it('excludes an event that does not name what the filter asks about', async () => {
-    const byJob = await subscribed(EvalStartedDocument, { filter: { job: 'anything' } });
-    const all = await subscribed(EvalStartedDocument);
+  test('excludes an event that does not name what the filter asks about', async ({ db, gateway, jobsetId }) => {
+    const byJob = await subscribed(gateway, EvalStartedDocument, { filter: { job: 'anything' } });
+    const all = await subscribed(gateway, EvalStartedDocument);
     await notify(db.pool, [['eval_started', `3.3.3\t${jobsetId}`]]);
     await all.nextData();
     // The unfiltered stream received the event, so the filtered one has seen it too.
@@ -298,14 +291,14 @@ describe('filters', () => {
 });
 
 describe('missing rows and malformed payloads', () => {
-  it('delivers an event whose row does not exist, with the row null', async () => {
-    const stream = await subscribed(BuildQueuedDocument);
+  test('delivers an event whose row does not exist, with the row null', async ({ db, gateway }) => {
+    const stream = await subscribed(gateway, BuildQueuedDocument);
     await notify(db.pool, [['build_queued', '2147483647']]);
     expect((await stream.nextData()).buildQueued).toEqual(expect.objectContaining({ buildId: 2147483647, build: null }));
   });
 
-  it('drops a malformed payload: logged with channel and payload, counted, never sent to a client', async () => {
-    const stream = await subscribed(BuildQueuedDocument);
+  test('drops a malformed payload: logged with channel and payload, counted, never sent to a client', async ({ db, gateway, jobsetId }) => {
+    const stream = await subscribed(gateway, BuildQueuedDocument);
     const id = await insertBuild(db.pool, jobsetId);
     const errorsBefore = gateway.pipeline.stats.malformed.get('build_queued') ?? 0;
     await notify(db.pool, [

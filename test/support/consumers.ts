@@ -2,15 +2,15 @@
  * What tests of consumers and acknowledgements share: the GraphQL documents
  * they send, finishing builds the way Hydra's queue runner does (the finish,
  * then its build_finished in a later transaction), reading Hydra's column
- * back, and waiting for a gateway to record and to catch up with what was
- * sent, without sleeping.
+ * back, and waiting for a gateway to catch up with what was sent, without
+ * sleeping.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import type pg from 'pg';
 import { until } from './clients.js';
 import { notify, type TestDatabase } from './database.js';
-import { startTestGateway, type TestGateway } from './gateway.js';
+import type { TestGateway } from './gateway.js';
 import { finishBuilds } from './hydra.js';
 
 /** A typed document, parsed from its text. */
@@ -66,16 +66,6 @@ export async function finishAndNotify(pool: pg.Pool, ids: number[], stopTime?: n
 export async function pendingColumn(pool: pg.Pool, id: number): Promise<number | null> {
   const { rows } = await pool.query('SELECT notificationpendingsince AS p FROM builds WHERE id = $1', [id]);
   return rows[0].p === null ? null : Number(rows[0].p);
-}
-
-/**
- * A gateway over `connectionString` that has finished taking over the
- * recording (its gap and reconciliation are done).
- */
-export async function recordingGateway(connectionString: string, options: Parameters<typeof startTestGateway>[1]): Promise<TestGateway> {
-  const gateway = await startTestGateway(connectionString, options);
-  await until(() => gateway.recorder.recording, 10_000, 'recording');
-  return gateway;
 }
 
 let markers = 1_000_000_000;

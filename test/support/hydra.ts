@@ -49,6 +49,16 @@ export async function insertBuild(
   return id;
 }
 
+/** A tuple of `N` ids. */
+type Ids<N extends number, T extends number[] = []> = T['length'] extends N ? T : Ids<N, [...T, number]>;
+
+/** Inserts `count` queued builds one after another, each as `insertBuild` does; returns their ids in order. */
+export async function insertBuildsOneByOne<N extends number>(db: pg.Pool | pg.PoolClient, jobsetId: number, count: N): Promise<Ids<N>> {
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) ids.push(await insertBuild(db, jobsetId));
+  return ids as Ids<N>;
+}
+
 /** Inserts many queued builds in one statement; returns their ids in order. */
 export async function insertBuilds(db: pg.Pool | pg.PoolClient, jobsetId: number, count: number): Promise<number[]> {
   const { rows } = await db.query(
