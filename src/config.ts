@@ -15,8 +15,13 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 /** Every variable the gateway reads, with its default; the README documents each. */
 export const VARIABLES = z.object({
-  /** A real Hydra's database. Unset: an embedded Postgres with a simulated Hydra. */
-  DATABASE_URL: z.string().url().optional(),
+  /** A real Hydra's database (`postgres://` or `postgresql://`). Unset: an embedded Postgres with a simulated Hydra. */
+  DATABASE_URL: z
+    .url({
+      protocol: /^postgres(ql)?$/,
+      error: "must be a postgres:// or postgresql:// URL of Hydra's database, e.g. postgres://hydra@db.example.org/hydra",
+    })
+    .optional(),
   /** @default 4000 */
   PORT: int(0, 65535).default(4000),
   /** @default '127.0.0.1' // loopback only until authentication lands */
@@ -101,6 +106,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** A value as an error may print it: a URL's password never is. */
+function shown(name: string, value: string | undefined): string | undefined {
+  return name === 'DATABASE_URL' ? value?.replace(/^([^:/]+:\/\/[^:@/]*:)[^@/]*@/, '$1***@') : value;
+}
+
 /**
  * Parses the environment into a `Config`.
  * @throws ConfigError listing every invalid variable.
@@ -110,7 +120,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const result = VARIABLES.safeParse(blank);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(blank[String(i.path[0])])})`),
+      result.error.issues.map(
+        (i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(shown(String(i.path[0]), blank[String(i.path[0])]))})`,
+      ),
     );
   }
   const v = result.data;

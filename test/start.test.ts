@@ -489,6 +489,22 @@ describe('start-up failures', () => {
   );
 
   it(
+    'refuses a DATABASE_URL that is not Postgres, as a configuration error that hides the password',
+    async () => {
+      const { result, stderr } = await run({ DATABASE_URL: 'mysql://root:secret@127.0.0.1:3306/hydra' });
+      expect(result.code).toBe(1);
+      expect(stderr.trimEnd().split('\n')).toEqual([
+        'hydra-notify-gateway: invalid configuration:',
+        expect.stringMatching(
+          /^ {2}- DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL .*\(got "mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/hydra"\)$/,
+        ),
+      ]);
+      expect(stderr).not.toContain('secret');
+    },
+    STARTUP_MS,
+  );
+
+  it(
     'lists every configuration problem in one message',
     async () => {
       const { result, stderr } = await run({ PORT: 'notaport', HNG_LOG_LEVEL: 'loud' });
