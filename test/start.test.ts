@@ -6,7 +6,8 @@
  * subscriptions with its rows resolved; SIGTERM exits 0, and a second start
  * reuses the data folder (no new initdb, the first run's builds still there).
  * Start-up failures (unreachable database, a database without Hydra's tables,
- * an invalid configuration) exit 1 with one plain message and no stack trace.
+ * an invalid configuration, a DATABASE_URL that is not Postgres, the HTTP port
+ * in use) exit 1 with one plain message and no stack trace.
  * With DATABASE_URL pointing at a Hydra database the gateway starts no
  * simulator, writes no rows, and leaves the `public` schema exactly as it was;
  * without it, HNG_SIMULATOR=off keeps the embedded database but adds no rows.
@@ -15,6 +16,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -484,6 +486,28 @@ describe('start-up failures', () => {
       expect(result.code).toBe(1);
       expect(stderr).toContain(`lacks Hydra's tables (builds, buildsteps`);
       expect(stderr).not.toMatch(STACK_FRAME);
+    },
+    STARTUP_MS,
+  );
+
+  it(
+    'says the HTTP port is in use, in one plain line and without a stack trace',
+    async () => {
+      const db = await createTestDatabase();
+      const busy = createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+      const { port } = busy.address() as AddressInfo;
+      try {
+        const { result, stderr } = await run({ DATABASE_URL: db.url, PORT: String(port) });
+        expect(result.code).toBe(1);
+        expect(stderr).not.toMatch(STACK_FRAME);
+        expect(stderr).not.toContain('WebSocket');
+        expect(stderr.trimEnd().split('\n').at(-1)).toBe(
+          `hydra-notify-gateway: cannot serve on 127.0.0.1:${port}: the port is in use (another gateway, or another program?): stop that, or set PORT to a free port`,
+        );
+      } finally {
+        busy.close();
+      }
     },
     STARTUP_MS,
   );

@@ -9,7 +9,9 @@
  * one yoga instance, so errors are masked alike (a GraphQLError with an
  * `extensions.code` reaches the client; anything else becomes "Unexpected
  * error."). `close()` ends every WebSocket with 1001 (going away) and every
- * SSE stream, then stops accepting connections.
+ * SSE stream, then stops accepting connections. `startHttp` listens before
+ * it attaches the WebSocket server; a failure to listen rejects with one
+ * `ListenError` that says what to do, and leaves nothing open.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -77,6 +79,11 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     }
   });
 
+  // Listen before the WebSocket server is attached: ws forwards the server's errors to its own,
+  // where graphql-ws prints them with a stack trace, and a port in use is the operator's
+  // everyday mistake, reported once and plainly by the caller.
+  await listen(server, host, port);
+
   const wss = new WebSocketServer({ server, path: '/graphql' });
   const ws = useServer(
     {
@@ -110,10 +117,6 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     wss,
   );
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -127,6 +130,39 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A failure to listen, with a message that says what to do. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  constructor(
+    message: string,
+    /** The system error code: `EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, … */
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'the port is in use (another gateway, or another program?): stop that, or set PORT to a free port',
+  EACCES: 'not allowed to bind it (ports below 1024 need privileges): set PORT to a port above 1023',
+  EADDRNOTAVAIL: 'no interface of this machine has that address: set HOST to one of its addresses, or 127.0.0.1',
+};
+
+/** `server.listen`, rejecting with a `ListenError` instead of an `'error'` event. */
+async function listen(server: Server, host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => {
+      const hint = error.code ? LISTEN_HINTS[error.code] : undefined;
+      reject(new ListenError(hint ?? error.message, error.code));
+    };
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
 }
 
 /** The envelop-wrapped executors, passed to graphql-ws through `rootValue`. */
