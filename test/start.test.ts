@@ -12,16 +12,14 @@
  * simulator, writes no rows, and leaves the `public` schema exactly as it was;
  * without it, HNG_SIMULATOR=off keeps the embedded database but adds no rows.
  * Every child is killed (its process group, then any postmaster left in its
- * data folder) and every temp folder removed after the file, even on failure.
+ * data folder) and every temp folder removed after the file, even on failure
+ * (test/support/command.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BuildByIdDocument,
   BuildFinishedDocument,
@@ -40,173 +38,12 @@ import {
   StepStartedDocument,
 } from './generated/operations.js';
 import { requestData, subscribeWs, wsClient } from './support/clients.js';
+import { type Exit, STACK_FRAME, StartCommand, STARTUP_MS, tempDir } from './support/command.js';
 import { createTestDatabase, notify } from './support/database.js';
 import { freePort } from './support/ports.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-/** The embedded Postgres's initdb alone takes a few seconds; a loaded machine more. */
-const STARTUP_MS = 90_000;
 /** Long enough for the simulator to produce its rarest kind of event. */
 const EVENTS_MS = 60_000;
-const EXIT_MS = 30_000;
-
-const tempDirs: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hng-start-'));
-  tempDirs.push(dir);
-  return dir;
-}
-
-/** Whether `pid` is a live (not zombie) postmaster of the cluster in `databaseDir`. */
-function isPostmasterOf(pid: number, databaseDir: string): boolean {
-  try {
-    if (existsSync('/proc')) {
-      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
-      return state !== 'Z' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(databaseDir);
-    }
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Stops a postmaster left running in `<dataDir>/postgres` (immediate shutdown), if any. */
-async function killLeftoverPostgres(dataDir: string): Promise<void> {
-  const databaseDir = join(dataDir, 'postgres');
-  const pidFile = join(databaseDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isPostmasterOf(pid, databaseDir)) return;
-  process.kill(pid, 'SIGQUIT');
-  const deadline = Date.now() + 10_000;
-  while (isPostmasterOf(pid, databaseDir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (isPostmasterOf(pid, databaseDir)) process.kill(pid, 'SIGKILL');
-}
-
-/** How a child process ended. */
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/**
- * One run of the start command. Its own process group (tsx runs main.ts in a
- * child node, which runs the embedded Postgres), so `destroy` kills them all.
- */
-class StartCommand {
-  stderr = '';
-  stdout = '';
-  ended: Exit | null = null;
-  readonly exit: Promise<Exit>;
-  private readonly child: ChildProcess;
-  private waiters: (() => void)[] = [];
-
-  constructor(
-    vars: Record<string, string>,
-    readonly dataDir: string,
-  ) {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    // Only what this test sets: nothing of the developer's own configuration.
-    for (const key of Object.keys(env)) {
-      if (key === 'DATABASE_URL' || key === 'PORT' || key === 'HOST' || key.startsWith('HNG_')) delete env[key];
-    }
-    this.child = spawn(TSX, ['src/main.ts'], {
-      cwd: ROOT,
-      env: { ...env, HNG_DATA_DIR: dataDir, ...vars },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-      this.wake();
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-      this.wake();
-    });
-    this.exit = new Promise((resolve) => {
-      const done = (exit: Exit) => {
-        this.ended ??= exit;
-        this.wake();
-        resolve(this.ended);
-      };
-      this.child.once('close', (code, signal) => done({ code, signal }));
-      this.child.once('error', (error) => {
-        this.stderr += `spawn failed: ${error.message}\n`;
-        done({ code: null, signal: null });
-      });
-    });
-    commands.push(this);
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** Resolves once stderr contains `text`; rejects if the process ends first or after `timeoutMs`. */
-  async waitForLog(text: string, timeoutMs = STARTUP_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.stderr.includes(text)) {
-      if (this.ended) throw new Error(`exited (${JSON.stringify(this.ended)}) before logging "${text}":\n${this.stderr}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`"${text}" not logged within ${timeoutMs} ms:\n${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** How the process ended; rejects after `timeoutMs`. */
-  async exited(timeoutMs = EXIT_MS): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms:\n${this.stderr}`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.exit, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** SIGTERM to the command itself, as `kill <pid>` or a service manager sends it. */
-  terminate(): void {
-    this.child.kill('SIGTERM');
-  }
-
-  /**
-   * Kills a run still going: its postmaster first (an immediate shutdown that ends its
-   * backends too), then the whole process group; then any postmaster still left.
-   */
-  async destroy(): Promise<void> {
-    if (!this.ended && this.child.pid) {
-      await killLeftoverPostgres(this.dataDir);
-      try {
-        process.kill(-this.child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      await this.exited(10_000).catch(() => undefined);
-    }
-    await killLeftoverPostgres(this.dataDir);
-  }
-}
-
-const commands: StartCommand[] = [];
-
-afterAll(async () => {
-  for (const command of commands.splice(0)) await command.destroy().catch(() => undefined);
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-const STACK_FRAME = /^\s+at /m;
 
 describe('npm start without DATABASE_URL', () => {
   let dataDir: string;
