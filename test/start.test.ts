@@ -1,8 +1,8 @@
 /**
- * The start command as a newcomer runs it: `tsx src/main.ts` (what `npm start`
- * runs) spawned as a real child process. Without DATABASE_URL it initialises
- * an embedded Postgres in a fresh data folder, starts the simulated Hydra and
- * serves; one graphql-ws client then receives every one of the twelve
+ * The start command as a newcomer runs it: `node --import tsx src/main.ts`
+ * (what `npm start` runs) spawned as a real child process. Without
+ * DATABASE_URL it initialises an embedded Postgres in a fresh data folder,
+ * starts the simulated Hydra and serves; one graphql-ws client then receives every one of the twelve
  * subscriptions with its rows resolved; SIGTERM exits 0, and a second start
  * reuses the data folder (no new initdb, the first run's builds still there).
  * Start-up failures (unreachable database, a database without Hydra's tables,

@@ -1,6 +1,7 @@
 /**
- * The start command as a newcomer runs it: `tsx src/main.ts` (what `npm start`
- * runs) spawned as a real child process in a process group of its own, with
+ * The start command as a newcomer runs it: `node --import tsx src/main.ts`
+ * (what `npm start` runs) spawned as a real child process in a process group
+ * of its own, with
  * its output captured, and the embedded Postgres it runs looked up through
  * the data folder's `postmaster.pid`. Every command and temp folder is
  * disposed after the test file, even on failure: the process group killed,
@@ -17,7 +18,6 @@ import WebSocket from 'ws';
 import { onCleanup } from './gateway.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 /** The embedded Postgres's initdb alone takes a few seconds; a loaded machine more. */
 export const STARTUP_MS = 90_000;
 const EXIT_MS = 30_000;
@@ -88,8 +88,8 @@ export interface Exit {
 }
 
 /**
- * One run of the start command. Its own process group (tsx runs main.ts in a
- * child node), so `destroy` kills them all, as `interrupt` signals them all.
+ * One run of the start command, in a process group of its own, as a terminal
+ * runs it: `interrupt` signals the whole group, `destroy` kills it.
  */
 export class StartCommand {
   stderr = '';
@@ -108,7 +108,7 @@ export class StartCommand {
     for (const key of Object.keys(env)) {
       if (key === 'DATABASE_URL' || key === 'PORT' || key === 'HOST' || key.startsWith('HNG_')) delete env[key];
     }
-    this.child = spawn(TSX, ['src/main.ts'], {
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
       env: { ...env, HNG_DATA_DIR: dataDir, ...vars },
       detached: true,
@@ -181,15 +181,9 @@ export class StartCommand {
     process.kill(-this.child.pid!, 'SIGINT');
   }
 
-  /**
-   * The pid of the node process that runs main.ts (tsx's child), as the
-   * recorder names it in its instance (`host:pid:random`); call it after
-   * "recording the journal" was logged.
-   */
-  gatewayPid(): number {
-    const pid = Number(/recording the journal .*instance=[^:\s]+:(\d+):/.exec(this.stderr)?.[1]);
-    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no recorder instance logged:\n${this.stderr}`);
-    return pid;
+  /** The pid of the process that runs main.ts: the gateway. */
+  get pid(): number {
+    return this.child.pid!;
   }
 
   /**
