@@ -3,13 +3,14 @@
  * starts the embedded Postgres with a Hydra-compatible schema and (unless
  * HNG_SIMULATOR=off) the simulated Hydra; then it starts the gateway.
  *
- * Contract: every start-up failure is printed as one plain message and the
- * process exits 1. SIGINT and SIGTERM close the gateway, the simulator and
- * the embedded database in that order, then exit 0.
+ * Contract: every start-up failure is printed as one plain message that says
+ * what is wrong and what to do, and the process exits 1. SIGINT and SIGTERM
+ * close the gateway, the simulator and the embedded database in that order,
+ * then exit 0.
  */
 import pg from 'pg';
-import { ConfigError, loadConfig } from './config.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { type EmbeddedDatabase, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded.js';
 import { type Gateway, StartupError, startGateway } from './gateway.js';
 import { installHydraSchema } from './hydra/install.js';
 import { createLog } from './log.js';
@@ -43,8 +44,8 @@ async function main(): Promise<void> {
       port: config.embeddedPgPort,
       database: 'hydra',
       log: log.child({ component: 'embedded-postgres' }),
-    }).catch((error: Error) => {
-      throw new StartupError(`cannot start the embedded Postgres in ${config.dataDir}: ${error.message}`);
+    }).catch((error: unknown) => {
+      throw embeddedFailure(error, config);
     });
     connectionString = embedded.connectionString;
     const client = new pg.Client({ connectionString });
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     } finally {
       await client.end();
     }
-    log.info('embedded postgres ready', { url: connectionString.replace(/:[^:@/]+@/, ':***@') });
+    log.info('embedded postgres ready', { url: connectionString.replace(/:[^:@/]+@/, ':***@'), pid: embedded.pid });
   }
 
   try {
@@ -95,6 +96,27 @@ async function main(): Promise<void> {
     log.info('simulating Hydra activity (HNG_SIMULATOR=off to stop it)');
   }
   log.info(`open ${gateway.url} in a browser for GraphiQL`);
+}
+
+/** The operator's message for a failed start of the embedded Postgres: what is wrong, then what to do. */
+function embeddedFailure(error: unknown, config: Config): StartupError {
+  if (!(error instanceof EmbeddedPostgresError)) {
+    return new StartupError(
+      `cannot start the embedded Postgres in ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  switch (error.reason) {
+    case 'in-use':
+      return new StartupError(
+        `${error.message}: stop that one first, or give this one its own HNG_DATA_DIR, HNG_EMBEDDED_PG_PORT and PORT`,
+      );
+    case 'port-in-use':
+      return new StartupError(
+        `${error.message} (another Postgres, or another program?): stop that, or set HNG_EMBEDDED_PG_PORT to a free port`,
+      );
+    default:
+      return new StartupError(error.message);
+  }
 }
 
 main().catch((error: unknown) => {
