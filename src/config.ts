@@ -65,6 +65,8 @@ export const VARIABLES = z.object({
   HNG_RECORDER_GRACE_MS: int(0, 600_000).default(3_000),
   /** The recorder's heartbeat. @default 2_000 */
   HNG_HEARTBEAT_MS: int(10, 600_000).default(2_000),
+  /** How long a stop (SIGTERM, SIGINT, SIGHUP) may take before the process exits anyway, non-zero. @default 10_000 // 10 seconds */
+  HNG_SHUTDOWN_GRACE_MS: int(100, 600_000).default(10_000),
   /** Size of the query pool (the LISTEN connection is separate). @default 10 */
   HNG_POOL_SIZE: int(1, 1_000).default(10),
   /** `debug`, `info`, `warn` or `error`. @default 'info' */
@@ -95,6 +97,7 @@ export interface Config {
   recorderRetryMs: number;
   recorderGraceMs: number;
   heartbeatMs: number;
+  shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -152,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recorderRetryMs: v.HNG_RECORDER_RETRY_MS,
     recorderGraceMs: v.HNG_RECORDER_GRACE_MS,
     heartbeatMs: v.HNG_HEARTBEAT_MS,
+    shutdownGraceMs: v.HNG_SHUTDOWN_GRACE_MS,
     logLevel: v.HNG_LOG_LEVEL,
   });
 }

@@ -2,9 +2,12 @@
  * The start command as a newcomer runs it: `node --import tsx src/main.ts`
  * (what `npm start` runs) spawned as a real child process. Without
  * DATABASE_URL it initialises an embedded Postgres in a fresh data folder,
- * starts the simulated Hydra and serves; one graphql-ws client then receives every one of the twelve
- * subscriptions with its rows resolved; SIGTERM exits 0, and a second start
- * reuses the data folder (no new initdb, the first run's builds still there).
+ * starts the simulated Hydra and serves; one graphql-ws client then receives
+ * every one of the twelve subscriptions with its rows resolved; SIGTERM ends
+ * the WebSockets with 1001, stops the embedded Postgres and exits 0 within the
+ * grace period, and a second start reuses the data folder (no new initdb, the
+ * first run's builds still there). test/stop.test.ts has the harder starts
+ * and stops.
  * Start-up failures (unreachable database, a database without Hydra's tables,
  * an invalid configuration, a DATABASE_URL that is not Postgres, the HTTP port
  * in use) exit 1 with one plain message and no stack trace.
@@ -38,7 +41,17 @@ import {
   StepStartedDocument,
 } from './generated/operations.js';
 import { requestData, subscribeWs, wsClient } from './support/clients.js';
-import { type Exit, STACK_FRAME, StartCommand, STARTUP_MS, tempDir } from './support/command.js';
+import {
+  type Exit,
+  isPostmasterOf,
+  postmasterPid,
+  STACK_FRAME,
+  StartCommand,
+  STARTUP_MS,
+  tempDir,
+  WARN_OR_ERROR,
+  watchedSocket,
+} from './support/command.js';
 import { createTestDatabase, notify } from './support/database.js';
 import { freePort } from './support/ports.js';
 
@@ -200,12 +213,26 @@ describe('npm start without DATABASE_URL', () => {
     EVENTS_MS + 10_000,
   );
 
-  it('exits 0 on SIGTERM, with subscribers connected, and stops its Postgres', async () => {
+  it('on SIGTERM, with subscribers connected, ends their sockets with 1001, stops its Postgres and exits 0 within the grace period', async () => {
+    const socket = watchedSocket(url);
+    const subscription = subscribeWs(socket.client, BuildQueuedDocument);
+    await subscription.nextData(EVENTS_MS);
+    const postmaster = postmasterPid(dataDir)!;
+    expect(postmaster).toBeGreaterThan(0);
+
+    const stopping = Date.now();
     first.terminate();
     expect(await first.exited()).toEqual({ code: 0, signal: null });
+    // HNG_SHUTDOWN_GRACE_MS, 10 s by default
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    // Going away: the client may reconnect elsewhere.
+    expect(await socket.code).toBe(1001);
     expect(first.stderr).toContain('shutting down signal=SIGTERM');
+    expect(first.stderr).toMatch(/ info {2}stopped\n$/);
     expect(first.stderr).not.toMatch(STACK_FRAME);
+    expect(first.stderr).not.toMatch(WARN_OR_ERROR);
     // A clean shutdown removes the pid file; a killed server would leave it.
+    expect(isPostmasterOf(postmaster, join(dataDir, 'postgres'))).toBe(false);
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 

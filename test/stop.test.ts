@@ -5,16 +5,31 @@
  *   that gateway and its database alone;
  * - a start after the gateway was SIGKILLed (its Postgres left running,
  *   orphaned) stops that Postgres by itself and serves, with the data kept;
- * - the embedded Postgres's port taken by another program is said plainly.
+ * - the embedded Postgres's port taken by another program is said plainly;
+ * - Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops
+ *   quietly: the database outlives the gateway's use of it, no warning;
+ * - a stop whose database step hangs (its postmaster frozen with SIGSTOP)
+ *   still exits by HNG_SHUTDOWN_GRACE_MS, non-zero, and its Postgres is shut
+ *   down once it can act: nothing is left running.
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { requestData } from './support/clients.js';
-import { postmasterGone, postmasterPid, STACK_FRAME, StartCommand, STARTUP_MS, tempDir } from './support/command.js';
-import { CREATE, doc } from './support/consumers.js';
+import { requestData, subscribeWs, wsClient } from './support/clients.js';
+import {
+  postmasterGone,
+  postmasterPid,
+  STACK_FRAME,
+  StartCommand,
+  STARTUP_MS,
+  tempDir,
+  WARN_OR_ERROR,
+  watchedSocket,
+} from './support/command.js';
+import { CONSUME, CREATE, doc } from './support/consumers.js';
 import { freePort } from './support/ports.js';
+import { BuildQueuedDocument } from './generated/operations.js';
 
 const CONSUMER = doc<{ consumer: { name: string } | null }, { name: string }>('query ($name: String!) { consumer(name: $name) { name } }');
 
@@ -61,6 +76,7 @@ describe('npm start on a data folder in use', () => {
       expect((await requestData(first.url, CREATE, { name: 'still-here' })).createConsumer.name).toBe('still-here');
       first.command.terminate();
       expect(await first.command.exited()).toEqual({ code: 0, signal: null });
+      expect(first.command.stderr).not.toMatch(WARN_OR_ERROR);
     },
     STARTUP_MS * 2,
   );
@@ -115,5 +131,62 @@ describe('npm start on a data folder in use', () => {
       }
     },
     STARTUP_MS,
+  );
+});
+
+describe('stopping npm start', () => {
+  it(
+    'Ctrl-C stops it quietly: the database outlives the gateway, and no warning is printed',
+    async () => {
+      const dataDir = tempDir();
+      // In use, as a demo is: the simulator writing, the recorder journaling, subscribers reading.
+      const { command, url } = await start(dataDir, { HNG_SIMULATOR: 'on', HNG_SIMULATOR_EVAL_MS: '500', HNG_SIMULATOR_RUNNER_MS: '200' });
+      await requestData(url, CREATE, { name: 'ctrl-c' });
+      subscribeWs(wsClient(url), CONSUME, { consumer: 'ctrl-c' });
+      await subscribeWs(wsClient(url), BuildQueuedDocument).nextData(60_000);
+      const postmaster = postmasterPid(dataDir)!;
+
+      command.interrupt();
+      expect(await command.exited()).toEqual({ code: 0, signal: null });
+      expect(command.stderr).toContain('shutting down signal=SIGINT');
+      expect(command.stderr).not.toMatch(WARN_OR_ERROR);
+      expect(command.stderr).not.toMatch(STACK_FRAME);
+      expect(command.stderr).toMatch(/ info {2}stopped\n$/);
+      await postmasterGone(postmaster, dataDir);
+    },
+    STARTUP_MS + 60_000,
+  );
+
+  it(
+    'a stop whose database step hangs still exits by HNG_SHUTDOWN_GRACE_MS, non-zero, and leaves nothing running',
+    async () => {
+      const dataDir = tempDir();
+      const { command, url } = await start(dataDir, { HNG_SHUTDOWN_GRACE_MS: '3000' });
+      const socket = watchedSocket(url);
+      expect(await subscribeWs(socket.client, CONSUMER, { name: 'x' }).nextData()).toEqual({ consumer: null });
+      const postmaster = postmasterPid(dataDir)!;
+      // The database stops answering its signals (a hung disk, say): its stop cannot finish.
+      process.kill(postmaster, 'SIGSTOP');
+      try {
+        const stopping = Date.now();
+        command.terminate();
+        const exit = await command.exited(15_000);
+        const took = Date.now() - stopping;
+        expect(exit.code).toBe(1);
+        expect(took).toBeGreaterThanOrEqual(3000);
+        expect(took).toBeLessThan(3000 + 5000);
+        expect(command.stderr).toContain(
+          'shutdown did not finish within 3000 ms (HNG_SHUTDOWN_GRACE_MS); exiting now waitingFor="embedded postgres"',
+        );
+        expect(command.stderr).not.toMatch(STACK_FRAME);
+        // Everything before the database still stopped on time.
+        expect(await socket.code).toBe(1001);
+      } finally {
+        process.kill(postmaster, 'SIGCONT');
+      }
+      // Once it can act, it has an immediate shutdown waiting: no orphan.
+      await postmasterGone(postmaster, dataDir);
+    },
+    STARTUP_MS + 30_000,
   );
 });
