@@ -5,7 +5,8 @@
  *   that gateway and its database alone;
  * - a start after the gateway was SIGKILLed (its Postgres left running,
  *   orphaned) stops that Postgres by itself and serves, with the data kept;
- * - the embedded Postgres's port taken by another program is said plainly;
+ * - the embedded Postgres's port taken by another program is said plainly,
+ *   and so is a data folder the `postgres` user cannot reach (run as root);
  * - Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops
  *   quietly: the database outlives the gateway's use of it, no warning;
  * - a stop whose database step hangs (its postmaster frozen with SIGSTOP)
@@ -129,6 +130,25 @@ describe('npm start on a data folder in use', () => {
       } finally {
         busy.close();
       }
+    },
+    STARTUP_MS,
+  );
+});
+
+describe('npm start on a data folder Postgres cannot reach', () => {
+  // Only root has a `postgres` user to run the server as; anyone else runs it as themselves.
+  it.skipIf(process.getuid?.() !== 0)(
+    'run as root, says the folders above the data folder must let the postgres user through',
+    async () => {
+      // mkdtemp makes its folder 0700: the postgres user cannot pass it.
+      const dataDir = join(tempDir(), 'data');
+      const command = new StartCommand({ PORT: String(await freePort()), HNG_EMBEDDED_PG_PORT: String(await freePort()) }, dataDir);
+      expect((await command.exited(STARTUP_MS)).code).toBe(1);
+      expect(lastLine(command)).toMatch(
+        new RegExp(`^hydra-notify-gateway: cannot initialise the embedded Postgres in ${dataDir}/postgres: .*Permission denied`),
+      );
+      expect(lastLine(command)).toContain('every folder above the data folder must let it through, chmod o+x');
+      expect(command.stderr).not.toMatch(STACK_FRAME);
     },
     STARTUP_MS,
   );

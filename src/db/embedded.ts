@@ -176,7 +176,16 @@ async function initialise(databaseDir: string, asRoot: boolean): Promise<void> {
   })
     .initialise()
     .catch((error: unknown) => {
-      throw new EmbeddedPostgresError(`cannot initialise the embedded Postgres in ${databaseDir}: ${describe(error)}`, 'failed');
+      // initdb's output, on one line.
+      const reason = describe(error).replace(/\s+/g, ' ').trim();
+      const denied = asRoot && /Permission denied/.test(reason);
+      throw new EmbeddedPostgresError(
+        `cannot initialise the embedded Postgres in ${databaseDir}: ${reason}` +
+          (denied
+            ? ' (run as root, Postgres runs as the `postgres` user: every folder above the data folder must let it through, chmod o+x)'
+            : ''),
+        'failed',
+      );
     });
 }
 
