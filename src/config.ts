@@ -30,8 +30,13 @@ const origin = z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'origi
 
 /** Every variable the gateway reads, with its default; the README documents each. */
 export const VARIABLES = z.object({
-  /** A real Hydra's database. Unset: an embedded Postgres with a simulated Hydra. */
-  DATABASE_URL: z.string().url().optional(),
+  /** A real Hydra's database (`postgres://` or `postgresql://`). Unset: an embedded Postgres with a simulated Hydra. */
+  DATABASE_URL: z
+    .url({
+      protocol: /^postgres(ql)?$/,
+      error: "must be a postgres:// or postgresql:// URL of Hydra's database, e.g. postgres://hydra@db.example.org/hydra",
+    })
+    .optional(),
   /** @default 4000 */
   PORT: int(0, 65535).default(4000),
   /** @default '127.0.0.1' */
@@ -77,6 +82,8 @@ export const VARIABLES = z.object({
   HNG_RECORDER_GRACE_MS: int(0, 600_000).default(3_000),
   /** The recorder's heartbeat. @default 2_000 */
   HNG_HEARTBEAT_MS: int(10, 600_000).default(2_000),
+  /** How long a stop (SIGTERM, SIGINT, SIGHUP) may take before the process exits anyway, non-zero. @default 10_000 // 10 seconds */
+  HNG_SHUTDOWN_GRACE_MS: int(100, 600_000).default(10_000),
   /** Size of the query pool (the LISTEN connection is separate). @default 10 */
   HNG_POOL_SIZE: int(1, 1_000).default(10),
   /** `debug`, `info`, `warn` or `error`. @default 'info' */
@@ -140,6 +147,7 @@ export interface Config {
   recorderRetryMs: number;
   recorderGraceMs: number;
   heartbeatMs: number;
+  shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   anonymous: 'none' | 'read';
   corsOrigins: string[];
@@ -170,6 +178,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** A value as an error may print it: a URL's password never is. */
+function shown(name: string, value: string | undefined): string | undefined {
+  return name === 'DATABASE_URL' ? value?.replace(/^([^:/]+:\/\/[^:@/]*:)[^@/]*@/, '$1***@') : value;
+}
+
 /**
  * Parses the environment into a `Config`.
  * @throws ConfigError listing every invalid variable.
@@ -179,7 +192,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const result = VARIABLES.safeParse(blank);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(blank[String(i.path[0])])})`),
+      result.error.issues.map(
+        (i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(shown(String(i.path[0]), blank[String(i.path[0])]))})`,
+      ),
     );
   }
   const v = result.data;
@@ -210,6 +225,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recorderRetryMs: v.HNG_RECORDER_RETRY_MS,
     recorderGraceMs: v.HNG_RECORDER_GRACE_MS,
     heartbeatMs: v.HNG_HEARTBEAT_MS,
+    shutdownGraceMs: v.HNG_SHUTDOWN_GRACE_MS,
     logLevel: v.HNG_LOG_LEVEL,
     anonymous: v.HNG_ANONYMOUS ?? (v.DATABASE_URL ? 'none' : 'read'),
     corsOrigins: v.HNG_CORS_ORIGINS,

@@ -14,10 +14,14 @@
  *   recorder again; a window nobody heard is journaled as a gap, followed by
  *   the pending build_finished recovered from Hydra's table. Subscribers stay
  *   connected throughout.
- * - `close()` stops serving, ends every subscription, journals what the
- *   recorder still holds, then closes the LISTEN connection (releasing the
- *   recorder lock) and the pool. The gateway never owns the database server
- *   (see `db/embedded.ts`).
+ * - `close()` stops serving and ends every subscription (WebSockets with
+ *   1001, so clients reconnect elsewhere) while, side by side, the recorder
+ *   journals what it still holds and the LISTEN connection closes (releasing
+ *   the recorder lock); then the pool closes. Every step runs even if another
+ *   failed; the failures are thrown together (`AggregateError`). A start that
+ *   fails releases what it had opened the same way. The gateway never owns
+ *   the database server (see `db/embedded.ts`); bounding the time a close
+ *   may take is the caller's (main.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -162,8 +166,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     max: options.poolSize ?? 10,
     application_name: 'hydra-notify-gateway',
   });
-  // An idle client that loses its server must not crash the process.
-  pool.on('error', (error) => log.warn('query pool connection lost', { error: error.message }));
+  // An idle client that loses its server must not crash the process. While closing, a
+  // connection that is still ending may see the database stop: expected, not worth a warning.
+  let closing = false;
+  pool.on('error', (error) => (closing ? log.debug : log.warn)('query pool connection lost', { error: error.message }));
 
   try {
     await pool.query('/* startupProbe */ SELECT 1');
@@ -268,9 +274,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await reader.start();
     await listener.start();
   } catch (error) {
-    reader.stop();
-    retention.stop();
-    await pool.end();
+    await settle(
+      () => reader.stop(),
+      () => retention.stop(),
+      () => listener.stop(),
+      () => pool.end(),
+    );
     throw new StartupError(`cannot LISTEN on ${target}: ${(error as Error).message}`);
   }
 
@@ -340,11 +349,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   ).catch(async (error: Error) => {
     consumers.stop();
     sessions.stop();
-    reader.stop();
-    retention.stop();
-    await recorder.stop();
-    await listener.stop();
-    await pool.end();
+    await settle(
+      () => reader.stop(),
+      () => retention.stop(),
+      () => recorder.stop(),
+      () => listener.stop(),
+      () => pool.end(),
+    );
     throw new StartupError(`cannot serve on ${options.host}:${options.port}: ${error.message}`);
   });
   log.info('gateway ready', { url: http.url });
@@ -364,16 +375,90 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     tokens,
     sessions,
     async close() {
+      closing = true;
       consumers.stop();
       sessions.stop();
       retention.stop();
-      await http.close();
-      hub.close();
-      await recorder.stop();
-      reader.stop();
-      pipeline.close();
-      await listener.stop();
-      await pool.end();
+      // Two chains that do not wait for each other, so that a client slow to close its socket
+      // delays neither the journal nor the release of the recorder lock; the pool, which both
+      // use, closes last. Every step runs even if one before it failed.
+      const failures = (
+        await Promise.all([
+          settle(
+            () => http.close(), // stops accepting; every WebSocket ends with 1001, every SSE stream ends
+            () => windDown(hub, pool), // the subscriptions of those clients end; a consumer's releases its leases
+            () => hub.close(), // any left end now
+          ),
+          settle(
+            () => recorder.stop(), // journals what it still holds
+            () => reader.stop(),
+            () => pipeline.close(),
+            () => listener.stop(), // ends the LISTEN session, and with it the recorder lock
+          ),
+        ])
+      ).flat();
+      failures.push(...(await settle(() => endPool(pool))));
+      if (failures.length > 0) {
+        throw new AggregateError(failures, `closing the gateway: ${failures.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`);
+      }
     },
   };
+}
+
+/** How long `close()` waits for the subscriptions of closed sockets to end. @default 2_000 */
+const WIND_DOWN_MS = 2_000;
+
+/**
+ * Resolves once every subscription has ended and the pool has no query in
+ * flight, or after `WIND_DOWN_MS`. A subscription ends a few steps after its
+ * socket closed, and a consumer's then releases its leases through the pool:
+ * ending the pool before that would keep them until the visibility timeout.
+ * Neither the hub nor the pool tells when it becomes idle, hence the polling.
+ */
+async function windDown(hub: EventHub, pool: pg.Pool): Promise<void> {
+  const deadline = Date.now() + WIND_DOWN_MS;
+  const busy = () => hub.size > 0 || pool.totalCount > pool.idleCount || pool.waitingCount > 0;
+  do await new Promise((resolve) => setTimeout(resolve, 10));
+  while (busy() && Date.now() < deadline);
+}
+
+/**
+ * Ends the pool and waits (at most `WIND_DOWN_MS`) until its connections
+ * have closed: `pool.end()` resolves as soon as their ends have begun, and a
+ * database stopped right after would still find them open.
+ */
+async function endPool(pool: pg.Pool): Promise<void> {
+  let open = pool.totalCount;
+  let timer: NodeJS.Timeout | undefined;
+  let onRemove = () => {};
+  // pg-pool emits 'remove' once a client's connection has ended.
+  const closed = new Promise<void>((resolve) => {
+    onRemove = () => void (--open <= 0 && resolve());
+    timer = setTimeout(resolve, WIND_DOWN_MS);
+    pool.on('remove', onRemove);
+    if (open === 0) resolve();
+  });
+  try {
+    await pool.end();
+    await closed;
+  } finally {
+    clearTimeout(timer);
+    pool.off('remove', onRemove);
+  }
+}
+
+/**
+ * Runs `steps` one after another, each even if one before it failed (as
+ * graphile-worker's shutdown does); resolves the failures, in order.
+ */
+async function settle(...steps: (() => unknown)[]): Promise<unknown[]> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  return failures;
 }

@@ -24,7 +24,7 @@ import { createTestDatabase, notify, type NotifyStyle, type TestDatabase } from 
 import { recordingGateway } from './support/fixtures.js';
 import { onCleanup, startTestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
-import { killGroup, spawnStartCommand } from './support/processes.js';
+import { StartCommand, tempDir } from './support/command.js';
 
 /** A database of each test's own (its journal is compared whole), and the jobset nixpkgs:trunk in it. */
 const test = base
@@ -159,41 +159,6 @@ function consecutive(ids: readonly number[]): boolean {
   return ids.every((id, i) => i === 0 || id === ids[i - 1]! + 1);
 }
 
-/** `tsx src/main.ts` on a database, in its own process group (tsx runs main.ts in a child node). */
-class GatewayProcess {
-  stderr = '';
-  ended = false;
-  readonly exit: Promise<void>;
-  private readonly child: ChildProcess;
-
-  constructor(databaseUrl: string) {
-    this.child = spawnStartCommand({ DATABASE_URL: databaseUrl, PORT: '0', HNG_LOG_LEVEL: 'debug' }, 'ignore');
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    this.exit = new Promise<void>((resolve) => {
-      this.child.once('close', () => resolve());
-      this.child.once('error', (error) => {
-        this.stderr += `spawn failed: ${error.message}\n`;
-        resolve();
-      });
-    }).then(() => void (this.ended = true));
-    onCleanup(() => this.kill());
-  }
-
-  /** Resolves once the log contains `text`; fails if the process ends first. */
-  async waitForLog(text: string, timeoutMs = 30_000): Promise<void> {
-    await until(() => this.stderr.includes(text) || this.ended, timeoutMs, `"${text}" in the child's log`).catch((error: Error) => {
-      throw new Error(`${error.message}:\n${this.stderr}`);
-    });
-    if (!this.stderr.includes(text)) throw new Error(`the child exited before logging "${text}":\n${this.stderr}`);
-  }
-
-  /** SIGKILL to the whole group: no shutdown code runs; resolves once it is gone. */
-  async kill(): Promise<void> {
-    if (!this.ended) killGroup(this.child);
-    await this.exit;
-  }
-}
-
 describe('two instances on one database', () => {
   test('one records; the journal holds every notification once, in order; both deliver the same events and cursors', async ({ db }) => {
     const a = await startTestGateway(db.url, { instance: 'a', ...FAST });
@@ -268,8 +233,8 @@ describe('the recorder killed for real', () => {
   test('a SIGKILLed recorder process is replaced by an instance that kept listening: nothing lost, nothing repeated, no gap', async ({
     db,
   }) => {
-    const child = new GatewayProcess(db.url);
-    await child.waitForLog('recording the journal');
+    const child = new StartCommand({ DATABASE_URL: db.url, PORT: '0', HNG_LOG_LEVEL: 'debug' }, tempDir());
+    await child.waitForLog('recording the journal', 30_000);
 
     const writer = new Writer(db.pool, 1);
     const follower = await startTestGateway(db.url, { instance: 'follower', ...FAST });
@@ -281,7 +246,8 @@ describe('the recorder killed for real', () => {
     const received: number[] = [];
     // The child journals, the follower delivers: well into the stream, kill the child.
     await readUntil(stream, from + 150, received);
-    await child.kill();
+    // SIGKILL to the whole group: no shutdown code runs.
+    await child.destroy();
     await until(() => follower.recorder.recording, 5_000, 'the follower recording');
     expect(follower.recorder.takeovers).toBe(1);
     await readUntil(stream, writer.next + 150, received);

@@ -1,24 +1,28 @@
 /**
- * The start command as a newcomer runs it: `tsx src/main.ts` (what `npm start`
- * runs) spawned as a real child process. Without DATABASE_URL it initialises
- * an embedded Postgres in a fresh data folder, starts the simulated Hydra and
- * serves; one graphql-ws client then receives every one of the twelve
- * subscriptions with its rows resolved; SIGTERM exits 0, and a second start
- * reuses the data folder (no new initdb, the first run's builds still there).
+ * The start command as a newcomer runs it: `node --import tsx src/main.ts`
+ * (what `npm start` runs) spawned as a real child process. Without
+ * DATABASE_URL it initialises an embedded Postgres in a fresh data folder,
+ * starts the simulated Hydra and serves; one graphql-ws client then receives
+ * every one of the twelve subscriptions with its rows resolved; SIGTERM ends
+ * the WebSockets with 1001, stops the embedded Postgres and exits 0 within the
+ * grace period, and a second start reuses the data folder (no new initdb, the
+ * first run's builds still there). test/stop.test.ts has the harder starts
+ * and stops.
  * Start-up failures (unreachable database, a database without Hydra's tables,
- * an invalid configuration) exit 1 with one plain message and no stack trace.
+ * an invalid configuration, a DATABASE_URL that is not Postgres, the HTTP port
+ * in use) exit 1 with one plain message and no stack trace.
  * With DATABASE_URL pointing at a Hydra database the gateway starts no
  * simulator, writes no rows, and leaves the `public` schema exactly as it was;
  * without it, HNG_SIMULATOR=off keeps the embedded database but adds no rows.
  * Every child is killed (its process group, then any postmaster left in its
- * data folder) and every temp folder removed after the file, even on failure.
+ * data folder) and every temp folder removed after the file, even on failure
+ * (test/support/command.ts).
  */
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BuildByIdDocument,
   BuildFinishedDocument,
@@ -37,160 +41,22 @@ import {
   StepStartedDocument,
 } from './generated/operations.js';
 import { requestData, subscribeWs, wsClient } from './support/clients.js';
+import {
+  type Exit,
+  isPostmasterOf,
+  postmasterPid,
+  STACK_FRAME,
+  StartCommand,
+  STARTUP_MS,
+  tempDir,
+  WARN_OR_ERROR,
+  watchedSocket,
+} from './support/command.js';
 import { createTestDatabase, notify } from './support/database.js';
-import { test } from './support/fixtures.js';
 import { freePort } from './support/ports.js';
-import { killGroup, spawnStartCommand } from './support/processes.js';
 
-/** The embedded Postgres's initdb alone takes a few seconds; a loaded machine more. */
-const STARTUP_MS = 90_000;
 /** Long enough for the simulator to produce its rarest kind of event. */
 const EVENTS_MS = 60_000;
-const EXIT_MS = 30_000;
-
-const tempDirs: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hng-start-'));
-  tempDirs.push(dir);
-  return dir;
-}
-
-/** Whether `pid` is a live (not zombie) postmaster of the cluster in `databaseDir`. */
-function isPostmasterOf(pid: number, databaseDir: string): boolean {
-  try {
-    if (existsSync('/proc')) {
-      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
-      return state !== 'Z' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(databaseDir);
-    }
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Stops a postmaster left running in `<dataDir>/postgres` (immediate shutdown), if any. */
-async function killLeftoverPostgres(dataDir: string): Promise<void> {
-  const databaseDir = join(dataDir, 'postgres');
-  const pidFile = join(databaseDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isPostmasterOf(pid, databaseDir)) return;
-  process.kill(pid, 'SIGQUIT');
-  const deadline = Date.now() + 10_000;
-  while (isPostmasterOf(pid, databaseDir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (isPostmasterOf(pid, databaseDir)) process.kill(pid, 'SIGKILL');
-}
-
-/** How a child process ended. */
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/**
- * One run of the start command. Its own process group (tsx runs main.ts in a
- * child node, which runs the embedded Postgres), so `destroy` kills them all.
- */
-class StartCommand {
-  stderr = '';
-  stdout = '';
-  ended: Exit | null = null;
-  readonly exit: Promise<Exit>;
-  private readonly child: ChildProcess;
-  private waiters: (() => void)[] = [];
-
-  constructor(
-    vars: Record<string, string>,
-    readonly dataDir: string,
-  ) {
-    // Only what this test sets: nothing of the developer's own configuration.
-    this.child = spawnStartCommand({ HNG_DATA_DIR: dataDir, ...vars }, 'pipe');
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-      this.wake();
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-      this.wake();
-    });
-    this.exit = new Promise((resolve) => {
-      const done = (exit: Exit) => {
-        this.ended ??= exit;
-        this.wake();
-        resolve(this.ended);
-      };
-      this.child.once('close', (code, signal) => done({ code, signal }));
-      this.child.once('error', (error) => {
-        this.stderr += `spawn failed: ${error.message}\n`;
-        done({ code: null, signal: null });
-      });
-    });
-    commands.push(this);
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** Resolves once stderr contains `text`; rejects if the process ends first or after `timeoutMs`. */
-  async waitForLog(text: string, timeoutMs = STARTUP_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.stderr.includes(text)) {
-      if (this.ended) throw new Error(`exited (${JSON.stringify(this.ended)}) before logging "${text}":\n${this.stderr}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`"${text}" not logged within ${timeoutMs} ms:\n${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** How the process ended; rejects after `timeoutMs`. */
-  async exited(timeoutMs = EXIT_MS): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms:\n${this.stderr}`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.exit, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** SIGTERM to the command itself, as `kill <pid>` or a service manager sends it. */
-  terminate(): void {
-    this.child.kill('SIGTERM');
-  }
-
-  /**
-   * Kills a run still going: its postmaster first (an immediate shutdown that ends its
-   * backends too), then the whole process group; then any postmaster still left.
-   */
-  async destroy(): Promise<void> {
-    if (!this.ended && this.child.pid) {
-      await killLeftoverPostgres(this.dataDir);
-      killGroup(this.child);
-      await this.exited(10_000).catch(() => undefined);
-    }
-    await killLeftoverPostgres(this.dataDir);
-  }
-}
-
-const commands: StartCommand[] = [];
-
-afterAll(async () => {
-  for (const command of commands.splice(0)) await command.destroy().catch(() => undefined);
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-const STACK_FRAME = /^\s+at /m;
 
 describe('npm start without DATABASE_URL', () => {
   let dataDir: string;
@@ -222,7 +88,7 @@ describe('npm start without DATABASE_URL', () => {
     dataDir = tempDir();
   });
 
-  test(
+  it(
     'initialises the embedded Postgres in a fresh data folder and serves',
     async () => {
       first = await start();
@@ -233,7 +99,7 @@ describe('npm start without DATABASE_URL', () => {
     STARTUP_MS + 10_000,
   );
 
-  test(
+  it(
     'delivers every subscription, typed and with its rows, to one graphql-ws client',
     async () => {
       const client = wsClient(url);
@@ -347,16 +213,30 @@ describe('npm start without DATABASE_URL', () => {
     EVENTS_MS + 10_000,
   );
 
-  test('exits 0 on SIGTERM, with subscribers connected, and stops its Postgres', async () => {
+  it('on SIGTERM, with subscribers connected, ends their sockets with 1001, stops its Postgres and exits 0 within the grace period', async () => {
+    const socket = watchedSocket(url);
+    const subscription = subscribeWs(socket.client, BuildQueuedDocument);
+    await subscription.nextData(EVENTS_MS);
+    const postmaster = postmasterPid(dataDir)!;
+    expect(postmaster).toBeGreaterThan(0);
+
+    const stopping = Date.now();
     first.terminate();
     expect(await first.exited()).toEqual({ code: 0, signal: null });
+    // HNG_SHUTDOWN_GRACE_MS, 10 s by default
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    // Going away: the client may reconnect elsewhere.
+    expect(await socket.code).toBe(1001);
     expect(first.stderr).toContain('shutting down signal=SIGTERM');
+    expect(first.stderr).toMatch(/ info {2}stopped\n$/);
     expect(first.stderr).not.toMatch(STACK_FRAME);
+    expect(first.stderr).not.toMatch(WARN_OR_ERROR);
     // A clean shutdown removes the pid file; a killed server would leave it.
+    expect(isPostmasterOf(postmaster, join(dataDir, 'postgres'))).toBe(false);
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 
-  test(
+  it(
     'starts again on the same data folder, without initialising, with the first run’s builds',
     async () => {
       expect(firstRun.finishedBuildId).toBeGreaterThan(0);
@@ -385,7 +265,7 @@ describe('npm start without DATABASE_URL', () => {
 });
 
 describe('npm start with HNG_SIMULATOR=off', () => {
-  test(
+  it(
     'serves on the embedded database, with its schema and no simulated activity',
     async () => {
       const port = await freePort();
@@ -449,7 +329,7 @@ describe('start-up failures', () => {
     return Object.assign(command, { result });
   }
 
-  test(
+  it(
     'says the database cannot be reached, without a stack trace',
     async () => {
       const closed = await freePort();
@@ -462,7 +342,7 @@ describe('start-up failures', () => {
     STARTUP_MS,
   );
 
-  test(
+  it(
     "names Hydra's missing tables, without a stack trace",
     async () => {
       const empty = await createTestDatabase({ empty: true });
@@ -474,7 +354,45 @@ describe('start-up failures', () => {
     STARTUP_MS,
   );
 
-  test(
+  it(
+    'says the HTTP port is in use, in one plain line and without a stack trace',
+    async () => {
+      const db = await createTestDatabase();
+      const busy = createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+      const { port } = busy.address() as AddressInfo;
+      try {
+        const { result, stderr } = await run({ DATABASE_URL: db.url, PORT: String(port) });
+        expect(result.code).toBe(1);
+        expect(stderr).not.toMatch(STACK_FRAME);
+        expect(stderr).not.toContain('WebSocket');
+        expect(stderr.trimEnd().split('\n').at(-1)).toBe(
+          `hydra-notify-gateway: cannot serve on 127.0.0.1:${port}: the port is in use (another gateway, or another program?): stop that, or set PORT to a free port`,
+        );
+      } finally {
+        busy.close();
+      }
+    },
+    STARTUP_MS,
+  );
+
+  it(
+    'refuses a DATABASE_URL that is not Postgres, as a configuration error that hides the password',
+    async () => {
+      const { result, stderr } = await run({ DATABASE_URL: 'mysql://root:secret@127.0.0.1:3306/hydra' });
+      expect(result.code).toBe(1);
+      expect(stderr.trimEnd().split('\n')).toEqual([
+        'hydra-notify-gateway: invalid configuration:',
+        expect.stringMatching(
+          /^ {2}- DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL .*\(got "mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/hydra"\)$/,
+        ),
+      ]);
+      expect(stderr).not.toContain('secret');
+    },
+    STARTUP_MS,
+  );
+
+  it(
     'lists every configuration problem in one message',
     async () => {
       const { result, stderr } = await run({ PORT: 'notaport', HNG_LOG_LEVEL: 'loud' });
@@ -512,9 +430,10 @@ describe("npm start with DATABASE_URL of Hydra's database", () => {
 
   const count = async (pool: pg.Pool, table: string) => Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
 
-  test(
+  it(
     'starts no simulator, writes nothing, and leaves the public schema as it was',
-    async ({ db }) => {
+    async () => {
+      const db = await createTestDatabase();
       const before = await publicSchema(db.pool);
       expect(before.columns.some((c) => c.table_name === 'builds')).toBe(true);
       expect(before.triggers.length).toBeGreaterThan(0);

@@ -18,7 +18,9 @@
  *   `extensions.code` reaches the client; anything else becomes "Unexpected
  *   error." and is logged), authorization in the schema.
  * - `close()` ends every WebSocket with 1001 (going away) and every SSE
- *   stream, then stops accepting connections.
+ *   stream, then stops accepting connections. A failure to listen rejects
+ *   with one `ListenError` that says what to do (no stack trace: the
+ *   WebSocket server is not attached to the HTTP server's errors).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -161,10 +163,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
   });
   const ws = startWebSockets({ server, yoga, tokens, sessions: options.sessions, policy, limits, log });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listen(server, host, port);
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -177,4 +176,37 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A failure to listen, with a message that says what to do. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  constructor(
+    message: string,
+    /** The system error code: `EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, … */
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'the port is in use (another gateway, or another program?): stop that, or set PORT to a free port',
+  EACCES: 'not allowed to bind it (ports below 1024 need privileges): set PORT to a port above 1023',
+  EADDRNOTAVAIL: 'no interface of this machine has that address: set HOST to one of its addresses, or 127.0.0.1',
+};
+
+/** `server.listen`, rejecting with a `ListenError` instead of an `'error'` event. */
+async function listen(server: Server, host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => {
+      const hint = error.code ? LISTEN_HINTS[error.code] : undefined;
+      reject(new ListenError(hint ?? error.message, error.code));
+    };
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
 }

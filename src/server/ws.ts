@@ -70,6 +70,9 @@ interface Enveloped {
   subscribe: (args: ExecutionArgs) => OperationResult;
 }
 
+/** How long a socket may take to answer the close of a shutting-down gateway. @default 1_000 */
+const CLOSE_GRACE_MS = 1_000;
+
 function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason) + 1}\r\n\r\n${reason}\n`,
@@ -183,8 +186,16 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
 
   return {
     async close() {
-      await ws.dispose();
-      wss.close();
+      // graphql-ws's dispose closes every socket with 1001 and waits for each to be gone; one
+      // whose client never answers the close is cut after CLOSE_GRACE_MS instead of ws's 30 s.
+      const cut = setTimeout(() => {
+        for (const socket of wss.clients) socket.terminate();
+      }, CLOSE_GRACE_MS);
+      try {
+        await ws.dispose();
+      } finally {
+        clearTimeout(cut);
+      }
     },
   };
 }

@@ -1,0 +1,37 @@
+/**
+ * The database a CLI command works on: `DATABASE_URL`, or else the embedded
+ * Postgres of a gateway running with the default embedded database
+ * (`HNG_EMBEDDED_PG_PORT`, on loopback).
+ *
+ * Contract: `withDatabase` connects a small pool, checks that the gateway's
+ * own schema is there (a gateway created it), runs the command and ends the
+ * pool whatever happens. A database that cannot be reached, or that no
+ * gateway ever started on, is a `CliError` that says what to do.
+ */
+import pg from 'pg';
+import type { Config } from '../config.js';
+import { embeddedConnectionString } from '../db/embedded.js';
+import { CliError } from './errors.js';
+
+/** Runs `fn` with a pool on the configured database. */
+export async function withDatabase<T>(config: Config, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  const url = config.databaseUrl ?? embeddedConnectionString(config.embeddedPgPort);
+  const where = config.databaseUrl ? 'DATABASE_URL' : `the embedded Postgres (127.0.0.1:${config.embeddedPgPort})`;
+  const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'hydra-notify-gateway:cli' });
+  pool.on('error', () => {});
+  try {
+    try {
+      await pool.query('/* cliProbe */ SELECT 1');
+    } catch (error) {
+      throw new CliError(
+        `cannot reach ${where}: ${(error as Error).message}${config.databaseUrl ? '' : ' (is the gateway running? start it with npm start, or set DATABASE_URL)'}`,
+      );
+    }
+    const { rows } = await pool.query("/* cliSchemaProbe */ SELECT to_regclass('hydra_notify_gateway.tokens') IS NOT NULL AS ready");
+    if (!rows[0]?.ready)
+      throw new CliError(`${where} has no hydra_notify_gateway schema yet: start the gateway on it once (or run the migrate command)`);
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
