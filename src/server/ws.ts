@@ -143,7 +143,8 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
         return true;
       },
       onSubscribe: async (ctx, _id, params) => {
-        if (Object.keys(ctx.subscriptions).length >= limits.maxSubscriptionsPerSocket) {
+        // graphql-ws has put this one's id among the socket's subscriptions already.
+        if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerSocket) {
           return [
             errors.limitExceeded(
               `this socket holds ${limits.maxSubscriptionsPerSocket} subscriptions already`,
