@@ -11,10 +11,10 @@
  * reconnects to the same URL (same `after`) with a newer Last-Event-ID.
  *
  * A subscription found slow (events.hub.ts) is logged; if its connection
- * still holds unsent bytes a second later, the client stopped reading
- * altogether and the connection is cut (`transport.close`): the in-band
- * SLOW_CONSUMER error could never reach it, and what it holds would stay in
- * this process's memory.
+ * still holds unsent bytes `STALLED_MS` later, the client stopped reading
+ * altogether and the connection is cut (`transport.close`, WebSocket close
+ * code 4008 with the SLOW_CONSUMER reason): the in-band error could not reach
+ * it, and the socket's buffers would stay in this process's memory.
  */
 import type { Queryable } from '../db/queryable.js';
 import type { Log } from '../log.js';
@@ -64,8 +64,13 @@ export interface StreamRequest {
   transport?: Transport | null;
 }
 
-/** When a connection that still holds unsent bytes this long after its subscription was found slow is cut. */
-const STALLED_MS = 1_000;
+/**
+ * A connection that still holds unsent bytes this long after one of its
+ * subscriptions was found slow is cut: its client stopped reading, not merely
+ * fell behind (one that resumes before gets the in-band SLOW_CONSUMER error).
+ * @default 10_000 // 10 seconds
+ */
+export const STALLED_MS = 10_000;
 
 function whenSlow(source: StreamSource, request: StreamRequest) {
   const { transport } = request;

@@ -21,12 +21,16 @@
  *   (`transport.buffered`), so a client that stops reading is found slow.
  * - `close()` ends every socket with 1001 (going away) so clients reconnect
  *   elsewhere.
+ * - The adapter between `ws` and graphql-ws's transport-free server is this
+ *   module's own (graphql-ws's `use/ws` prints socket errors to the console
+ *   with a stack trace): a socket's error (a message over the limit) is
+ *   logged, the keep-alive pings every `keepAliveMs` and cuts a socket that
+ *   did not answer the previous ping.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ExecutionArgs, GraphQLError } from 'graphql';
-import type { OperationResult } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { handleProtocols, makeServer, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../auth/principal.js';
@@ -69,6 +73,9 @@ interface Enveloped {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
 }
+
+/** How often a socket is pinged; one that did not answer the previous ping is cut. @default 12_000 // 12 seconds */
+const KEEP_ALIVE_MS = 12_000;
 
 /** How long a socket may take to answer the close of a shutting-down gateway. @default 1_000 */
 const CLOSE_GRACE_MS = 1_000;
@@ -114,89 +121,126 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     });
   });
 
-  const ws = useServer<Record<string, unknown> | undefined, Extra>(
-    {
-      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
-      execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
-      onConnect: async (ctx) => {
-        const { socket, request } = ctx.extra;
-        (socket as WebSocket & { settlePending?: () => void }).settlePending?.();
-        const principal = await authenticate(
-          tokens,
-          policy,
-          tokenOfConnectionParams(ctx.connectionParams),
-          request.socket.remoteAddress ?? 'unknown',
-        );
-        if (!('kind' in principal)) {
-          socket.close(4401, (principal as GatewayError).message.slice(0, 120));
-          return false;
-        }
-        try {
-          ctx.extra.endSession = sessions.open(principal, 'ws', (reason) => socket.close(4401, `Unauthorized: ${reason}`));
-        } catch (error) {
-          socket.close(4429, (error as Error).message.slice(0, 120));
-          return false;
-        }
-        socket.once('close', () => ctx.extra.endSession?.());
-        ctx.extra.principal = principal;
-        return true;
-      },
-      onSubscribe: async (ctx, _id, params) => {
-        // graphql-ws has put this one's id among the socket's subscriptions already.
-        if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerSocket) {
-          return [
-            errors.limitExceeded(
-              `this socket holds ${limits.maxSubscriptionsPerSocket} subscriptions already`,
-              'HNG_MAX_SUBSCRIPTIONS_PER_SOCKET',
-            ),
-          ];
-        }
-        const { socket, request, principal } = ctx.extra;
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          req: request,
-          socket,
-          params,
-          principal,
-          transport: {
-            kind: 'ws',
-            buffered: () => socket.bufferedAmount,
-            close: (reason: string) => socket.close(4008, reason.slice(0, 120)),
-          },
-        });
-        let document;
-        try {
-          document = parse(params.query);
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        const validationErrors = validate(schema, document);
-        if (validationErrors.length > 0) return validationErrors;
-        return {
-          schema,
-          document,
-          operationName: params.operationName,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } as Enveloped,
-        };
-      },
+  const server = makeServer<Record<string, unknown> | undefined, Extra>({
+    connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+    execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
+    subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
+    onConnect: async (ctx) => {
+      const { socket, request } = ctx.extra;
+      (socket as WebSocket & { settlePending?: () => void }).settlePending?.();
+      const principal = await authenticate(
+        tokens,
+        policy,
+        tokenOfConnectionParams(ctx.connectionParams),
+        request.socket.remoteAddress ?? 'unknown',
+      );
+      if (!('kind' in principal)) {
+        socket.close(4401, (principal as GatewayError).message.slice(0, 120));
+        return false;
+      }
+      try {
+        ctx.extra.endSession = sessions.open(principal, 'ws', (reason) => socket.close(4401, `Unauthorized: ${reason}`));
+      } catch (error) {
+        socket.close(4429, (error as Error).message.slice(0, 120));
+        return false;
+      }
+      socket.once('close', () => ctx.extra.endSession?.());
+      ctx.extra.principal = principal;
+      return true;
     },
-    wss,
-  );
+    onSubscribe: async (ctx, _id, params) => {
+      // graphql-ws has put this one's id among the socket's subscriptions already.
+      if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerSocket) {
+        return [
+          errors.limitExceeded(
+            `this socket holds ${limits.maxSubscriptionsPerSocket} subscriptions already`,
+            'HNG_MAX_SUBSCRIPTIONS_PER_SOCKET',
+          ),
+        ];
+      }
+      const { socket, request, principal } = ctx.extra;
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        req: request,
+        socket,
+        params,
+        principal,
+        transport: {
+          kind: 'ws',
+          buffered: () => socket.bufferedAmount,
+          close: (reason: string) => socket.close(4008, reason.slice(0, 120)),
+        },
+      });
+      let document;
+      try {
+        document = parse(params.query);
+      } catch (error) {
+        return [error as GraphQLError];
+      }
+      const validationErrors = validate(schema, document);
+      if (validationErrors.length > 0) return validationErrors;
+      return {
+        schema,
+        document,
+        operationName: params.operationName,
+        variableValues: params.variables,
+        contextValue: await contextFactory(),
+        rootValue: { execute, subscribe } as Enveloped,
+      };
+    },
+  });
+  wss.options.handleProtocols = handleProtocols;
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    socket.on('error', (error) => log.info('WebSocket closed on a socket error', { error: error.message }));
+    let alive = true;
+    socket.on('pong', () => (alive = true));
+    const keepAlive = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      if (!alive) {
+        log.info('cut a WebSocket that did not answer a ping', { after: `${KEEP_ALIVE_MS} ms` });
+        return socket.terminate();
+      }
+      alive = false;
+      socket.ping();
+    }, KEEP_ALIVE_MS);
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (error) {
+              log.warn('WebSocket message handling failed', { error: (error as Error).message });
+              socket.close(1011, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      clearInterval(keepAlive);
+      void closed(code, String(reason));
+    });
+  });
 
   return {
     async close() {
-      // graphql-ws's dispose closes every socket with 1001 and waits for each to be gone; one
-      // whose client never answers the close is cut after CLOSE_GRACE_MS instead of ws's 30 s.
+      // Every socket ends with 1001; one whose client never answers the close is cut after
+      // CLOSE_GRACE_MS instead of ws's 30 s.
+      const gone = [...wss.clients].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+      for (const socket of wss.clients) socket.close(1001, 'Going away');
       const cut = setTimeout(() => {
         for (const socket of wss.clients) socket.terminate();
       }, CLOSE_GRACE_MS);
-      try {
-        await ws.dispose();
-      } finally {
-        clearTimeout(cut);
-      }
+      await Promise.all(gone);
+      clearTimeout(cut);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
 }
