@@ -1,5 +1,5 @@
 /**
- * The README's grants ("Running beside a real Hydra") are enough, and nothing
+ * The README's grants ("Deploying beside Hydra") are enough, and nothing
  * more is needed: a login role of its own per mode, in a fresh database whose
  * defaults for PUBLIC are revoked (so the role holds exactly the listed
  * privileges), runs the gateway as an operator would. In observer mode
