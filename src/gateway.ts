@@ -35,7 +35,7 @@ import { EventHub } from './events/hub.js';
 import { Pipeline } from './events/pipeline.js';
 import type { StreamSource } from './events/subscribe.js';
 import { missingHydraTables } from './hydra/install.js';
-import { createLoaders } from './hydra/loaders.js';
+import { createLoaders, type Loaders } from './hydra/loaders.js';
 import { migrate } from './db/migrate.js';
 import { JournalReader } from './journal/reader.js';
 import { Recorder } from './journal/recorder.js';
@@ -45,6 +45,7 @@ import type { Log } from './log.js';
 import { renderMetrics } from './server/metrics.js';
 import { type HttpLimits, startHttp } from './server/http.js';
 import { defaultAllowedHosts } from './server/policy.js';
+import type { SharedSubscriptions } from './server/shared.js';
 import { schema } from './schema/index.js';
 
 /** Settings of one gateway. */
@@ -140,6 +141,8 @@ export interface Gateway {
   consumers: ConsumerService;
   tokens: TokenService;
   sessions: Sessions;
+  /** Executions of subscription events, shared by identical subscriptions. */
+  shared: SharedSubscriptions;
   close(): Promise<void>;
 }
 
@@ -299,16 +302,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const http = await startHttp(
     {
       schema,
-      context: ({ principal, transport, resumeAfter }) => ({
-        db: pool,
-        loaders: createLoaders(pool),
-        principal,
-        consumers,
-        tokens,
-        streams,
-        transport,
-        resumeAfter,
-      }),
+      context: ({ principal, transport, resumeAfter }) => {
+        // Made on first use: a subscription's events bring loaders of their own, so most
+        // subscribers' contexts never need these (eight DataLoaders each, per subscriber).
+        let loaders: Loaders | null = null;
+        return {
+          db: pool,
+          get loaders() {
+            return (loaders ??= createLoaders(pool));
+          },
+          principal,
+          consumers,
+          tokens,
+          streams,
+          transport,
+          resumeAfter,
+        };
+      },
       tokens,
       sessions,
       policy: {
@@ -374,6 +384,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     consumers,
     tokens,
     sessions,
+    shared: http.shared,
     async close() {
       closing = true;
       consumers.stop();

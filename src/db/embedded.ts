@@ -325,6 +325,9 @@ async function stopLeftover(ctl: PgCtl, databaseDir: string, seconds: number, lo
   }
   log.info('stopping the embedded postgres an earlier run left running', { pid });
   await ctl.stop('fast', seconds).catch(() => ctl.stop('immediate', seconds));
+  // pg_ctl returns once the pid file is gone; the process itself may take a moment longer to exit.
+  const deadline = Date.now() + seconds * 1000;
+  while (isPostgresOf(pid, databaseDir) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   if (isPostgresOf(pid, databaseDir)) {
     throw new EmbeddedPostgresError(`cannot stop the Postgres (pid ${pid}) an earlier run left running on ${databaseDir}`, 'in-use');
   }

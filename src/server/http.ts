@@ -26,7 +26,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { GraphQLSchema } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -35,7 +35,9 @@ import type { Context, Transport } from '../schema/builder.js';
 import type { Log } from '../log.js';
 import { authenticate, presentedToken } from './authenticate.js';
 import { type AccessPolicy, hostAllowed, isSimpleBody } from './policy.js';
+import { execute } from 'graphql';
 import { type DocumentLimits, useDocumentLimits } from './limits.js';
+import { SharedSubscriptions } from './shared.js';
 import { lastEventId, useSseCursors } from './sse.js';
 import { startWebSockets, type WsLimits } from './ws.js';
 
@@ -65,6 +67,8 @@ export interface HttpOptions {
 /** A running HTTP server. */
 export interface HttpServer {
   server: Server;
+  /** The shared executions of its subscriptions (counts for metrics and tests). */
+  shared: SharedSubscriptions;
   /** `http://host:port/graphql` */
   url: string;
   close(): Promise<void>;
@@ -96,12 +100,20 @@ function wantsGraphiQL(req: IncomingMessage): boolean {
 /** Starts the HTTP + WebSocket server on `host:port` (port 0 picks a free one). */
 export async function startHttp(options: HttpOptions, host: string, port: number): Promise<HttpServer> {
   const { log, policy, limits, tokens } = options;
+  const shared = new SharedSubscriptions({ execute: (args) => execute(args) as never, log });
   const yoga = createYoga<ServerContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
     context: ({ request, principal, transport }) =>
       options.context({ principal: principal!, transport: transport ?? null, resumeAfter: lastEventId(request as Request | undefined) }),
-    plugins: [useDocumentLimits(limits), useSseCursors(options.sessions)],
+    plugins: [
+      useDocumentLimits(limits),
+      // Identical subscriptions share one execution per event (shared.ts), over SSE as over WebSocket.
+      {
+        onSubscribe: ({ subscribeFn, setSubscribeFn }) => setSubscribeFn((args) => shared.subscribe(args, subscribeFn) as never),
+      } satisfies Plugin<ServerContext>,
+      useSseCursors(options.sessions),
+    ],
     cors: (request) => {
       const origin = request.headers.get('origin');
       return origin && policy.corsOrigins.includes(origin)
@@ -161,7 +173,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       else res.destroy();
     });
   });
-  const ws = startWebSockets({ server, yoga, tokens, sessions: options.sessions, policy, limits, log });
+  const ws = startWebSockets({ server, yoga, tokens, sessions: options.sessions, policy, limits, log, shared });
 
   await listen(server, host, port);
   const address = server.address() as AddressInfo;
@@ -169,6 +181,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
 
   return {
     server,
+    shared,
     url: `http://${shownHost}:${address.port}/graphql`,
     async close() {
       await ws.close();

@@ -21,6 +21,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
 import { errors, type GatewayError } from '../errors.js';
 import type { Context } from '../schema/builder.js';
+import { FRAME, isShared } from './shared.js';
 
 /** Keep-alive comment interval. @default 12_000 // 12 seconds */
 const PING_MS = 12_000;
@@ -30,6 +31,10 @@ const RETRY_MS = 1_000;
 type Result = { extensions?: Record<string, unknown> } & Record<string, unknown>;
 
 function frames(result: Result): string {
+  if (isShared(result)) {
+    const { json, cursor } = result[FRAME];
+    return `${cursor ? `id: ${cursor}\n` : ''}event: next\ndata: ${json}\n\n`;
+  }
   const cursor = result.extensions?.cursor;
   const id = typeof cursor === 'string' ? `id: ${cursor}\n` : '';
   return `${id}event: next\ndata: ${JSON.stringify(result)}\n\n`;
@@ -115,7 +120,9 @@ export function useSseCursors(sessions: Sessions): Plugin<Record<string, unknown
         onSubscribeResult() {
           return {
             onNext({ result, setResult }) {
-              if (context.lastCursor) setResult({ ...result, extensions: { ...result.extensions, cursor: context.lastCursor } });
+              // A shared frame carries its cursor already (shared.ts).
+              if (context.lastCursor && !isShared(result))
+                setResult({ ...result, extensions: { ...result.extensions, cursor: context.lastCursor } });
             },
           };
         },

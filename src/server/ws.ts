@@ -40,6 +40,7 @@ import { errors, type GatewayError } from '../errors.js';
 import type { Log } from '../log.js';
 import { authenticate, tokenOfConnectionParams } from './authenticate.js';
 import { type AccessPolicy, hostAllowed, originAllowed } from './policy.js';
+import { FRAME, type SharedResult, type SharedSubscriptions } from './shared.js';
 
 /** The limits of the WebSocket transport. */
 export interface WsLimits {
@@ -52,6 +53,8 @@ export interface WsLimits {
 /** What the WebSocket transport needs. */
 export interface WsOptions {
   server: Server;
+  /** Shared executions of identical subscriptions. */
+  shared: SharedSubscriptions;
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   tokens: TokenService;
   sessions: Sessions;
@@ -74,6 +77,10 @@ interface Enveloped {
   subscribe: (args: ExecutionArgs) => OperationResult;
 }
 
+/** Where a shared frame goes in a graphql-ws message (see `splice`). */
+const PLACEHOLDER = '\u0000hng-shared-frame';
+const QUOTED_PLACEHOLDER = JSON.stringify(PLACEHOLDER);
+
 /** How often a socket is pinged; one that did not answer the previous ping is cut. @default 12_000 // 12 seconds */
 const KEEP_ALIVE_MS = 12_000;
 
@@ -88,7 +95,23 @@ function refuse(socket: Duplex, status: number, reason: string): void {
 
 /** Serves graphql-ws on `/graphql` of `server`; returns the function that closes every socket. */
 export function startWebSockets(options: WsOptions): { close: () => Promise<void> } {
-  const { yoga, tokens, sessions, policy, limits, log } = options;
+  const { yoga, tokens, sessions, policy, limits, log, shared } = options;
+  // A shared frame is serialized once (shared.ts): graphql-ws stringifies the message around it with
+  // this replacer, which leaves a placeholder for the payload, and `send` splices the frame in. Both
+  // run in one synchronous step of graphql-ws's emit.next, so one slot is enough.
+  let frame: string | null = null;
+  const jsonMessageReplacer = (key: string, value: unknown) => {
+    if (key !== 'payload' || typeof value !== 'object' || value === null || !(FRAME in value)) return value;
+    frame = (value as SharedResult)[FRAME].json;
+    return PLACEHOLDER;
+  };
+  const splice = (data: string): string => {
+    if (frame === null) return data;
+    const at = data.indexOf(QUOTED_PLACEHOLDER);
+    const out = at < 0 ? data : `${data.slice(0, at)}${frame}${data.slice(at + QUOTED_PLACEHOLDER.length)}`;
+    frame = null;
+    return out;
+  };
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const pending = new Map<string, number>();
 
@@ -123,8 +146,10 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
 
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
     connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+    jsonMessageReplacer,
     execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
-    subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
+    subscribe: (args: ExecutionArgs) =>
+      shared.subscribe(args, (a) => (a.rootValue as Enveloped).subscribe(a)) as ReturnType<Enveloped['subscribe']>,
     onConnect: async (ctx) => {
       const { socket, request } = ctx.extra;
       (socket as WebSocket & { settlePending?: () => void }).settlePending?.();
@@ -207,8 +232,9 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
         protocol: socket.protocol,
         send: (data) =>
           new Promise((resolve, reject) => {
+            const message = splice(data);
             if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(data, (error) => (error ? reject(error) : resolve()));
+            socket.send(message, (error) => (error ? reject(error) : resolve()));
           }),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>

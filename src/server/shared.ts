@@ -1,0 +1,179 @@
+/**
+ * One execution per event for identical subscriptions: subscribers whose
+ * operations are the same (document, operation, variables, and the scope that
+ * decides what they may see) share one GraphQL execution of each event and
+ * receive the same serialized bytes.
+ *
+ * Contract:
+ * - `subscribe(args, fallback)` replaces a transport's subscribe for event
+ *   subscriptions. The source stream is made for each subscriber as before
+ *   (its subscribe resolver, authorization at subscribe time, its own hub
+ *   queue with its filter applied before anything executes, its resumption,
+ *   its slow-consumer ending); only the execution of an event's selection is
+ *   shared. The first subscriber that needs an event executes it and
+ *   serializes the result once, with its cursor in `extensions.cursor`; the
+ *   others take that frame. Frames hang off the event object, so they live as
+ *   long as the event does and never outlive it: an event replayed from the
+ *   journal is another object, executed for its subscriber alone.
+ * - What a subscriber sees is what per-subscriber execution gave: the
+ *   resolvers under an event read the event's own loaders and never the
+ *   context; a delivery that crossed a gap has a frame of its own (its
+ *   `precededByGap` differs); errors and endings (SLOW_CONSUMER,
+ *   ROW_LOAD_FAILED) are executed per subscriber, and every error is masked
+ *   as the yoga pipeline masks it.
+ * - Consumer subscriptions (`buildFinished(consumer:)`) are not shared: each
+ *   delivery is a lease of its own. A subscribe that fails (a bad cursor) goes
+ *   through `fallback`, which answers with the usual masked error.
+ * - Results are `SharedResult` markers; the transports write `frame.json` as
+ *   the payload (ws.ts splices it into the graphql-ws message, sse.ts into
+ *   the `data:` line) instead of serializing the result again.
+ */
+import {
+  createSourceEventStream,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  getOperationAST,
+  GraphQLError,
+  Kind,
+  type OperationDefinitionNode,
+  print,
+  visit,
+} from 'graphql';
+import { maskError } from 'graphql-yoga';
+import type { GatewayEvent } from '../events/event.js';
+import type { Delivery } from '../events/hub.js';
+import { encodeCursor } from '../journal/cursor.js';
+import type { Log } from '../log.js';
+import type { Context } from '../schema/builder.js';
+
+/** An event's result, executed and serialized once for every subscriber of its operation. */
+export interface Frame {
+  /** The ExecutionResult as JSON (with `extensions.cursor`). */
+  json: string;
+  /** The event's cursor, for SSE's `id:`. */
+  cursor: string | null;
+}
+
+/** The key under which results carry their frame. */
+export const FRAME: unique symbol = Symbol('hng.frame');
+
+/** A result whose payload is a shared frame. */
+export type SharedResult = ExecutionResult & { [FRAME]: Frame };
+
+/** Whether `result` carries a shared frame. */
+export function isShared(result: unknown): result is SharedResult {
+  return typeof result === 'object' && result !== null && FRAME in result;
+}
+
+type Subscribe = (args: ExecutionArgs) => unknown;
+type Execute = (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult;
+
+/** How many times variable `name` is used in `operation`. */
+function usesOf(operation: OperationDefinitionNode, name: string): number {
+  let uses = 0;
+  visit(operation.selectionSet, { Variable: (node) => void (node.name.value === name && uses++) });
+  return uses;
+}
+
+/** Shared executions; see the module contract. */
+export class SharedSubscriptions {
+  private readonly frames = new WeakMap<GatewayEvent, Map<string, Promise<Frame>>>();
+  /** Each document's text, numbered: two parses of one text are one document. */
+  private readonly documents = new WeakMap<DocumentNode, number>();
+  private readonly texts = new Map<string, number>();
+  /** Executions run, since start (what sharing saves shows against deliveries). */
+  executions = 0;
+
+  constructor(private readonly options: { execute: Execute; log: Log }) {}
+
+  /** The subscribe of one operation: shared when it can be, `fallback` otherwise. */
+  async subscribe(args: ExecutionArgs, fallback: Subscribe): Promise<unknown> {
+    const key = this.keyOf(args);
+    if (key === null) return fallback(args);
+    const source = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in (source as object))) return fallback(args);
+    return this.map(source as AsyncIterableIterator<Delivery>, key, args);
+  }
+
+  /** The sharing key of an operation, or null when it must not be shared. */
+  private keyOf(args: ExecutionArgs): string | null {
+    const operation = getOperationAST(args.document, args.operationName);
+    if (operation?.operation !== 'subscription') return null;
+    const [root] = operation.selectionSet.selections;
+    if (operation.selectionSet.selections.length !== 1 || root?.kind !== Kind.FIELD) return null;
+    // A consumer's deliveries are leases, one subscriber's each.
+    if (root.arguments?.some((a) => a.name.value === 'consumer')) return null;
+    let id = this.documents.get(args.document);
+    if (id === undefined) {
+      const text = args.document.loc?.source.body ?? print(args.document);
+      id = this.texts.get(text);
+      if (id === undefined) this.texts.set(text, (id = this.texts.size + 1));
+      this.documents.set(args.document, id);
+    }
+    const scope = (args.contextValue as Context | undefined)?.principal?.scope ?? 'none';
+    // `after` decides where a subscriber's stream starts, not what an event's result is: a
+    // subscriber resuming mid-stream shares the live events with the others.
+    const after = root.arguments?.find((a) => a.name.value === 'after')?.value;
+    const variables = { ...args.variableValues };
+    if (after?.kind === Kind.VARIABLE && usesOf(operation, after.name.value) === 1) delete variables[after.name.value];
+    return `${id}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables)}\u0000${scope}`;
+  }
+
+  private map(source: AsyncIterableIterator<Delivery>, key: string, args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> {
+    const iterator: AsyncIterableIterator<ExecutionResult> = {
+      next: async () => {
+        const next = await source.next();
+        if (next.done) return { done: true, value: undefined };
+        const delivery = next.value;
+        if (delivery.kind !== 'event') return { done: false, value: await this.execute(args, delivery) };
+        const frame = await this.frameOf(delivery, key, args);
+        return { done: false, value: { [FRAME]: frame } as SharedResult };
+      },
+      return: async () => {
+        await source.return?.();
+        return { done: true, value: undefined };
+      },
+      throw: async (error) => {
+        await source.return?.();
+        throw error;
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  private frameOf(delivery: Extract<Delivery, { kind: 'event' }>, key: string, args: ExecutionArgs): Promise<Frame> {
+    const { event, gapBefore } = delivery;
+    const variant = gapBefore ? `${key}\u0000${gapBefore.from.getTime()}-${gapBefore.to.getTime()}` : key;
+    let byKey = this.frames.get(event);
+    if (!byKey) this.frames.set(event, (byKey = new Map()));
+    let frame = byKey.get(variant);
+    if (!frame) {
+      const cursor = event.position > 0 ? encodeCursor(event.position) : null;
+      frame = this.execute(args, delivery).then((result) => ({
+        json: JSON.stringify(cursor ? { ...result, extensions: { ...result.extensions, cursor } } : result),
+        cursor,
+      }));
+      byKey.set(variant, frame);
+    }
+    return frame;
+  }
+
+  /** Executes the operation for one delivery, masking unexpected errors as the yoga pipeline does. */
+  private async execute(args: ExecutionArgs, delivery: Delivery): Promise<ExecutionResult> {
+    this.executions++;
+    const result = await this.options.execute({ ...args, rootValue: delivery });
+    if (!result.errors?.length) return result;
+    return {
+      ...result,
+      errors: result.errors.map((error) => {
+        const masked = maskError(error, 'Unexpected error.', false) as GraphQLError;
+        if (masked !== error && masked.message === 'Unexpected error.') {
+          this.options.log.error('a subscription event failed to execute', { error: error.message });
+        }
+        return masked;
+      }),
+    };
+  }
+}
