@@ -13,6 +13,8 @@
  */
 import { post } from '../clients/graphql.js';
 import { summarizeMs } from '../support/histogram.js';
+import { availableParallelism } from 'node:os';
+import { crowdedNote, PhaseLoad } from '../support/load.js';
 import { CpuWindow } from '../support/proc.js';
 import { progress } from '../support/progress.js';
 import { makePending, pendingSinceOf } from '../support/seed.js';
@@ -24,6 +26,7 @@ const BATCH = `mutation ($items: [AcknowledgeBuildFinishedInput!]!) { acknowledg
 const iso = (id: number) => new Date(pendingSinceOf(id) * 1000).toISOString().replace('.000Z', 'Z');
 
 interface Outcome {
+  load: { machineCores: number; foreignCores: number };
   acknowledged: number;
   other: Record<string, number>;
   seconds: number;
@@ -33,13 +36,23 @@ interface Outcome {
 }
 
 async function drive(
+  ctx: BenchContext,
   pid: number,
   seconds: number,
   clients: number,
   next: () => number[] | null,
   send: (ids: number[]) => Promise<{ outcomes: string[]; ms: number }>,
 ): Promise<Outcome> {
-  const out: Outcome = { acknowledged: 0, other: {}, seconds: 0, latencies: [], exhausted: false, cpuMs: 0 };
+  const out: Outcome = {
+    acknowledged: 0,
+    other: {},
+    seconds: 0,
+    latencies: [],
+    exhausted: false,
+    cpuMs: 0,
+    load: { machineCores: 0, foreignCores: 0 },
+  };
+  const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
   const cpu = new CpuWindow(pid);
   const started = performance.now();
   const end = started + seconds * 1000;
@@ -62,6 +75,7 @@ async function drive(
   );
   out.seconds = (performance.now() - started) / 1000;
   out.cpuMs = cpu.elapsedMs();
+  out.load = load.finish(out.cpuMs, 0);
   return out;
 }
 
@@ -71,6 +85,7 @@ function record(ctx: BenchContext, run: number, caseName: string, outcome: Outco
   if (others.length) notes.push(`other outcomes: ${others.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (outcome.exhausted) notes.push(`pool of pending builds used up after ${outcome.seconds.toFixed(1)} s`);
   const latency = summarizeMs(outcome.latencies);
+  const note = crowdedNote(outcome.load, notes.length ? notes.join('; ') : undefined);
   ctx.results.record({
     scenario: 'acknowledge',
     case: caseName,
@@ -114,6 +129,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     const singleEnd = from + history.ackPoolSingle;
     let nextSingle = from;
     const single = await drive(
+      ctx,
       pid,
       history.ackSeconds,
       history.ackClients,
@@ -135,6 +151,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       const end = poolStart + history.ackPoolBatched;
       let next = poolStart;
       const batched = await drive(
+        ctx,
         pid,
         history.ackSeconds,
         clients,

@@ -3,25 +3,33 @@
  * database, the notifier on that database, and a fleet of subscribers that
  * are all known to be live.
  *
- * Contract: `openBed` starts the server, then (with `measureMemory`) a
- * warm-up fleet of 10 subscribers, so that one-time costs of the first
- * subscriptions (schema caches, code paths compiled) are in the baseline and
- * not divided among the measured subscribers; it collects garbage and reads
- * the server's RSS, connects the measured fleet, waits until every
- * subscription received a probe event and the server went quiet, collects
- * garbage again and reads RSS; the difference divided by the subscribers is
- * the memory per idle subscriber. The warm-up fleet is then closed, so the
- * phases that follow deliver to the measured fleet only. `close` takes
- * everything down, killing a server that does not stop by itself.
+ * Contract: `openBed` starts the server and a small fleet of
+ * `WARM_SUBSCRIBERS` first. Postgres's CPU is read over one idle second
+ * (`postgresIdleMsPerSecond`, which phases subtract: what Postgres does
+ * without any event). `onSmallFleet`, when given, then runs its phases on
+ * that small fleet (the 10-subscriber latency cases), which also warms the
+ * server up. With `measureMemory`, one-time costs of the first subscriptions
+ * (schema caches, code paths compiled) are thus in the baseline and not
+ * divided among the measured subscribers: garbage is collected and the
+ * server's RSS read, the measured fleet connected, every subscription proven
+ * live by a probe event, the server left to go quiet, garbage collected and
+ * RSS read again; the difference divided by the subscribers is the memory per
+ * idle subscriber. The small fleet is then closed, so the phases that follow
+ * deliver to the measured fleet only. `close` takes everything down, killing
+ * a server that does not stop by itself.
  */
 import { Fleet } from '../clients/fleet.js';
 import { FANOUT_QUERY } from '../servers/frames.js';
 import type { ServerKind } from '../servers/launch.js';
 import { sleep } from '../support/clock.js';
 import { Notifier } from '../support/notifier.js';
+import { ClusterCpuWindow } from '../support/proc.js';
 import { settle } from '../support/settle.js';
 import type { IdRanges } from './ids.js';
 import type { BenchContext, ServerOnDatabase } from './scenario.js';
+
+/** Subscribers of the small fleet every bed starts with. */
+export const WARM_SUBSCRIBERS = 10;
 
 /** Memory of idle subscribers, as measured by `openBed`. */
 export interface IdleMemory {
@@ -45,6 +53,8 @@ export interface Bed {
   /** ms until every subscription had received its first event. */
   subscribedMs: number;
   memory: IdleMemory | null;
+  /** Postgres's CPU (without the notifier's backends) per second while everything was idle, ms/s. */
+  postgresIdleMsPerSecond: number;
   close(): Promise<void>;
 }
 
@@ -57,6 +67,8 @@ export interface BedOptions {
   template: string;
   ids: IdRanges;
   measureMemory: boolean;
+  /** Phases to run on the small fleet before the measured one connects. */
+  onSmallFleet?: (small: Bed) => Promise<void>;
 }
 
 /** Opens a bed; see the module contract. */
@@ -86,23 +98,35 @@ export async function openBed(ctx: BenchContext, options: BedOptions): Promise<B
     });
     const timeoutMs = plan.fanout.connectTimeoutSeconds * 1000;
 
-    let baseline: Awaited<ReturnType<typeof target.server.gc>> | null = null;
-    let warm: Fleet | null = null;
-    if (options.measureMemory) {
-      warm = await Fleet.start(fleetPlan(`${options.label}-warm`, 10), timeoutMs);
-      const warmFleet = warm;
-      closers.push(() => warmFleet.stop());
-      await warm.awaitReady(probe, timeoutMs);
-      await settle(target.server.pid);
-      baseline = await target.server.gc();
-    }
+    const small = await Fleet.start(fleetPlan(`${options.label}-small`, WARM_SUBSCRIBERS), timeoutMs);
+    closers.push(() => small.stop());
+    const smallReadyMs = await small.awaitReady(probe, timeoutMs);
+    await settle(target.server.pid, { capMs: 5_000 });
+    const idle = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => notifier.pids);
+    const idleStarted = performance.now();
+    await sleep(1_000);
+    const postgresIdleMsPerSecond = idle.elapsedMs() / ((performance.now() - idleStarted) / 1000);
+    const smallBed: Bed = {
+      target,
+      notifier,
+      fleet: small,
+      connectMs: small.connectMs,
+      subscribedMs: smallReadyMs,
+      memory: null,
+      postgresIdleMsPerSecond,
+      close,
+    };
+    if (options.onSmallFleet) await options.onSmallFleet(smallBed);
+    if (options.subscribers <= WARM_SUBSCRIBERS) return smallBed;
 
+    await settle(target.server.pid, { capMs: 10_000 });
+    const baseline = options.measureMemory ? await target.server.gc() : null;
     const fleet = await Fleet.start(fleetPlan(`${options.label}-${options.transport}`, options.subscribers), timeoutMs);
     closers.push(() => fleet.stop());
     const subscribedMs = await fleet.awaitReady(probe, timeoutMs);
 
     let memory: IdleMemory | null = null;
-    if (baseline && warm) {
+    if (baseline) {
       const settled = await settle(target.server.pid, { capMs: 10_000 });
       await sleep(200);
       const after = await target.server.gc();
@@ -114,9 +138,9 @@ export async function openBed(ctx: BenchContext, options: BedOptions): Promise<B
         heapPerSubscriber: (after.heapUsed + after.external - (baseline.heapUsed + baseline.external)) / n,
         settled,
       };
-      await warm.stop();
     }
-    return { target, notifier, fleet, connectMs: fleet.connectMs, subscribedMs, memory, close };
+    await small.stop();
+    return { target, notifier, fleet, connectMs: fleet.connectMs, subscribedMs, memory, postgresIdleMsPerSecond, close };
   } catch (error) {
     await close();
     throw error;

@@ -19,7 +19,9 @@ import type { Subject } from '../report.js';
 import { spawnChild } from '../support/children.js';
 import { nowUs, sleep } from '../support/clock.js';
 import { Notifier } from '../support/notifier.js';
-import { memory } from '../support/proc.js';
+import { CpuWindow, memory } from '../support/proc.js';
+import { crowdedNote, PhaseLoad } from '../support/load.js';
+import { availableParallelism } from 'node:os';
 import { progress } from '../support/progress.js';
 import { awaitRecording, journalReader } from './journal.js';
 import type { BenchContext, Scenario } from './scenario.js';
@@ -50,6 +52,9 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     received.catch(() => {});
 
     const rss: [number, number][] = [];
+    const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
+    const gatewayCpu = new CpuWindow(pid);
+    const listenerCpu = new CpuWindow(listener.pid);
     const t0 = nowUs();
     let sentUs: number | null = null;
     const sending = notifier.bulk('build_queued', 1, history.burst, history.perTransaction).then(() => (sentUs = nowUs()));
@@ -80,6 +85,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       lastUs: number | null;
     };
     const after = memory(pid);
+    const phaseLoad = load.finish(gatewayCpu.elapsedMs(), listenerCpu.elapsedMs());
     await sleep(history.settleSeconds * 1000);
     const settled = memory(pid);
     const gc = await target.server.gc();
@@ -112,6 +118,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       rawReceived: rawReport.count,
       journaledRows,
       rssBefore: before?.rss,
+      ...phaseLoad,
       rssTimeline: rss.filter((_, i) => i % 5 === 0),
     };
     rec(
@@ -127,7 +134,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       '/s',
       rawReport.count === history.burst ? history.burst / seconds(rawReport.lastUs) : null,
       {
-        note: rawReport.count === history.burst ? undefined : `raw client received ${rawReport.count}`,
+        note: crowdedNote(phaseLoad, rawReport.count === history.burst ? undefined : `raw client received ${rawReport.count}`),
       },
     );
     rec('gateway', 'burst: peak RSS (VmHWM)', 'MB', (settled?.peak ?? NaN) / MB, { detail: { before: (before?.rss ?? NaN) / MB } });

@@ -12,6 +12,8 @@
  */
 import { walkPages } from '../clients/graphql.js';
 import { summarizeMs } from '../support/histogram.js';
+import { availableParallelism } from 'node:os';
+import { crowdedNote, PhaseLoad } from '../support/load.js';
 import { CpuWindow } from '../support/proc.js';
 import { progress } from '../support/progress.js';
 import { fillJournal, journalReader } from './journal.js';
@@ -35,16 +37,18 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     const journalRows = await reader.rows();
     await walkPages(url, EVENTS_PAGE, 'events', 5);
     await resetStatements(reader.client);
+    const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     const cpu = new CpuWindow(target.server.pid);
     const walk = await walkPages(url, EVENTS_PAGE, 'events', history.eventsPages);
     const cpuMs = cpu.elapsedMs();
+    const phaseLoad = load.finish(cpuMs, 0);
     const statements = await countStatements(reader.client);
     const pages = walk.ms.length;
     const total = Object.values(statements).reduce((a, b) => a + b, 0);
     const perPage = Object.fromEntries(Object.entries(statements).map(([k, v]) => [k, v / pages]));
     const latency = summarizeMs(walk.ms);
     const edges = walk.edges.reduce((a, b) => a + b, 0);
-    const note = pages < history.eventsPages ? `the journal ended after ${pages} pages` : undefined;
+    const note = crowdedNote(phaseLoad, pages < history.eventsPages ? `the journal ended after ${pages} pages` : undefined);
     const base = {
       scenario: 'events',
       case: `100 a page, ≥ ${history.burst.toLocaleString('en-US')} journal rows`,
@@ -52,7 +56,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       run,
       note,
     };
-    const detail = { pages, edges, journalRows, latency, statementsPerPage: perPage };
+    const detail = { pages, edges, journalRows, latency, statementsPerPage: perPage, ...phaseLoad };
     ctx.results.record({ ...base, figure: 'events page latency p50', unit: 'ms', value: latency.p50, detail });
     ctx.results.record({ ...base, figure: 'events page latency p99', unit: 'ms', value: latency.p99 });
     ctx.results.record({ ...base, figure: 'events page: gateway CPU per page', unit: 'ms', value: cpuMs / pages });

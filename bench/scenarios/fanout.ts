@@ -6,34 +6,62 @@
  * so drift on a shared machine hits all three alike) a fresh bed is opened
  * (see bed.ts) and, at the sizes of `plan.fanout.sizes`, it records
  * connect-and-subscribe time, memory per idle subscriber, then the most
- * deliveries per second: a calibration burst sizes a burst that takes about
- * `throughputSeconds` to deliver; its deliveries over the time from the first
+ * deliveries per second: a burst sized to take about `throughputSeconds` to
+ * deliver (from a calibration burst at the first size, then from the rate the
+ * same server reached at the previous size); its deliveries over the time from the first
  * NOTIFY to the last arrival are the rate, and the server's CPU (from /proc)
  * over deliveries is its CPU per delivered message; Postgres's CPU (the whole
- * cluster's, without the notifier's backends) over events is its CPU per
- * event. Then the latency cases of that size, in increasing offered load:
+ * cluster's, without the notifier's backends, less what it used per idle
+ * second before) over events is its CPU per event; a burst whose clients
+ * used most of a core is flagged (on two cores the clients can bind the
+ * floor), and so is any phase during which other processes on the machine
+ * took 0.3 cores or more (`foreignCores` in the details). Then the latency cases of that size, in increasing offered load:
  * open-loop schedules (see notifier.ts), latency recorded by the clients;
  * deliveries still missing `drainSeconds` after the last NOTIFY are reported
  * as the delivered fraction (the server falls behind), and the percentiles are
- * those of what was delivered. A server that did not go quiet after a phase
+ * those of what was delivered; a phase delivered in full also gives CPU per
+ * delivery and Postgres CPU per event at that rate. A server that did not go quiet after a phase
  * is restarted with a fresh fleet before the next one, so a backlog never
- * counts against a later phase. Sizes measured for latency only get an
- * unmeasured warm-up burst of 50 events first (the others are warm from the
- * throughput bursts).
+ * counts against a later phase. The 10-subscriber latency cases run in the
+ * first size's beds, on the small fleet every bed starts with (see bed.ts),
+ * after an unmeasured warm-up burst of 50 events.
  */
+import { availableParallelism } from 'node:os';
 import type { PhaseResult } from '../clients/fleet.js';
 import type { LatencyCase } from '../plan.js';
 import type { Subject } from '../report.js';
 import type { ServerKind } from '../servers/launch.js';
 import { nowUs } from '../support/clock.js';
+import { FOREIGN_CORES, PhaseLoad } from '../support/load.js';
 import { progress } from '../support/progress.js';
 import { ClusterCpuWindow, CpuWindow } from '../support/proc.js';
 import { settle } from '../support/settle.js';
-import { type Bed, openBed } from './bed.js';
+import { type Bed, openBed, WARM_SUBSCRIBERS } from './bed.js';
 import { IdRanges } from './ids.js';
 import type { BenchContext, Scenario } from './scenario.js';
 
+/**
+ * Postgres's CPU in a window by backend (`application_name`, or the backend
+ * type for Postgres's own processes), ms: shows where the per-event figure goes.
+ */
+async function byBackend(bed: Bed, window: ClusterCpuWindow): Promise<Record<string, number>> {
+  const used = window.byPid();
+  const { rows } = await bed.notifier.query<{ pid: number; name: string }>(
+    `/* benchBackends */ SELECT pid, coalesce(nullif(application_name, ''), backend_type) AS name FROM pg_stat_activity WHERE pid = ANY($1::int[])`,
+    [[...used.keys()]],
+  );
+  const names = new Map(rows.map((r) => [r.pid, r.name]));
+  const out: Record<string, number> = {};
+  for (const [pid, ms] of used) {
+    const name = names.get(pid) ?? 'exited or other';
+    out[name] = Math.round(((out[name] ?? 0) + ms) * 100) / 100;
+  }
+  return out;
+}
+
 interface Burst {
+  postgresByBackend: Record<string, number>;
+  load: { machineCores: number; foreignCores: number };
   result: PhaseResult;
   events: number;
   windowMs: number;
@@ -43,6 +71,7 @@ interface Burst {
 
 async function burst(ctx: BenchContext, bed: Bed, ids: IdRanges, name: string, events: number, deadlineMs: number): Promise<Burst> {
   const firstId = ids.take(events);
+  const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
   const cpu = new CpuWindow(bed.target.server.pid);
   const pg = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => bed.notifier.pids);
   let sentUs = 0;
@@ -55,14 +84,20 @@ async function burst(ctx: BenchContext, bed: Bed, ids: IdRanges, name: string, e
     deadlineMs,
   );
   const serverCpuMs = cpu.elapsedMs();
-  const postgresCpuMs = pg.elapsedMs();
+  const postgresCpuMs = Math.max(0, pg.elapsedMs() - bed.postgresIdleMsPerSecond * ((nowUs() - sentUs) / 1e6));
+  const postgresByBackend = await byBackend(bed, pg);
   const windowMs = result.lastUs === null ? NaN : (result.lastUs - sentUs) / 1000;
-  return { result, events, windowMs, serverCpuMs, postgresCpuMs };
+  return { result, events, windowMs, serverCpuMs, postgresCpuMs, postgresByBackend, load: load.finish(serverCpuMs, result.clientCpuMs) };
 }
 
-function missing(result: PhaseResult): string | undefined {
-  if (result.complete && result.invalid === 0 && result.errors === 0 && result.ended === 0) return undefined;
+function missing(result: PhaseResult, load: { foreignCores: number }, windowMs?: number): string | undefined {
+  const clientCores = windowMs ? result.clientCpuMs / windowMs : 0;
+  const saturated = clientCores >= 0.8;
+  const crowded = load.foreignCores >= FOREIGN_CORES;
+  if (result.complete && result.invalid === 0 && result.errors === 0 && result.ended === 0 && !saturated && !crowded) return undefined;
   const parts = [];
+  if (crowded) parts.push(`other processes used ${load.foreignCores.toFixed(2)} cores meanwhile`);
+  if (saturated) parts.push(`the clients used ${clientCores.toFixed(2)} cores: the rate may be bound by them`);
   if (!result.complete) parts.push(`${((100 * result.deliveries) / result.expected).toFixed(1)}% delivered before the deadline`);
   if (result.invalid) parts.push(`${result.invalid} sampled frames malformed`);
   if (result.errors) parts.push(`${result.errors} errors`);
@@ -70,16 +105,23 @@ function missing(result: PhaseResult): string | undefined {
   return parts.join(', ');
 }
 
+/** The rate each server reached at the previous size of the same run: sizes the next burst without calibrating again. */
+const lastRate = new Map<string, number>();
+
 async function throughput(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: Subject, size: number, run: number): Promise<void> {
   const { fanout } = ctx.plan;
   const deadlineMs = Math.max(15_000, fanout.throughputSeconds * 6_000);
-  const calibration = await burst(ctx, bed, ids, 'calibration', Math.max(2, Math.ceil(fanout.calibrationDeliveries / size)), deadlineMs);
-  const calibratedRate = calibration.result.deliveries / (calibration.windowMs / 1000);
-  await settle(bed.target.server.pid, { capMs: 10_000 });
+  let calibratedRate = lastRate.get(`${subject}/${run}`);
+  if (calibratedRate === undefined) {
+    const calibration = await burst(ctx, bed, ids, 'calibration', Math.max(2, Math.ceil(fanout.calibrationDeliveries / size)), deadlineMs);
+    calibratedRate = calibration.result.deliveries / (calibration.windowMs / 1000);
+    await settle(bed.target.server.pid, { capMs: 10_000 });
+  }
   const events = Math.min(20_000, Math.max(2, Math.ceil((calibratedRate * fanout.throughputSeconds) / size)));
   const main = await burst(ctx, bed, ids, 'throughput', events, deadlineMs);
   const delivered = main.result.deliveries;
-  const note = missing(main.result);
+  if (main.result.complete) lastRate.set(`${subject}/${run}`, delivered / (main.windowMs / 1000));
+  const note = missing(main.result, main.load, main.windowMs);
   const base = { scenario: 'fanout', case: `${size} subs`, subject, run };
   const detail = {
     events,
@@ -89,6 +131,9 @@ async function throughput(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: S
     serverCpuMs: main.serverCpuMs,
     clientCpuMs: main.result.clientCpuMs,
     postgresCpuMs: main.postgresCpuMs,
+    postgresIdleMsPerSecond: bed.postgresIdleMsPerSecond,
+    postgresByBackend: main.postgresByBackend,
+    ...main.load,
     calibratedRate,
   };
   ctx.results.record({
@@ -119,8 +164,10 @@ async function latency(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: Subj
   const periodUs = 1e6 / c.rate;
   const firstId = ids.take(count);
   const t0Us = nowUs() + 200_000;
+  const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
   const cpu = new CpuWindow(bed.target.server.pid);
   const pg = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => bed.notifier.pids);
+  const openedUs = nowUs();
   let notifierLag: unknown = null;
   const result = await bed.fleet.measure(
     { name: `latency-${c.subscribers}-${c.rate}`, firstId, count, t0Us, periodUs },
@@ -130,8 +177,10 @@ async function latency(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: Subj
     fanout.drainSeconds * 1000,
   );
   const serverCpuMs = cpu.elapsedMs();
-  const postgresCpuMs = pg.elapsedMs();
-  const note = missing(result);
+  const postgresCpuMs = Math.max(0, pg.elapsedMs() - bed.postgresIdleMsPerSecond * ((nowUs() - openedUs) / 1e6));
+  const postgresByBackend = await byBackend(bed, pg);
+  const phaseLoad = load.finish(serverCpuMs, result.clientCpuMs);
+  const note = missing(result, phaseLoad);
   const base = { scenario: 'fanout', case: `${c.subscribers} subs, ${c.rate} ev/s`, subject, run, unit: 'ms', note };
   const detail = {
     events: count,
@@ -141,6 +190,9 @@ async function latency(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: Subj
     serverCpuMs,
     serverCpuPerDeliveryUs: (serverCpuMs * 1000) / result.deliveries,
     postgresCpuPerEventUs: (postgresCpuMs * 1000) / count,
+    postgresIdleMsPerSecond: bed.postgresIdleMsPerSecond,
+    postgresByBackend,
+    ...phaseLoad,
     clientCpuMs: result.clientCpuMs,
     notifierLagMs: notifierLag,
     latency: result.latency,
@@ -149,59 +201,85 @@ async function latency(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: Subj
   ctx.results.record({ ...base, figure: 'NOTIFY-to-client latency p50', value: l?.count ? l.p50 : null, detail });
   ctx.results.record({ ...base, figure: 'NOTIFY-to-client latency p99', value: l?.count ? l.p99 : null, detail });
   ctx.results.record({ ...base, figure: 'NOTIFY-to-client latency max', value: l?.count ? l.max : null, detail });
+  if (result.complete) {
+    ctx.results.record({ ...base, figure: 'server CPU per delivered message', unit: 'µs', value: detail.serverCpuPerDeliveryUs });
+    ctx.results.record({ ...base, figure: 'Postgres CPU per event', unit: 'µs', value: detail.postgresCpuPerEventUs });
+  }
   progress(
     `  ${subject} ${c.subscribers} subs ${c.rate} ev/s r${run}: p50 ${l?.p50} ms, p99 ${l?.p99} ms, max ${l?.max} ms, ${((100 * result.deliveries) / result.expected).toFixed(1)}% delivered`,
   );
 }
 
-async function measureSize(ctx: BenchContext, kind: ServerKind, size: number, run: number, ids: IdRanges, template: string): Promise<void> {
+async function measureSize(
+  ctx: BenchContext,
+  kind: ServerKind,
+  size: number,
+  run: number,
+  ids: IdRanges,
+  template: string,
+  small: LatencyCase[],
+): Promise<void> {
   const { fanout } = ctx.plan;
-  const full = fanout.sizes.includes(size);
   const cases = fanout.latency.filter((c) => c.subscribers === size).sort((a, b) => a.rate - b.rate);
   const label = `fanout-${kind}-n${size}-r${run}`;
-  const open = () => openBed(ctx, { kind, transport: 'ws', subscribers: size, label, template, ids, measureMemory: full });
+  const onSmallFleet = small.length
+    ? async (smallBed: Bed) => {
+        // Unmeasured warm-up, so the first latency phase does not pay for code paths compiling.
+        await smallBed.notifier.burst('build_started', ids.take(50), 50);
+        for (const c of small) {
+          await settle(smallBed.target.server.pid, { capMs: 5_000 });
+          await latency(ctx, smallBed, ids, kind, c, run);
+        }
+      }
+    : undefined;
+  const open = (first: boolean) =>
+    openBed(ctx, {
+      kind,
+      transport: 'ws',
+      subscribers: size,
+      label,
+      template,
+      ids,
+      measureMemory: true,
+      onSmallFleet: first ? onSmallFleet : undefined,
+    });
   progress(`fanout ${kind}, ${size} subscribers, run ${run}`);
-  let bed = await open();
+  let bed = await open(true);
   try {
     const base = { scenario: 'fanout', case: `${size} subs`, subject: kind, run };
-    if (full) {
-      ctx.results.record({
-        ...base,
-        figure: 'connect-and-subscribe time (WS)',
-        unit: 'ms',
-        value: bed.subscribedMs,
-        detail: { socketsOpenMs: bed.connectMs },
-      });
-      const m = bed.memory!;
-      const note = m.settled ? undefined : 'server not quiet when read';
-      ctx.results.record({
-        ...base,
-        figure: 'memory per idle WS subscriber (RSS)',
-        unit: 'KB',
-        value: m.rssPerSubscriber / 1024,
-        note,
-        detail: { ...m },
-      });
-      ctx.results.record({
-        ...base,
-        figure: 'memory per idle WS subscriber (heap+external)',
-        unit: 'KB',
-        value: m.heapPerSubscriber / 1024,
-        note,
-      });
-      progress(
-        `  ${kind} ${size} subs r${run}: subscribed in ${Math.round(bed.subscribedMs)} ms, ${(m.rssPerSubscriber / 1024).toFixed(1)} KB RSS per idle subscriber`,
-      );
-      await throughput(ctx, bed, ids, kind, size, run);
-    } else {
-      // Unmeasured warm-up, so the first latency phase does not pay for code paths compiling.
-      await bed.notifier.burst('build_started', ids.take(50), 50);
-    }
+    ctx.results.record({
+      ...base,
+      figure: 'connect-and-subscribe time (WS)',
+      unit: 'ms',
+      value: bed.subscribedMs,
+      detail: { socketsOpenMs: bed.connectMs },
+    });
+    const m = bed.memory!;
+    const note = m.settled ? undefined : 'server not quiet when read';
+    ctx.results.record({
+      ...base,
+      figure: 'memory per idle WS subscriber (RSS)',
+      unit: 'KB',
+      value: m.rssPerSubscriber / 1024,
+      note,
+      detail: { ...m },
+    });
+    ctx.results.record({
+      ...base,
+      figure: 'memory per idle WS subscriber (heap+external)',
+      unit: 'KB',
+      value: m.heapPerSubscriber / 1024,
+      note,
+    });
+    progress(
+      `  ${kind} ${size} subs r${run}: subscribed in ${Math.round(bed.subscribedMs)} ms, ${(m.rssPerSubscriber / 1024).toFixed(1)} KB RSS per idle subscriber`,
+    );
+    await throughput(ctx, bed, ids, kind, size, run);
     for (const c of cases) {
-      if (!(await settle(bed.target.server.pid, { capMs: 5_000 }))) {
+      if (!(await settle(bed.target.server.pid, { capMs: 3_000 }))) {
         progress(`  ${kind} still busy after the previous phase: restarting it with a fresh fleet`);
         await bed.close();
-        bed = await open();
+        bed = await open(false);
       }
       await latency(ctx, bed, ids, kind, c, run);
     }
@@ -217,11 +295,14 @@ export const fanout: Scenario = {
   async run(ctx) {
     const template = await ctx.fanoutTemplate();
     const ids = new IdRanges(ctx.plan.fanout.builds);
-    const sizes = [...new Set([...ctx.plan.fanout.latency.map((c) => c.subscribers), ...ctx.plan.fanout.sizes])].sort((a, b) => a - b);
-    for (const size of sizes) {
+    const sizes = [...ctx.plan.fanout.sizes].sort((a, b) => a - b);
+    const small = ctx.plan.fanout.latency.filter((c) => c.subscribers === WARM_SUBSCRIBERS).sort((a, b) => a.rate - b.rate);
+    const unplaced = ctx.plan.fanout.latency.filter((c) => c.subscribers !== WARM_SUBSCRIBERS && !sizes.includes(c.subscribers));
+    if (unplaced.length) throw new Error(`latency cases at sizes the plan does not open: ${unplaced.map((c) => c.subscribers).join(', ')}`);
+    for (const [i, size] of sizes.entries()) {
       for (let run = 1; run <= ctx.plan.runs; run++) {
         for (const kind of ctx.plan.servers) {
-          await measureSize(ctx, kind, size, run, ids, template).catch((error: Error) =>
+          await measureSize(ctx, kind, size, run, ids, template, i === 0 ? small : []).catch((error: Error) =>
             ctx.warn(`fanout ${kind} ${size} subs run ${run} failed: ${error.message}`),
           );
         }

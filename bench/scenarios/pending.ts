@@ -12,6 +12,8 @@
  */
 import { walkPages } from '../clients/graphql.js';
 import { summarizeMs } from '../support/histogram.js';
+import { availableParallelism } from 'node:os';
+import { crowdedNote, PhaseLoad } from '../support/load.js';
 import { CpuWindow } from '../support/proc.js';
 import { progress } from '../support/progress.js';
 import type { BenchContext, Scenario } from './scenario.js';
@@ -32,15 +34,17 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', 5);
     const base = { scenario: 'pending', subject: 'gateway' as const, run };
 
+    let load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     let cpu = new CpuWindow(target.server.pid);
     const walk = await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.pendingPages);
     const sequentialCpuMs = cpu.elapsedMs();
+    const sequentialLoad = load.finish(sequentialCpuMs, 0);
     const pages = walk.ms.length;
     const sequential = summarizeMs(walk.ms);
     const edges = walk.edges.reduce((a, b) => a + b, 0);
     const seqCase = `50 a page, ${pages} pages in a row`;
     const expected = Math.min(history.pending, history.pendingPages * 50);
-    const note = edges < expected ? `only ${edges} of ${expected} pending builds seen` : undefined;
+    const note = crowdedNote(sequentialLoad, edges < expected ? `only ${edges} of ${expected} pending builds seen` : undefined);
     ctx.results.record({
       ...base,
       case: seqCase,
@@ -67,6 +71,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       note,
     });
 
+    load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     cpu = new CpuWindow(target.server.pid);
     const started = performance.now();
     const walks = await Promise.all(
@@ -76,6 +81,8 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     );
     const seconds = (performance.now() - started) / 1000;
     const concurrentCpuMs = cpu.elapsedMs();
+    const concurrentLoad = load.finish(concurrentCpuMs, 0);
+    const conNote = crowdedNote(concurrentLoad);
     const all = walks.flatMap((w) => w.ms);
     const concurrent = summarizeMs(all);
     const conCase = `50 a page, ${history.concurrentClients} clients`;

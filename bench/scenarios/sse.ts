@@ -4,7 +4,7 @@
  * cursor plugin), plain yoga (yoga's own SSE) and the floor (a bare `http`
  * server writing SSE frames), one HTTP connection per subscription.
  *
- * Contract: as for WebSocket (see bed.ts): a warm-up fleet in the baseline,
+ * Contract: as for WebSocket (see bed.ts): a small fleet in the baseline,
  * every subscription proven live by a probe event, garbage collected before
  * both readings; each size, run and server on a fresh server process.
  */

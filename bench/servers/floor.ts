@@ -1,7 +1,7 @@
 /**
  * The raw floor: the least this stack can do to serve the fan-out
  * subscription. One `pg` client LISTENs on build_started; per notification a
- * second client loads the row with one statement (builds joined to jobsets),
+ * second client loads the row with one prepared statement (builds joined to jobsets),
  * the result is serialised once, and every subscriber gets those bytes,
  * wrapped in its graphql-ws `next` frame (a `ws` server speaking just enough
  * of the graphql-transport-ws protocol: init/ack, ping/pong,
@@ -38,7 +38,7 @@ runServerChild(async (connectionString) => {
     const buildId = Number(message.payload);
     loading = loading.then(
       async () => {
-        const { rows: found } = await rows.query<FanoutRow>(ROW_SQL, [buildId]);
+        const { rows: found } = await rows.query<FanoutRow>({ name: 'floorRow', text: ROW_SQL, values: [buildId] });
         const payload = buildStartedPayload(buildId, found[0] ?? null);
         for (const [socket, subscriptions] of wsSubscribers) {
           for (const prefix of subscriptions.values()) socket.send(prefix + payload + '}');

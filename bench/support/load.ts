@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { sleep } from './clock.js';
+import { ClusterCpuWindow } from './proc.js';
 
 function totals(): { busy: number; all: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -42,4 +43,42 @@ export async function idleLoad(cores: number): Promise<number> {
   const window = new MachineLoad();
   await sleep(1000);
   return window.busyCores(cores);
+}
+
+/**
+ * The machine's load during one phase, split into the bench's own CPU (the
+ * server and clients as measured by the caller, Postgres, this orchestrator)
+ * and everything else: `foreignCores` is what other processes took from the
+ * two cores while the phase ran.
+ */
+export class PhaseLoad {
+  private readonly machine = new MachineLoad();
+  private readonly postgres: ClusterCpuWindow;
+  private readonly self = process.cpuUsage();
+
+  constructor(
+    private readonly cores: number,
+    postmasterPid: number,
+  ) {
+    this.postgres = new ClusterCpuWindow(postmasterPid, () => []);
+  }
+
+  /** Busy cores overall and by others, given the server's and clients' CPU (ms) in the phase. */
+  finish(serverMs: number, clientMs: number): { machineCores: number; foreignCores: number } {
+    const seconds = this.machine.seconds;
+    const machineCores = this.machine.busyCores(this.cores);
+    const self = process.cpuUsage(this.self);
+    const ours = serverMs + clientMs + this.postgres.elapsedMs() + (self.user + self.system) / 1000;
+    return { machineCores, foreignCores: Math.max(0, machineCores - ours / 1000 / seconds) };
+  }
+}
+
+/** Other processes taking this many cores during a phase make its figures suspect. */
+export const FOREIGN_CORES = 0.3;
+
+/** `note`, with a word about other processes' load when they took `FOREIGN_CORES` or more. */
+export function crowdedNote(load: { foreignCores: number }, note?: string): string | undefined {
+  const parts = note ? [note] : [];
+  if (load.foreignCores >= FOREIGN_CORES) parts.push(`other processes used ${load.foreignCores.toFixed(2)} cores meanwhile`);
+  return parts.length ? parts.join('; ') : undefined;
 }

@@ -113,6 +113,11 @@ export class Notifier {
     }
   }
 
+  /** Runs a query of the bench's own (not a notification) on the first connection, between sends. */
+  async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.clients[0]!.query<R>(text, values);
+  }
+
   /** Closes every connection. */
   async close(): Promise<void> {
     await Promise.allSettled(this.clients.map((c) => c.end()));

@@ -114,6 +114,19 @@ export class ClusterCpuWindow {
     this.start = clusterCpu(postmasterPid);
   }
 
+  /** CPU since the window opened per live child (excluded backends left out), ms. */
+  byPid(): Map<number, number> {
+    const end = clusterCpu(this.postmasterPid);
+    const excluded = new Set(this.excluded());
+    const out = new Map<number, number>();
+    for (const [pid, ms] of end.perPid) {
+      if (excluded.has(pid)) continue;
+      const used = ms - (this.start.perPid.get(pid) ?? 0);
+      if (used > 0) out.set(pid, used);
+    }
+    return out;
+  }
+
   /** CPU since the window opened, ms, without the excluded backends. */
   elapsedMs(): number {
     const end = clusterCpu(this.postmasterPid);

@@ -12,9 +12,9 @@ import { cpuMs } from './proc.js';
 
 /** Options of `settle`. */
 export interface SettleOptions {
-  /** @default 500 */
+  /** @default 250 */
   windowMs?: number;
-  /** @default 0.05 // 5% of a core */
+  /** @default 0.08 // 8% of a core: 2 ticks of /proc in a 250 ms window */
   busyFraction?: number;
   /** @default 5_000 */
   capMs?: number;
@@ -22,8 +22,8 @@ export interface SettleOptions {
 
 /** Resolves whether `pid` went quiet; see the module contract. */
 export async function settle(pid: number, options: SettleOptions = {}): Promise<boolean> {
-  const windowMs = options.windowMs ?? 500;
-  const busy = options.busyFraction ?? 0.05;
+  const windowMs = options.windowMs ?? 250;
+  const busy = options.busyFraction ?? 0.08;
   const deadline = Date.now() + (options.capMs ?? 5_000);
   let before = cpuMs(pid);
   while (before !== null) {
