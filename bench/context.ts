@@ -10,6 +10,7 @@
  * stops. Stopping a server that is still busy (a backlog of deliveries) kills
  * it rather than waiting for it to drain.
  */
+import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import type { Plan } from './plan.js';
 import type { Results } from './report.js';
@@ -18,12 +19,15 @@ import type { BenchContext, ServerOnDatabase } from './scenarios/scenario.js';
 import type { BenchPostgres } from './support/postgres.js';
 import { progress, warn } from './support/progress.js';
 import { makePending, seedHydra } from './support/seed.js';
+import { QuietGate } from './support/load.js';
 import { settle } from './support/settle.js';
 
 /** A `BenchContext` plus what the orchestrator reads back at the end. */
 export interface OrchestratorContext extends BenchContext {
   /** Every server started in this run, in order. */
   readonly launched: ServerHandle[];
+  /** ms spent waiting for a quiet machine. */
+  readonly quietWaitedMs: number;
 }
 
 /** Makes the context of one run. */
@@ -34,6 +38,7 @@ export function createContext(plan: Plan, postgres: BenchPostgres, results: Resu
     return () => (made ??= make());
   };
   let serial = 0;
+  const gate = new QuietGate(availableParallelism(), plan.quiet.perWaitSeconds * 1000, plan.quiet.budgetSeconds * 1000);
   return {
     plan,
     postgres,
@@ -86,6 +91,12 @@ export function createContext(plan: Plan, postgres: BenchPostgres, results: Resu
     warn(message) {
       warn(message);
       results.warning(message);
+    },
+    async quiet() {
+      await gate.wait((busy) => progress(`  waiting for a quieter machine (others keep ${busy.toFixed(2)} cores busy)`));
+    },
+    get quietWaitedMs() {
+      return gate.spent;
     },
   };
 }

@@ -24,6 +24,8 @@ export interface Plan {
   servers: ServerKind[];
   /** Only these scenarios (by name), or all. */
   only: string[] | null;
+  /** Before each measured phase, wait at most `perWaitSeconds` for other processes to leave the machine quiet; `budgetSeconds` in all. */
+  quiet: { perWaitSeconds: number; budgetSeconds: number };
   fanout: {
     /** Queued builds in the fan-out database; events name them by id. */
     builds: number;
@@ -71,13 +73,14 @@ export interface Plan {
 }
 
 /** The plan for `full` or `quick` mode. */
-export function makePlan(mode: 'full' | 'quick', only: string[] | null): Plan {
+export function makePlan(mode: 'full' | 'quick', only: string[] | null, quietWait = true): Plan {
   const quick = mode === 'quick';
   return {
     mode,
     runs: 2,
     servers: ['floor', 'gateway', 'yoga'],
     only,
+    quiet: quietWait ? { perWaitSeconds: quick ? 5 : 20, budgetSeconds: quick ? 30 : 300 } : { perWaitSeconds: 0, budgetSeconds: 0 },
     fanout: {
       builds: 100_000,
       sizes: quick ? [1_000] : [1_000, 5_000, 10_000],
@@ -116,7 +119,7 @@ export function makePlan(mode: 'full' | 'quick', only: string[] | null): Plan {
       ackClients: 16,
       ackBatch: 1_000,
       ackPoolSingle: quick ? 10_000 : 20_000,
-      ackPoolBatched: quick ? 40_000 : 150_000,
+      ackPoolBatched: quick ? 40_000 : 200_000,
     },
   };
 }

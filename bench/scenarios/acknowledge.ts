@@ -52,6 +52,7 @@ async function drive(
     cpuMs: 0,
     load: { machineCores: 0, foreignCores: 0 },
   };
+  await ctx.quiet();
   const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
   const cpu = new CpuWindow(pid);
   const started = performance.now();
@@ -83,7 +84,8 @@ function record(ctx: BenchContext, run: number, caseName: string, outcome: Outco
   const others = Object.entries(outcome.other);
   const notes = [];
   if (others.length) notes.push(`other outcomes: ${others.map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  if (outcome.exhausted) notes.push(`pool of pending builds used up after ${outcome.seconds.toFixed(1)} s`);
+  if (outcome.exhausted)
+    notes.push(`its pool of pending builds was used up after ${outcome.seconds.toFixed(1)} s (the rate is over that time)`);
   const latency = summarizeMs(outcome.latencies);
   const note = crowdedNote(outcome.load, notes.length ? notes.join('; ') : undefined);
   ctx.results.record({

@@ -51,6 +51,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     const received = listener.waitForEvent('received', history.burstTimeoutSeconds * 1000);
     received.catch(() => {});
 
+    await ctx.quiet();
     const rss: [number, number][] = [];
     const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     const gatewayCpu = new CpuWindow(pid);

@@ -36,6 +36,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     const url = target.server.url;
     const journalRows = await reader.rows();
     await walkPages(url, EVENTS_PAGE, 'events', 5);
+    await ctx.quiet();
     await resetStatements(reader.client);
     const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     const cpu = new CpuWindow(target.server.pid);

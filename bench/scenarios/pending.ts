@@ -34,6 +34,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', 5);
     const base = { scenario: 'pending', subject: 'gateway' as const, run };
 
+    await ctx.quiet();
     let load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     let cpu = new CpuWindow(target.server.pid);
     const walk = await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.pendingPages);
@@ -71,6 +72,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       note,
     });
 
+    await ctx.quiet();
     load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     cpu = new CpuWindow(target.server.pid);
     const started = performance.now();

@@ -62,6 +62,7 @@ export async function deliverBurst(
   deadlineMs: number,
 ): Promise<Burst> {
   const firstId = ids.take(events);
+  await ctx.quiet();
   const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
   const cpu = new CpuWindow(bed.target.server.pid);
   const pg = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => bed.notifier.pids);
@@ -114,6 +115,7 @@ export async function measureLatency(
   const count = Math.max(1, Math.round(c.rate * fanout.latencySendSeconds));
   const periodUs = 1e6 / c.rate;
   const firstId = ids.take(count);
+  await ctx.quiet();
   const t0Us = nowUs() + 200_000;
   const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
   const cpu = new CpuWindow(bed.target.server.pid);

@@ -43,6 +43,11 @@ export interface BenchContext {
   startServer(kind: ServerKind, label: string, from: { template: string } | { existing: string }): Promise<ServerOnDatabase>;
   /** Records a warning in the report and on stderr. */
   warn(message: string): void;
+  /**
+   * Waits (within the plan's limits) until other processes leave the machine
+   * quiet; call it right before a measured phase, while the bench is idle.
+   */
+  quiet(): Promise<void>;
 }
 
 /** A group of figures. */

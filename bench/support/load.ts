@@ -82,3 +82,42 @@ export function crowdedNote(load: { foreignCores: number }, note?: string): stri
   if (load.foreignCores >= FOREIGN_CORES) parts.push(`other processes used ${load.foreignCores.toFixed(2)} cores meanwhile`);
   return parts.length ? parts.join('; ') : undefined;
 }
+
+/**
+ * Waits, before a measured phase, until the machine is quiet: while the
+ * bench itself is idle, anything busy is someone else. Each wait lasts at
+ * most `perWaitMs`, and all waits together at most `budgetMs` (then phases
+ * run whatever the load, and say so through `PhaseLoad`).
+ */
+export class QuietGate {
+  private spentMs = 0;
+
+  constructor(
+    private readonly cores: number,
+    private readonly perWaitMs: number,
+    private readonly budgetMs: number,
+    private readonly threshold = 0.25,
+  ) {}
+
+  /** Resolves once a 500 ms window had fewer than `threshold` busy cores, or the wait or budget ran out; returns the ms waited. */
+  async wait(onWaiting: (busy: number) => void = () => {}): Promise<number> {
+    const started = performance.now();
+    let told = false;
+    while (this.spentMs + (performance.now() - started) < this.budgetMs && performance.now() - started < this.perWaitMs) {
+      const window = new MachineLoad();
+      await sleep(500);
+      const busy = window.busyCores(this.cores);
+      if (busy < this.threshold) break;
+      if (!told) onWaiting(busy);
+      told = true;
+    }
+    const waited = performance.now() - started;
+    this.spentMs += waited;
+    return waited;
+  }
+
+  /** ms spent waiting so far. */
+  get spent(): number {
+    return this.spentMs;
+  }
+}
