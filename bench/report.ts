@@ -93,7 +93,13 @@ export function renderTable(results: Results, runs: number): string {
   const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
   const render = (l: string[]) => `| ${l.map((v, c) => v.padEnd(widths[c]!)).join(' | ')} |`;
   const out = [render(lines[0]!), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...lines.slice(1).map(render)];
-  const notes = results.measurements.filter((m) => m.note).map((m) => `* ${m.subject} r${m.run}, ${m.figure} (${m.case}): ${m.note}`);
+  // One line per subject, run, case and note, naming the figures it concerns.
+  const grouped = new Map<string, string[]>();
+  for (const m of results.measurements.filter((x) => x.note)) {
+    const key = `${m.subject} r${m.run}, ${m.case}: ${m.note}`;
+    grouped.set(key, [...(grouped.get(key) ?? []), m.figure]);
+  }
+  const notes = [...grouped].map(([key, figures]) => `* ${key} (${figures.join('; ')})`);
   return [...out, ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 

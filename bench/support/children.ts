@@ -4,7 +4,8 @@
  * can be read on its own.
  *
  * Contract: `spawnChild` forks a TypeScript entry under `tsx` with
- * `--expose-gc`, pipes its stdout and stderr into a log file (and keeps the
+ * `--expose-gc` and `--trace-deprecation` (a deprecation warning in a
+ * server's log comes with the stack that caused it), pipes its stdout and stderr into a log file (and keeps the
  * last lines in memory), and speaks the request/reply protocol of `ipc.ts`
  * with a deadline on every request. Every child ever spawned is in one
  * registry: `killAllChildren` (also run on process exit and by the
@@ -164,7 +165,7 @@ export interface SpawnOptions {
 export function spawnChild(options: SpawnOptions): Child {
   const entry = fileURLToPath(new URL(`../${options.entry}`, import.meta.url));
   const processHandle = fork(entry, [], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: ['--import', 'tsx', '--expose-gc', '--trace-deprecation'],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
