@@ -102,6 +102,7 @@ function record(ctx: BenchContext, run: number, caseName: string, outcome: Outco
       seconds: outcome.seconds,
       callLatency: latency,
       gatewayCpuPerAckMs: outcome.cpuMs / outcome.acknowledged,
+      ...outcome.load,
     },
   });
   ctx.results.record({

@@ -53,7 +53,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       unit: 'ms',
       value: sequential.p50,
       note,
-      detail: { pages, edges, latency: sequential },
+      detail: { pages, edges, latency: sequential, ...sequentialLoad },
     });
     ctx.results.record({
       ...base,
@@ -94,15 +94,24 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       figure: 'pendingBuildFinished page latency p50',
       unit: 'ms',
       value: concurrent.p50,
-      detail: { pages: all.length, latency: concurrent },
+      note: conNote,
+      detail: { pages: all.length, latency: concurrent, ...concurrentLoad },
     });
-    ctx.results.record({ ...base, case: conCase, figure: 'pendingBuildFinished page latency p99', unit: 'ms', value: concurrent.p99 });
+    ctx.results.record({
+      ...base,
+      case: conCase,
+      figure: 'pendingBuildFinished page latency p99',
+      unit: 'ms',
+      value: concurrent.p99,
+      note: conNote,
+    });
     ctx.results.record({
       ...base,
       case: conCase,
       figure: 'pendingBuildFinished: gateway CPU per page',
       unit: 'ms',
       value: concurrentCpuMs / all.length,
+      note: conNote,
     });
     ctx.results.record({
       ...base,
@@ -110,6 +119,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       figure: 'pendingBuildFinished pages per second',
       unit: '/s',
       value: all.length / seconds,
+      note: conNote,
     });
     progress(
       `  pending r${run}: in a row p50 ${sequential.p50} ms p99 ${sequential.p99} ms ${(sequentialCpuMs / pages).toFixed(2)} ms CPU/page; ${history.concurrentClients} clients p99 ${concurrent.p99} ms, ${Math.round(all.length / seconds)} pages/s`,
