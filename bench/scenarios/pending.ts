@@ -1,0 +1,143 @@
+/**
+ * The pending backlog (gateway alone): `pendingBuildFinished(first: 50)`
+ * over the history database (`plan.history.builds` builds, of which
+ * `plan.history.pending` are pending in Hydra's column).
+ *
+ * Contract: each run starts a fresh gateway, warms up with a few pages, then
+ * walks `pendingPages` pages one after the other (200 × 50 = the whole
+ * backlog of 10,000), and then has `concurrentClients` clients each walk
+ * `concurrentPagesEach` pages at once. Recorded: page round trips (p50, p99,
+ * max), the gateway's CPU per page (/proc) and, concurrently, pages per
+ * second. The backlog is read only; `acknowledge` runs after this.
+ */
+import { walkPages } from '../clients/graphql.js';
+import { summarizeMs } from '../support/histogram.js';
+import { availableParallelism } from 'node:os';
+import { crowdedNote, PhaseLoad } from '../support/load.js';
+import { CpuWindow } from '../support/proc.js';
+import { progress } from '../support/progress.js';
+import type { BenchContext, Scenario } from './scenario.js';
+
+/** The page query, the README's example fields. */
+export const PENDING_PAGE = `query ($after: String) {
+  pendingBuildFinished(first: 50, after: $after) {
+    edges { cursor pendingSince node { id job buildStatus } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+async function runOnce(ctx: BenchContext, database: string, run: number): Promise<void> {
+  const { history } = ctx.plan;
+  const target = await ctx.startServer('gateway', `pending-gateway-r${run}`, { existing: database });
+  try {
+    const url = target.server.url;
+    await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', 5);
+    const base = { scenario: 'pending', subject: 'gateway' as const, run };
+
+    await ctx.quiet();
+    let load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
+    let cpu = new CpuWindow(target.server.pid);
+    const walk = await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.pendingPages);
+    const sequentialCpuMs = cpu.elapsedMs();
+    const sequentialLoad = load.finish(sequentialCpuMs, 0);
+    const pages = walk.ms.length;
+    const sequential = summarizeMs(walk.ms);
+    const edges = walk.edges.reduce((a, b) => a + b, 0);
+    const seqCase = `50 a page, ${pages} pages in a row`;
+    const expected = Math.min(history.pending, history.pendingPages * 50);
+    const note = crowdedNote(sequentialLoad, edges < expected ? `only ${edges} of ${expected} pending builds seen` : undefined);
+    ctx.results.record({
+      ...base,
+      case: seqCase,
+      figure: 'pendingBuildFinished page latency p50',
+      unit: 'ms',
+      value: sequential.p50,
+      note,
+      detail: { pages, edges, latency: sequential, ...sequentialLoad },
+    });
+    ctx.results.record({
+      ...base,
+      case: seqCase,
+      figure: 'pendingBuildFinished page latency p99',
+      unit: 'ms',
+      value: sequential.p99,
+      note,
+    });
+    ctx.results.record({
+      ...base,
+      case: seqCase,
+      figure: 'pendingBuildFinished: gateway CPU per page',
+      unit: 'ms',
+      value: sequentialCpuMs / pages,
+      note,
+    });
+
+    await ctx.quiet();
+    load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
+    cpu = new CpuWindow(target.server.pid);
+    const started = performance.now();
+    const walks = await Promise.all(
+      Array.from({ length: history.concurrentClients }, () =>
+        walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.concurrentPagesEach),
+      ),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const concurrentCpuMs = cpu.elapsedMs();
+    const concurrentLoad = load.finish(concurrentCpuMs, 0);
+    const conNote = crowdedNote(concurrentLoad);
+    const all = walks.flatMap((w) => w.ms);
+    const concurrent = summarizeMs(all);
+    const conCase = `50 a page, ${history.concurrentClients} clients`;
+    ctx.results.record({
+      ...base,
+      case: conCase,
+      figure: 'pendingBuildFinished page latency p50',
+      unit: 'ms',
+      value: concurrent.p50,
+      note: conNote,
+      detail: { pages: all.length, latency: concurrent, ...concurrentLoad },
+    });
+    ctx.results.record({
+      ...base,
+      case: conCase,
+      figure: 'pendingBuildFinished page latency p99',
+      unit: 'ms',
+      value: concurrent.p99,
+      note: conNote,
+    });
+    ctx.results.record({
+      ...base,
+      case: conCase,
+      figure: 'pendingBuildFinished: gateway CPU per page',
+      unit: 'ms',
+      value: concurrentCpuMs / all.length,
+      note: conNote,
+    });
+    ctx.results.record({
+      ...base,
+      case: conCase,
+      figure: 'pendingBuildFinished pages per second',
+      unit: '/s',
+      value: all.length / seconds,
+      note: conNote,
+    });
+    progress(
+      `  pending r${run}: in a row p50 ${sequential.p50} ms p99 ${sequential.p99} ms ${(sequentialCpuMs / pages).toFixed(2)} ms CPU/page; ${history.concurrentClients} clients p99 ${concurrent.p99} ms, ${Math.round(all.length / seconds)} pages/s`,
+    );
+  } finally {
+    await target.stop();
+  }
+}
+
+/** The pending-page scenario; see the module contract. */
+export const pending: Scenario = {
+  name: 'pending',
+  title: 'pendingBuildFinished(first: 50) pages over the pending backlog',
+  async run(ctx) {
+    const database = await ctx.historyDatabase();
+    for (let run = 1; run <= ctx.plan.runs; run++) {
+      progress(`pending run ${run}`);
+      await runOnce(ctx, database, run).catch((error: Error) => ctx.warn(`pending run ${run} failed: ${error.message}`));
+    }
+  },
+};
