@@ -15,7 +15,17 @@ import { runServerChild } from './child.js';
 runServerChild(async (connectionString) => {
   // Subscribers and readers come without a token, as the embedded demo allows; the orchestrator's
   // acknowledgements carry an admin token, as a service's would.
-  const gateway = await startGateway({ connectionString, host: '127.0.0.1', port: 0, log: createLog('info'), anonymous: 'read' });
+  // Its limits per client are for one machine's worth of subscribers from one address, as an operator
+  // expecting this load would set them (HNG_MAX_SOCKETS_PER_TOKEN and the like).
+  const many = 1_000_000;
+  const gateway = await startGateway({
+    connectionString,
+    host: '127.0.0.1',
+    port: 0,
+    log: createLog('info'),
+    anonymous: 'read',
+    limits: { maxSocketsPerToken: many, maxSseStreamsPerToken: many, maxPendingPerAddress: many, maxSubscriptionsPerSocket: 10_000 },
+  });
   const { token } = await gateway.tokens.create({ name: `bench-${process.pid}`, scope: 'admin' });
   return { url: gateway.url, token, close: () => gateway.close() };
 });
