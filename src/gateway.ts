@@ -358,7 +358,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
     throw new StartupError(`cannot serve on ${options.host}:${options.port}: ${error.message}`);
   });
-  log.info('gateway ready', { url: http.url });
+  // The database as the log may show it: the logger masks its password.
+  log.info('gateway ready', { url: http.url, database: options.connectionString, instance });
 
   return {
     url: http.url,

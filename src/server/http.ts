@@ -116,7 +116,9 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       debug: (...args) => log.debug(String(args[0])),
       info: (...args) => log.info(String(args[0])),
       warn: (...args) => log.warn(String(args[0])),
-      error: (...args) => log.error(String(args[0]), { detail: args[1] instanceof Error ? args[1].message : undefined }),
+      // yoga logs an unexpected error (masked for the client) as the Error itself: its stack at debug.
+      error: (...args) =>
+        args[0] instanceof Error ? log.error('operation failed', { error: args[0] }) : log.error(String(args[0]), { detail: args[1] }),
     },
   });
 
@@ -156,7 +158,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
   };
   const server = createServer((req, res) => {
     serve(req, res).catch((error: Error) => {
-      log.error('request failed', { error: error.message });
+      log.error('request failed', { error });
       if (!res.headersSent) send(res, 500, 'Internal Server Error');
       else res.destroy();
     });
