@@ -482,7 +482,7 @@ async function subscribed(url: string, n: number, timeoutMs = 10_000): Promise<v
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const metrics = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
-    const active = Number(/^hng_subscriptions (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    const active = [...metrics.matchAll(/^hng_subscriptions\{transport="\w+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
     if (active >= n) return;
     if (Date.now() > deadline) throw new Error(`${n} subscriptions not registered within ${timeoutMs} ms (${active})`);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -315,6 +315,7 @@ describe('missing rows and malformed payloads', () => {
       hasRecord(gateway.logs, 'dropped malformed notification', { level: 'warn', channel: 'build_queued', payload: 'not-a-number' }),
     ).toBe(true);
     const metrics = await (await fetch(gateway.url.replace('/graphql', '/metrics'))).text();
-    expect(metrics).toContain(`notify_event_error_total{channel="build_queued"} ${errorsBefore + 2}`);
+    // hydra-notify's name, without `_total`.
+    expect(metrics).toContain(`\nnotify_event_error{channel="build_queued"} ${errorsBefore + 2}\n`);
   });
 });

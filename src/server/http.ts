@@ -36,6 +36,8 @@ import type { Log } from '../log.js';
 import { authenticate, presentedToken } from './authenticate.js';
 import { type AccessPolicy, hostAllowed, isSimpleBody } from './policy.js';
 import { type DocumentLimits, useDocumentLimits } from './limits.js';
+import { useDeliveryMetrics } from './deliveries.js';
+import type { GatewayMetrics } from './metrics.js';
 import { lastEventId, useSseCursors } from './sse.js';
 import { startWebSockets, type WsLimits } from './ws.js';
 
@@ -57,8 +59,8 @@ export interface HttpOptions {
   healthy: () => boolean;
   /** Answers `/readyz`: the pool answers and LISTEN is verified by a round trip; the reason when not. */
   ready: () => Promise<string | null>;
-  /** The Prometheus text of `/metrics`, and its content type. */
-  metrics: () => Promise<{ contentType: string; body: string }>;
+  /** `/metrics`, and the counts of subscriptions and deliveries. */
+  metrics: GatewayMetrics;
   log: Log;
 }
 
@@ -101,7 +103,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     graphqlEndpoint: '/graphql',
     context: ({ request, principal, transport }) =>
       options.context({ principal: principal!, transport: transport ?? null, resumeAfter: lastEventId(request as Request | undefined) }),
-    plugins: [useDocumentLimits(limits), useSseCursors(options.sessions)],
+    plugins: [useDocumentLimits(limits), useSseCursors(options.sessions), useDeliveryMetrics(options.metrics)],
     cors: (request) => {
       const origin = request.headers.get('origin');
       return origin && policy.corsOrigins.includes(origin)
@@ -131,7 +133,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       return problem === null ? send(res, 200, 'ready') : send(res, 503, `not ready: ${problem}`);
     }
     if (path === '/metrics') {
-      const { contentType, body } = await options.metrics();
+      const { contentType, body } = await options.metrics.render();
       return send(res, 200, body.trimEnd(), { 'content-type': contentType });
     }
     if (path === '/') return send(res, 302, 'see /graphql', { location: '/graphql' });
