@@ -88,6 +88,8 @@ export const VARIABLES = z.object({
   HNG_POOL_SIZE: int(1, 1_000).default(10),
   /** `debug`, `info`, `warn` or `error`. @default 'info' */
   HNG_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** `json` (one object a line), `pretty` (for a person), or `auto`: pretty when stderr is a terminal, JSON otherwise. @default 'auto' */
+  HNG_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /** What clients without a token may do: `none` or `read`. @default 'read' with the embedded database, 'none' with DATABASE_URL */
   HNG_ANONYMOUS: z.enum(['none', 'read']).optional(),
   /** Origins (scheme://host[:port]) whose pages may call the gateway, comma-separated. @default '' // none */
@@ -149,6 +151,7 @@ export interface Config {
   heartbeatMs: number;
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  logFormat: 'auto' | 'json' | 'pretty';
   anonymous: 'none' | 'read';
   corsOrigins: string[];
   /** Null: the default list (loopback names, HOST, this machine's name). */
@@ -227,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatMs: v.HNG_HEARTBEAT_MS,
     shutdownGraceMs: v.HNG_SHUTDOWN_GRACE_MS,
     logLevel: v.HNG_LOG_LEVEL,
+    logFormat: v.HNG_LOG_FORMAT,
     anonymous: v.HNG_ANONYMOUS ?? (v.DATABASE_URL ? 'none' : 'read'),
     corsOrigins: v.HNG_CORS_ORIGINS,
     allowedHosts: v.HNG_ALLOWED_HOSTS ?? null,

@@ -14,6 +14,9 @@
  *   recorder again; a window nobody heard is journaled as a gap, followed by
  *   the pending build_finished recovered from Hydra's table. Subscribers stay
  *   connected throughout.
+ * - `/metrics` (server/metrics.ts) is fed here: each notification heard,
+ *   each event the live pipeline publishes, each acknowledgement's outcomes;
+ *   the rest it reads from the parts at scrape time.
  * - `close()` stops serving and ends every subscription (WebSockets with
  *   1001, so clients reconnect elsewhere) while, side by side, the recorder
  *   journals what it still holds and the LISTEN connection closes (releasing
@@ -42,7 +45,8 @@ import { Recorder } from './journal/recorder.js';
 import { Retention } from './journal/retention.js';
 import { Listener } from './listener/listener.js';
 import type { Log } from './log.js';
-import { renderMetrics } from './server/metrics.js';
+import { journalStats } from './journal/queries/stats.js';
+import { GatewayMetrics } from './server/metrics.js';
 import { type HttpLimits, startHttp } from './server/http.js';
 import { defaultAllowedHosts } from './server/policy.js';
 import type { SharedSubscriptions } from './server/shared.js';
@@ -97,6 +101,8 @@ export interface GatewayOptions {
   allowedHosts?: readonly string[] | '*';
   /** Limits on documents, bodies, sockets and streams (see DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
+  /** How long /metrics serves one read of the journal's head and the consumers' backlogs. @default 5_000 // 5 seconds */
+  metricsCacheMs?: number;
 }
 
 /** The limits of one gateway; `HNG_MAX_*` and `HNG_CONNECTION_INIT_TIMEOUT_MS` set them. */
@@ -131,6 +137,7 @@ export interface Gateway {
   server: Server;
   hub: EventHub;
   pipeline: Pipeline;
+  metrics: GatewayMetrics;
   listener: Listener;
   recorder: Recorder;
   reader: JournalReader;
@@ -204,8 +211,31 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const instance = options.instance ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const hub = new EventHub();
-  const heard = new Map<string, number>();
-  const pipeline = new Pipeline({ db: pool, log, chunkWindowMs: options.chunkWindowMs ?? 50, emit: (event) => hub.publish(event) });
+  const metrics: GatewayMetrics = new GatewayMetrics({
+    instance,
+    databaseNow: () => Date.now() + listener.clockOffsetMs,
+    listener: () => listener.status,
+    recording: () => recorder.recording,
+    pipeline: () => pipeline.stats,
+    overflows: () => hub.overflows,
+    sessions: (kind) => sessions.count(kind),
+    readerPosition: () => reader.position,
+    snapshot: async () => {
+      const [journal, backlogs] = await Promise.all([journalStats(pool), consumers.backlogs()]);
+      return { journal, consumers: backlogs };
+    },
+    cacheMs: options.metricsCacheMs,
+    log: log.child({ component: 'metrics' }),
+  });
+  const pipeline = new Pipeline({
+    db: pool,
+    log,
+    chunkWindowMs: options.chunkWindowMs ?? 50,
+    emit: (event) => {
+      hub.publish(event);
+      metrics.published(event);
+    },
+  });
   const listener: Listener = new Listener({
     connection: { connectionString: options.connectionString },
     reconnectMinMs: options.reconnectMinMs ?? 250,
@@ -220,7 +250,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return sessions.revoked(Number(payload));
       }
       if (channel === READY_CHANNEL) return readiness.get(payload)?.();
-      if (channel !== MARK_CHANNEL) heard.set(channel, (heard.get(channel) ?? 0) + 1);
+      if (channel !== MARK_CHANNEL) metrics.heard(channel);
       recorder.hear(channel, payload, receivedAt);
     },
     onListening: (info) => {
@@ -249,6 +279,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     recording: () => recorder.recording,
     reconcileEveryMs: options.reconcileEveryMs,
     maxAckBatch: limits.maxAckBatch,
+    onAcknowledged: (_consumer, results) => metrics.acknowledged(results),
   });
   const recorder = new Recorder({
     listener,
@@ -348,10 +379,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         readiness.delete(nonce);
         return ok ? null : 'a NOTIFY was not heard back on the LISTEN connection within 2 s';
       },
-      metrics: async () => ({
-        contentType: 'text/plain; version=0.0.4',
-        body: renderMetrics({ heard, pipeline: pipeline.stats, listener: listener.status, hub, recording: recorder.recording }),
-      }),
+      metrics,
       log: log.child({ component: 'http' }),
     },
     options.host,
@@ -368,13 +396,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
     throw new StartupError(`cannot serve on ${options.host}:${options.port}: ${error.message}`);
   });
-  log.info('gateway ready', { url: http.url });
+  // The database as the log may show it: the logger masks its password.
+  log.info('gateway ready', { url: http.url, database: options.connectionString, instance });
 
   return {
     url: http.url,
     server: http.server,
     hub,
     pipeline,
+    metrics,
     listener,
     pool,
     recorder,

@@ -42,7 +42,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = createLog(config.logLevel);
+  const log = createLog(config.logLevel, undefined, { format: config.logFormat });
   const running: Running = { embedded: null, gateway: null, simulatorPool: null, simulator: null };
   let stopping = false;
   let startup: Promise<void> = Promise.resolve();
@@ -91,7 +91,8 @@ async function start(config: Config, log: Log, running: Running, stopping: () =>
     } finally {
       await client.end();
     }
-    log.info('embedded postgres ready', { url: connectionString.replace(/:[^:@/]+@/, ':***@'), pid: running.embedded.pid });
+    // The logger masks the URL's password.
+    log.info('embedded postgres ready', { url: connectionString, postgresPid: running.embedded.pid });
   }
   if (stopping()) return;
 

@@ -48,6 +48,13 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'HNG_MODE', 'HNG_RECONNECT_MIN_MS']) expect(problems).toContain(name);
   });
 
+  it('reads the log format: auto by default (pretty on a terminal, JSON elsewhere), json or pretty', () => {
+    expect(loadConfig({}).logFormat).toBe('auto');
+    expect(loadConfig({ HNG_LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(loadConfig({ HNG_LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(() => loadConfig({ HNG_LOG_FORMAT: 'xml' })).toThrow(/HNG_LOG_FORMAT/);
+  });
+
   it('is documented: the README names every variable', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     for (const name of Object.keys(VARIABLES.shape)) expect(readme, name).toContain(`\`${name}\``);

@@ -1,6 +1,7 @@
 /**
  * The HTTP surface beside the GraphQL operations: GraphiQL for a browser on
- * /graphql, the health check, and how errors reach clients (stable codes for
+ * /graphql, /healthz and /readyz (reconnect.test.ts has them while the
+ * database is out of reach), and how errors reach clients (stable codes for
  * client errors, validation errors over WebSocket).
  */
 import { describe, expect } from 'vitest';
@@ -18,9 +19,16 @@ describe('http', () => {
     expect(html.toLowerCase()).toContain('graphiql');
   });
 
-  test('answers /healthz while listening', async ({ gateway }) => {
+  test('answers /healthz while alive', async ({ gateway }) => {
     const response = await fetch(gateway.url.replace('/graphql', '/healthz'));
     expect(response.status).toBe(200);
+    expect(await response.text()).toBe('ok\n');
+  });
+
+  test('answers /readyz once its pool answers and a NOTIFY comes back on its LISTEN connection', async ({ gateway }) => {
+    const response = await fetch(gateway.url.replace('/graphql', '/readyz'));
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('ready\n');
   });
 
   test('rejects an invalid subscription over WebSocket with a validation error', async ({ gateway }) => {

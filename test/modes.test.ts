@@ -16,6 +16,7 @@ import { ACK, ACK_BATCH, CONSUME, CREATE, caughtUp, finishAndNotify, iso, PENDIN
 import { notify } from './support/database.js';
 import { fixtures } from './support/fixtures.js';
 import type { TestGateway } from './support/gateway.js';
+import { WARN_OR_ERROR } from './support/logs.js';
 import { finishBuilds, insertBuildsOneByOne, startHydraNotify } from './support/hydra.js';
 
 const test = fixtures({ instance: 'owner-beside-hydra-notify', mode: 'owner' })
@@ -31,7 +32,7 @@ const pendingOf = async (gateway: TestGateway, consumer?: string) =>
   (await requestData(gateway.url, PENDING, consumer === undefined ? {} : { consumer })).pendingBuildFinished.edges;
 
 /** Errors the gateway logged (a failed clearing would be masked to the client, and logged). */
-const errorsLogged = (gateway: TestGateway) => gateway.logs.filter((line) => / (error|warn) /.test(line));
+const errorsLogged = (gateway: TestGateway) => gateway.logs.filter((line) => WARN_OR_ERROR.test(line));
 
 describe('owner mode beside hydra-notify', () => {
   test('every consumer receives and acknowledges every occurrence, dependents included; clearing a cleared column is a no-op', async ({

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requestData, subscribeWs, wsClient } from './support/clients.js';
 import {
+  hasRecord,
   postmasterGone,
   postmasterPid,
   STACK_FRAME,
@@ -100,9 +101,13 @@ describe('npm start on a data folder in use', () => {
       expect(postmasterPid(dataDir)).toBe(orphan);
 
       const second = await start(dataDir, {}, first.pgPort);
-      expect(second.command.stderr).toContain(
-        `stopping the embedded postgres an earlier run left running component=embedded-postgres pid=${orphan}`,
-      );
+      expect(
+        hasRecord(second.command.stderr, 'stopping the embedded postgres an earlier run left running', {
+          level: 'info',
+          component: 'embedded-postgres',
+          postgresPid: orphan,
+        }),
+      ).toBe(true);
       expect(postmasterPid(dataDir)).not.toBe(orphan);
       await postmasterGone(orphan, dataDir);
       expect((await requestData(second.url, CONSUMER, { name: 'before-the-kill' })).consumer).toEqual({ name: 'before-the-kill' });
@@ -173,10 +178,10 @@ describe('stopping npm start', () => {
 
       command.interrupt();
       expect(await command.exited()).toEqual({ code: 0, signal: null });
-      expect(command.stderr).toContain('shutting down signal=SIGINT');
+      expect(hasRecord(command.stderr, 'shutting down', { level: 'info', signal: 'SIGINT' })).toBe(true);
       expect(command.stderr).not.toMatch(WARN_OR_ERROR);
       expect(command.stderr).not.toMatch(STACK_FRAME);
-      expect(command.stderr).toMatch(/ info {2}stopped\n$/);
+      expect(command.stderr).toMatch(/\n\{"level":"info",[^\n]*"msg":"stopped"\}\n$/);
       await postmasterGone(postmaster, dataDir);
     },
     STARTUP_MS + 60_000,
@@ -200,9 +205,12 @@ describe('stopping npm start', () => {
         expect(exit.code).toBe(1);
         expect(took).toBeGreaterThanOrEqual(3000);
         expect(took).toBeLessThan(3000 + 5000);
-        expect(command.stderr).toContain(
-          'shutdown did not finish within 3000 ms (HNG_SHUTDOWN_GRACE_MS); exiting now waitingFor="embedded postgres"',
-        );
+        expect(
+          hasRecord(command.stderr, 'shutdown did not finish within 3000 ms (HNG_SHUTDOWN_GRACE_MS); exiting now', {
+            level: 'error',
+            waitingFor: 'embedded postgres',
+          }),
+        ).toBe(true);
         expect(command.stderr).not.toMatch(STACK_FRAME);
         // Everything before the database still stopped on time.
         expect(await socket.code).toBe(1001);

@@ -114,7 +114,7 @@ export class Sessions {
 
   private finish(session: Session, reason: string): void {
     this.close(session);
-    this.options.log.info('connection ended', { token: session.principal.name, transport: session.kind, reason });
+    this.options.log.info('connection ended', { tokenName: session.principal.name, transport: session.kind, reason });
     session.end(reason);
   }
 

@@ -87,7 +87,7 @@ export class TokenService {
       expiresAt: spec.expiresAt ?? null,
     });
     if (!row) throw errors.tokenExists(spec.name);
-    this.options.log.info('token created', { token: row.name, scope: row.scope });
+    this.options.log.info('token created', { tokenName: row.name, scope: row.scope });
     return { token, row };
   }
 
@@ -102,7 +102,7 @@ export class TokenService {
     if (!row) throw errors.tokenNotFound(nameOrId);
     await notifyInternal(this.options.pool, TOKEN_CHANNEL, String(row.id));
     this.forget(row.id);
-    this.options.log.info('token revoked', { token: row.name });
+    this.options.log.info('token revoked', { tokenName: row.name });
     return row;
   }
 

@@ -16,6 +16,9 @@
  *   consumer's pending set holds every finish the journal holds, and
  *   `reconcile` after a gap; `start()` reconciles every minute while this
  *   instance records (finishes Hydra never announced), `stop()` ends that.
+ * - Every acknowledgement call that succeeded is reported to
+ *   `onAcknowledged` with its outcomes, whoever called it (a resolver, the
+ *   CLI), so the metrics count them in one place.
  */
 import type pg from 'pg';
 import { CONSUMER_CHANNEL, notifyInternal } from '../db/channels.js';
@@ -34,13 +37,14 @@ import { consume } from './delivery.js';
 import { ConsumerHints } from './hints.js';
 import { checkConsumerName, isConsumerName } from './names.js';
 import { type ConsumerRow, deleteConsumer, getConsumer, insertConsumer, listConsumers, setPaused } from './queries/consumers.js';
+import { type ConsumerBacklog, consumerBacklogs } from './queries/backlog.js';
 import { addOccurrences } from './queries/occurrences.js';
 import { consumerPending } from './queries/pending.js';
 import { pruneOccurrencesBatch } from './queries/prune.js';
 import { reconcileOccurrences } from './queries/reconcile.js';
 import { redeliver } from './queries/redeliver.js';
 
-export type { ConsumerRow, PendingPosition, PendingQuery };
+export type { ConsumerBacklog, ConsumerRow, PendingPosition, PendingQuery };
 
 export { checkConsumerName };
 
@@ -71,6 +75,8 @@ export interface ConsumerServiceOptions {
   reconcileEveryMs?: number;
   /** Most items of one acknowledgement batch. @default 1_000 */
   maxAckBatch?: number;
+  /** Told the outcomes of every acknowledgement call that succeeded (the metrics count them). */
+  onAcknowledged?: (consumer: string | null, results: readonly AckResult[]) => void;
 }
 
 /** Consumers and the pending backlog; see the module contract. */
@@ -136,7 +142,14 @@ export class ConsumerService {
   async acknowledge(consumer: string | null, requests: readonly AckRequest[]): Promise<AckResult[]> {
     const occurrences = toOccurrences(requests, this.options.maxAckBatch ?? MAX_BATCH);
     if (consumer !== null) await this.existing(consumer);
-    return acknowledge(this.options.pool, this.options.mode, consumer, occurrences);
+    const results = await acknowledge(this.options.pool, this.options.mode, consumer, occurrences);
+    this.options.onAcknowledged?.(consumer, results);
+    return results;
+  }
+
+  /** Every consumer's backlog: unacknowledged occurrences and the age of the oldest (for /metrics). */
+  backlogs(): Promise<ConsumerBacklog[]> {
+    return consumerBacklogs(this.options.pool);
   }
 
   /** Makes the latest finish of a build pending again for a consumer, and delivers it at once. */

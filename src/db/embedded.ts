@@ -318,12 +318,12 @@ async function stopLeftover(ctl: PgCtl, databaseDir: string, seconds: number, lo
     // Postgres itself clears the file of a dead process; a live one that is not this folder's
     // postgres is a pid reused (after a reboot), which Postgres cannot tell and would refuse.
     if (alive(pid)) {
-      log.info('removing a stale postmaster.pid (its pid now names another process)', { pid });
+      log.info('removing a stale postmaster.pid (its pid now names another process)', { postgresPid: pid });
       unlinkSync(pidFile);
     }
     return;
   }
-  log.info('stopping the embedded postgres an earlier run left running', { pid });
+  log.info('stopping the embedded postgres an earlier run left running', { postgresPid: pid });
   await ctl.stop('fast', seconds).catch(() => ctl.stop('immediate', seconds));
   // pg_ctl returns once the pid file is gone; the process itself may take a moment longer to exit.
   const deadline = Date.now() + seconds * 1000;

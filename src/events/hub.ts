@@ -31,9 +31,15 @@
 import type { Channel } from '../hydra/channels.js';
 import { type GapNotice, type GatewayEvent, isGap } from './event.js';
 
-/** What a subscriber's iterator yields. */
+/**
+ * What a subscriber's iterator yields. An event read back from the journal
+ * for a resuming subscriber (events/replay.ts) is `replayed`: it is not live,
+ * so it does not count towards the delivery lag.
+ */
 export type Delivery =
-  { kind: 'event'; event: GatewayEvent; gapBefore: GapNotice | null } | { kind: 'overflow'; why: string } | { kind: 'error'; error: Error };
+  | { kind: 'event'; event: GatewayEvent; gapBefore: GapNotice | null; replayed?: boolean }
+  | { kind: 'overflow'; why: string }
+  | { kind: 'error'; error: Error };
 
 /** How one subscriber wants events. */
 export interface SubscribeOptions {

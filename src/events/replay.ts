@@ -79,7 +79,7 @@ async function* run(
         return;
       }
       if (wantedEvent) {
-        yield { kind: 'event', event, gapBefore };
+        yield { kind: 'event', event, gapBefore, replayed: true };
         gapBefore = null;
       }
     }

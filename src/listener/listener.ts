@@ -182,7 +182,7 @@ export class Listener {
     this.startProbe(client);
     this.options.log.info(reconnected ? 'listener reconnected' : 'listener listening', {
       channels: CHANNELS.length + INTERNAL_CHANNELS.length,
-      pid: this.state.backendPid,
+      backendPid: this.state.backendPid,
       ...(reconnected ? { attempts: attempt, downMs: downSince ? Date.now() - downSince.getTime() : 0 } : {}),
     });
     this.options.onListening?.({ reconnected, downSince, attempt, listeningSince, listenSentAt });

@@ -48,6 +48,14 @@ export interface Context {
   resumeAfter?: string | null;
   /** The cursor of the last event delivered on this operation (SSE `id:`). */
   lastCursor?: string;
+  /**
+   * The event a subscription resolver just delivered on this operation, until
+   * the transport takes its result (the delivery metrics, server/metrics.ts).
+   * `live`: it came from the hub as it was published (not replayed from the
+   * journal, not a consumer's occurrence), so its lag since receipt means
+   * something.
+   */
+  lastDelivered?: { channel: string; receivedAt: Date; live: boolean };
 }
 
 /** The builder's type parameters. */

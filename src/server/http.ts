@@ -38,6 +38,8 @@ import { type AccessPolicy, hostAllowed, isSimpleBody } from './policy.js';
 import { execute } from 'graphql';
 import { type DocumentLimits, useDocumentLimits } from './limits.js';
 import { SharedSubscriptions } from './shared.js';
+import { useDeliveryMetrics } from './deliveries.js';
+import type { GatewayMetrics } from './metrics.js';
 import { lastEventId, useSseCursors } from './sse.js';
 import { startWebSockets, type WsLimits } from './ws.js';
 
@@ -59,8 +61,8 @@ export interface HttpOptions {
   healthy: () => boolean;
   /** Answers `/readyz`: the pool answers and LISTEN is verified by a round trip; the reason when not. */
   ready: () => Promise<string | null>;
-  /** The Prometheus text of `/metrics`, and its content type. */
-  metrics: () => Promise<{ contentType: string; body: string }>;
+  /** `/metrics`, and the counts of subscriptions and deliveries. */
+  metrics: GatewayMetrics;
   log: Log;
 }
 
@@ -113,6 +115,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
         onSubscribe: ({ subscribeFn, setSubscribeFn }) => setSubscribeFn((args) => shared.subscribe(args, subscribeFn) as never),
       } satisfies Plugin<ServerContext>,
       useSseCursors(options.sessions),
+      useDeliveryMetrics(options.metrics),
     ],
     cors: (request) => {
       const origin = request.headers.get('origin');
@@ -128,7 +131,9 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       debug: (...args) => log.debug(String(args[0])),
       info: (...args) => log.info(String(args[0])),
       warn: (...args) => log.warn(String(args[0])),
-      error: (...args) => log.error(String(args[0]), { detail: args[1] instanceof Error ? args[1].message : undefined }),
+      // yoga logs an unexpected error (masked for the client) as the Error itself: its stack at debug.
+      error: (...args) =>
+        args[0] instanceof Error ? log.error('operation failed', { error: args[0] }) : log.error(String(args[0]), { detail: args[1] }),
     },
   });
 
@@ -141,7 +146,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       return problem === null ? send(res, 200, 'ready') : send(res, 503, `not ready: ${problem}`);
     }
     if (path === '/metrics') {
-      const { contentType, body } = await options.metrics();
+      const { contentType, body } = await options.metrics.render();
       return send(res, 200, body.trimEnd(), { 'content-type': contentType });
     }
     if (path === '/') return send(res, 302, 'see /graphql', { location: '/graphql' });
@@ -168,12 +173,12 @@ export async function startHttp(options: HttpOptions, host: string, port: number
   };
   const server = createServer((req, res) => {
     serve(req, res).catch((error: Error) => {
-      log.error('request failed', { error: error.message });
+      log.error('request failed', { error });
       if (!res.headersSent) send(res, 500, 'Internal Server Error');
       else res.destroy();
     });
   });
-  const ws = startWebSockets({ server, yoga, tokens, sessions: options.sessions, policy, limits, log, shared });
+  const ws = startWebSockets({ server, yoga, tokens, sessions: options.sessions, policy, limits, log });
 
   await listen(server, host, port);
   const address = server.address() as AddressInfo;

@@ -128,6 +128,14 @@ export class SharedSubscriptions {
         const delivery = next.value;
         if (delivery.kind !== 'event') return { done: false, value: await this.execute(args, delivery) };
         const frame = await this.frameOf(delivery, key, args);
+        // What `deliver` notes for the delivery metrics, noted for every subscriber (only the
+        // first executed the event).
+        const { event } = delivery;
+        (args.contextValue as Context).lastDelivered = {
+          channel: event.channel,
+          receivedAt: event.receivedAt,
+          live: !delivery.replayed && !event.delivery,
+        };
         return { done: false, value: { [FRAME]: frame } as SharedResult };
       },
       return: async () => {

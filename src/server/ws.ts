@@ -40,7 +40,7 @@ import { errors, type GatewayError } from '../errors.js';
 import type { Log } from '../log.js';
 import { authenticate, tokenOfConnectionParams } from './authenticate.js';
 import { type AccessPolicy, hostAllowed, originAllowed } from './policy.js';
-import { FRAME, type SharedResult, type SharedSubscriptions } from './shared.js';
+import { FRAME, type SharedResult } from './shared.js';
 
 /** The limits of the WebSocket transport. */
 export interface WsLimits {
@@ -53,8 +53,6 @@ export interface WsLimits {
 /** What the WebSocket transport needs. */
 export interface WsOptions {
   server: Server;
-  /** Shared executions of identical subscriptions. */
-  shared: SharedSubscriptions;
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   tokens: TokenService;
   sessions: Sessions;
@@ -95,7 +93,7 @@ function refuse(socket: Duplex, status: number, reason: string): void {
 
 /** Serves graphql-ws on `/graphql` of `server`; returns the function that closes every socket. */
 export function startWebSockets(options: WsOptions): { close: () => Promise<void> } {
-  const { yoga, tokens, sessions, policy, limits, log, shared } = options;
+  const { yoga, tokens, sessions, policy, limits, log } = options;
   // A shared frame is serialized once (shared.ts): graphql-ws stringifies the message around it with
   // this replacer, which leaves a placeholder for the payload, and `send` splices the frame in. Both
   // run in one synchronous step of graphql-ws's emit.next, so one slot is enough.
@@ -148,8 +146,8 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
     jsonMessageReplacer,
     execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
-    subscribe: (args: ExecutionArgs) =>
-      shared.subscribe(args, (a) => (a.rootValue as Enveloped).subscribe(a)) as ReturnType<Enveloped['subscribe']>,
+    // The enveloped subscribe: it shares executions (shared.ts, a plugin of the yoga pipeline) as over SSE.
+    subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
     onConnect: async (ctx) => {
       const { socket, request } = ctx.extra;
       (socket as WebSocket & { settlePending?: () => void }).settlePending?.();

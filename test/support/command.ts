@@ -23,10 +23,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const STARTUP_MS = 90_000;
 const EXIT_MS = 30_000;
 
-/** A line of a stack trace. */
-export const STACK_FRAME = /^\s+at /m;
-/** A log record at warn or error level. */
-export const WARN_OR_ERROR = /^\S+ (warn|error) /m;
+export { hasRecord, logRecords, type LogRecord, STACK_FRAME, WARN_OR_ERROR } from './logs.js';
 
 const tempDirs: string[] = [];
 

@@ -8,7 +8,10 @@
  * stream ended the subscription (the client fell behind, or its filter could
  * not load rows), to a GraphQL error with a stable `extensions.code`
  * (`SLOW_CONSUMER`, `ROW_LOAD_FAILED`) after which the subscription
- * completes. A client is never silently skipped.
+ * completes. A client is never silently skipped. `deliver` also notes the
+ * event on the operation's context (`lastCursor` for SSE ids,
+ * `lastDelivered` for the delivery metrics), which the transport's plugins
+ * read when they write the result.
  */
 import type { ObjectRef } from '@pothos/core';
 import { GraphQLError } from 'graphql';
@@ -110,12 +113,14 @@ export const AFTER_DESCRIPTION =
 
 /** Turns a delivery into its event, or the error that ends the subscription. */
 export function deliver<E extends GatewayEvent>(delivery: Delivery, ctx: Context): Delivered<E> {
+  ctx.lastDelivered = undefined;
   switch (delivery.kind) {
-    case 'event':
-      if (delivery.event.position > 0) ctx.lastCursor = encodeCursor(delivery.event.position);
-      return (
-        delivery.gapBefore ? Object.create(delivery.event, { gapBefore: { value: delivery.gapBefore } }) : delivery.event
-      ) as Delivered<E>;
+    case 'event': {
+      const { event } = delivery;
+      if (event.position > 0) ctx.lastCursor = encodeCursor(event.position);
+      ctx.lastDelivered = { channel: event.channel, receivedAt: event.receivedAt, live: !delivery.replayed && !event.delivery };
+      return (delivery.gapBefore ? Object.create(event, { gapBefore: { value: delivery.gapBefore } }) : event) as Delivered<E>;
+    }
     case 'overflow':
       throw errors.slowConsumer(delivery.why);
     case 'error':
