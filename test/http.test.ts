@@ -7,7 +7,7 @@
 import { describe, expect } from 'vitest';
 import { parse } from 'graphql';
 import { BuildQueuedDocument } from './generated/operations.js';
-import { authorization, request, subscribeWs, wsClient } from './support/clients.js';
+import { authorization, request, subscribeWs, until, wsClient } from './support/clients.js';
 import { test } from './support/fixtures.js';
 
 describe('http', () => {
@@ -47,5 +47,21 @@ describe('http', () => {
     });
     const body = (await bad.json()) as { errors: { message: string; extensions?: { code?: string } }[] };
     expect(body.errors[0]?.message).toContain('ISO 8601');
+  });
+});
+
+describe('a subscription asked for as one answer', () => {
+  test('is refused with 406 and leaves no subscription behind (JSON and multipart)', async ({ gateway }) => {
+    const before = gateway.hub.size;
+    for (const accept of ['application/json', 'application/graphql-response+json', 'multipart/mixed']) {
+      const response = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept, ...authorization(gateway.url) },
+        body: JSON.stringify({ query: 'subscription { buildQueued { buildId } }' }),
+      });
+      expect(response.status, accept).toBe(406);
+      expect(await response.text(), accept).toContain('Server-Sent Events');
+    }
+    await until(() => gateway.hub.size === before, 5_000, 'no subscription left');
   });
 });

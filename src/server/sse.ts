@@ -130,7 +130,25 @@ export function useSseCursors(sessions: Sessions): Plugin<Record<string, unknown
     },
     onResultProcess({ request, result, setResultProcessor, serverContext }) {
       const accept = request.headers.get('accept') ?? '';
-      if (!accept.includes('text/event-stream') || !(Symbol.asyncIterator in (result as object))) return;
+      if (!(Symbol.asyncIterator in (result as object))) return;
+      if (!accept.includes('text/event-stream')) {
+        // A subscription asked for as one answer: it has none. Its stream, opened already, ends here
+        // (left to yoga, it would answer 406 and keep the subscription forever).
+        setResultProcessor(
+          (r, fetchAPI) => {
+            void (r as AsyncIterable<Result>)[Symbol.asyncIterator]().return?.();
+            const refusal = errors.badInput(
+              'subscriptions are served over WebSocket (graphql-ws) or Server-Sent Events (Accept: text/event-stream)',
+            );
+            return new (fetchAPI as unknown as FetchAPI).Response(
+              JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.extensions.code } }] }),
+              { status: 406, headers: { 'content-type': 'application/json' } },
+            );
+          },
+          accept.split(',')[0]?.trim() || 'application/json',
+        );
+        return;
+      }
       const principal = (serverContext as { principal?: Principal }).principal!;
       setResultProcessor((r, fetchAPI) => {
         const iterable = r as AsyncIterable<Result>;
