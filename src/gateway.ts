@@ -103,6 +103,8 @@ export interface GatewayOptions {
   limits?: Partial<Limits>;
   /** How long /metrics serves one read of the journal's head and the consumers' backlogs. @default 5_000 // 5 seconds */
   metricsCacheMs?: number;
+  /** Where the dashboard's build is (`npm run build:dashboard` writes it). @default dist/dashboard */
+  dashboardDir?: string;
 }
 
 /** The limits of one gateway; `HNG_MAX_*` and `HNG_CONNECTION_INIT_TIMEOUT_MS` set them. */
@@ -358,6 +360,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         allowedHosts: options.allowedHosts ?? defaultAllowedHosts(options.host),
       },
       limits,
+      dashboardDir: options.dashboardDir,
       healthy: () => true,
       ready: async () => {
         try {

@@ -4,13 +4,16 @@
  * template database with the Hydra-compatible schema is made once; every
  * test file clones its own database from it (see `database.ts`), so files
  * run in parallel without seeing each other's rows or notifications (LISTEN
- * is per database).
+ * is per database). The dashboard is built first when its build is missing
+ * or stale (dashboard/build.ts), as `npm start` does: the gateways the tests
+ * start serve it.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { ensureDashboardBuilt } from '../../dashboard/build.js';
 import { importEmbeddedPostgres } from '../../src/db/embedded.js';
 import { installHydraSchema } from '../../src/hydra/install.js';
 import { freePort } from './ports.js';
@@ -24,6 +27,7 @@ declare module 'vitest' {
 export const TEMPLATE = 'hng_template';
 
 export default async function setup(project: TestProject) {
+  await ensureDashboardBuilt((line) => process.stderr.write(`${line}\n`));
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stop = async () => {};
   if (!adminUrl) {
