@@ -303,7 +303,6 @@ describe('History', () => {
     await row(visit, hydraBuilds[53]!).waitFor({ timeout: 15_000 });
     expect(await row(visit, hydraBuilds[52]!).count()).toBe(0);
     expect(await row(visit, hydraBuilds[54]!).count()).toBe(1);
-    await screenshot(visit, 'history');
     expect(visit.problems).toEqual([]);
     await visit.close();
   });

@@ -12,8 +12,8 @@
  *   one socket per run. Every event stays on screen, newest first, not only
  *   the latest: each result shown is `{ received, events: [...] }`, the
  *   newest `KEEP` events of the run. Stopping the run (or running another
- *   operation) closes the socket. A socket that closes on its own is shown
- *   as an error after the events received.
+ *   operation) ends the subscription and closes the socket at once. A socket
+ *   that closes on its own is shown as an error after the events received.
  */
 import { type Client, createClient } from 'graphql-ws/client';
 import { savedToken } from '../api/token';
@@ -82,45 +82,69 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Every event of one subscription run, newest first, as one growing result. */
-async function* subscribe(params: FetcherParams, headers: Record<string, string>): AsyncGenerator<unknown> {
-  const { protocol, host } = window.location;
-  const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
-  const client: Client = createClient({
-    url: `${protocol === 'https:' ? 'wss:' : 'ws:'}//${host}/graphql`,
-    connectionParams: authorization ? { Authorization: authorization } : {},
-    retryAttempts: 0,
-  });
-  const events: unknown[] = [];
-  let received = 0;
-  const shown = () => ({
-    received,
-    events,
-    ...(received > events.length
-      ? { note: `the ${received - events.length} oldest are not shown; the dashboard's Stream view keeps more` }
-      : {}),
-  });
-  try {
-    for await (const result of client.iterate({
-      query: params.query,
-      operationName: params.operationName ?? undefined,
-      variables: params.variables ?? undefined,
-    })) {
-      received += 1;
-      events.unshift(result);
-      if (events.length > KEEP) events.pop();
-      yield shown();
-    }
-  } catch (error) {
-    events.unshift({ errors: [{ message: describe(error) }] });
-    yield shown();
-  } finally {
-    void client.dispose();
-  }
+/** What GraphiQL subscribes to: it calls `unsubscribe` when the run is stopped. */
+interface Observable {
+  subscribe(observer: { next(value: unknown): void; error(error: unknown): void; complete(): void }): { unsubscribe(): void };
+}
+
+/**
+ * Every event of one subscription run, newest first, as one growing result.
+ * An observable rather than an async generator: a generator's `return()`
+ * waits for the pending event, so stopping a quiet subscription would not
+ * end it until the next event came.
+ */
+function subscribe(params: FetcherParams, headers: Record<string, string>): Observable {
+  return {
+    subscribe(observer) {
+      const { protocol, host } = window.location;
+      const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+      const client: Client = createClient({
+        url: `${protocol === 'https:' ? 'wss:' : 'ws:'}//${host}/graphql`,
+        connectionParams: authorization ? { Authorization: authorization } : {},
+        retryAttempts: 0,
+      });
+      const events: unknown[] = [];
+      let received = 0;
+      const shown = () => ({
+        received,
+        events,
+        ...(received > events.length
+          ? { note: `the ${received - events.length} oldest are not shown; the dashboard's Stream view keeps more` }
+          : {}),
+      });
+      const stop = client.subscribe(
+        { query: params.query, operationName: params.operationName ?? undefined, variables: params.variables ?? undefined },
+        {
+          next: (result) => {
+            received += 1;
+            events.unshift(result);
+            if (events.length > KEEP) events.pop();
+            observer.next(shown());
+          },
+          error: (error) => {
+            events.unshift({ errors: [{ message: describe(error) }] });
+            observer.next(shown());
+            observer.complete();
+            void client.dispose();
+          },
+          complete: () => {
+            observer.complete();
+            void client.dispose();
+          },
+        },
+      );
+      return {
+        unsubscribe: () => {
+          stop();
+          void client.dispose();
+        },
+      };
+    },
+  };
 }
 
 /** GraphiQL's fetcher; see the contract. */
-function fetcher(params: FetcherParams, options?: FetcherOptions): Promise<unknown> | AsyncGenerator<unknown> {
+function fetcher(params: FetcherParams, options?: FetcherOptions): Promise<unknown> | Observable {
   const headers = headersOf(options);
   return isSubscription(params, options) ? subscribe(params, headers) : request(params, headers);
 }
