@@ -41,7 +41,7 @@ const config: CodegenConfig = {
         'typescript-operations',
         'typed-document-node',
       ],
-      config: { ...typesConfig, documentMode: 'string' },
+      config: { ...typesConfig, documentMode: 'string', pureMagicComment: true },
     },
   },
 };

@@ -121,8 +121,11 @@ describe('the dashboard of npm start', () => {
       expect(after.some((p) => p > last)).toBe(true);
       await screenshot(page, 'stream');
 
-      await page.goto(`${origin}/#/history`);
+      // History after that cursor (the link "since my last visit" makes): the gap first, then what followed.
+      const resumeAt = Buffer.from(`journal:${last}`).toString('base64url');
+      await page.goto(`${origin}/#/history?after=${resumeAt}`);
       await page.locator('table.events tr.gap').first().waitFor({ timeout: 15_000 });
+      await page.locator('table.events tbody tr', { hasText: `build ${id} queued` }).waitFor({ timeout: 15_000 });
       await screenshot(page, 'history');
       expect(page.problems.filter((p) => p.startsWith('uncaught'))).toEqual([]);
     },

@@ -243,13 +243,13 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
-export const JobsetNameFragmentDoc = new TypedDocumentString(`
+export const JobsetNameFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     fragment JobsetName on Jobset {
   name
   projectName
 }
     `, {"fragmentName":"JobsetName"}) as unknown as TypedDocumentString<JobsetNameFragment, unknown>;
-export const BuildSummaryFragmentDoc = new TypedDocumentString(`
+export const BuildSummaryFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     fragment BuildSummary on Build {
   id
   job
@@ -266,7 +266,7 @@ export const BuildSummaryFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"BuildSummary"}) as unknown as TypedDocumentString<BuildSummaryFragment, unknown>;
-export const EventFieldsFragmentDoc = new TypedDocumentString(`
+export const EventFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     fragment EventFields on HydraEvent {
   __typename
   channel
@@ -398,7 +398,7 @@ fragment JobsetName on Jobset {
   name
   projectName
 }`, {"fragmentName":"EventFields"}) as unknown as TypedDocumentString<EventFieldsFragment, unknown>;
-export const LiveEventsDocument = new TypedDocumentString(`
+export const LiveEventsDocument = /*#__PURE__*/ new TypedDocumentString(`
     subscription LiveEvents($after: String) {
   events(after: $after) {
     ...EventFields
@@ -535,7 +535,7 @@ fragment EventFields on HydraEvent {
     to
   }
 }`) as unknown as TypedDocumentString<LiveEventsSubscription, LiveEventsSubscriptionVariables>;
-export const JournalPageDocument = new TypedDocumentString(`
+export const JournalPageDocument = /*#__PURE__*/ new TypedDocumentString(`
     query JournalPage($first: Int, $after: String, $filter: EventFilter, $channels: [NotificationChannel!], $since: DateTime, $until: DateTime) {
   events(
     first: $first
@@ -688,7 +688,7 @@ fragment EventFields on HydraEvent {
     to
   }
 }`) as unknown as TypedDocumentString<JournalPageQuery, JournalPageQueryVariables>;
-export const ConsumersDocument = new TypedDocumentString(`
+export const ConsumersDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Consumers {
   consumers {
     name
@@ -699,7 +699,7 @@ export const ConsumersDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ConsumersQuery, ConsumersQueryVariables>;
-export const BacklogDocument = new TypedDocumentString(`
+export const BacklogDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Backlog($first: Int, $after: String, $consumer: String) {
   pendingBuildFinished(first: $first, after: $after, consumer: $consumer) {
     edges {
@@ -730,7 +730,7 @@ export const BacklogDocument = new TypedDocumentString(`
     projectName
   }
 }`) as unknown as TypedDocumentString<BacklogQuery, BacklogQueryVariables>;
-export const AcknowledgeDocument = new TypedDocumentString(`
+export const AcknowledgeDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation Acknowledge($buildId: Int!, $pendingSince: DateTime!, $consumer: String) {
   acknowledgeBuildFinished(
     buildId: $buildId
@@ -743,7 +743,7 @@ export const AcknowledgeDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<AcknowledgeMutation, AcknowledgeMutationVariables>;
-export const RedeliverToConsumerDocument = new TypedDocumentString(`
+export const RedeliverToConsumerDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation RedeliverToConsumer($consumer: String!, $buildId: Int!) {
   redeliverBuildFinished(consumer: $consumer, buildId: $buildId) {
     buildId
