@@ -93,7 +93,8 @@ export interface DeliveryPage {
 export interface WebhookServiceOptions {
   pool: pg.Pool;
   compile: CompileSubscription;
-  consumers: ConsumerService;
+  /** Which consumers exist (a consumer-bound webhook names one). */
+  consumers: Pick<ConsumerService, 'get'>;
   /** Secrets that sign at once after rotations. @default 2 */
   secretsKept?: number;
 }
