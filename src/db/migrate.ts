@@ -26,7 +26,8 @@ export async function pendingMigrations(db: Queryable): Promise<number[]> {
   const { rows } = await db.query("/* migrationsTable */ SELECT to_regclass('hydra_notify_gateway.migrations') IS NOT NULL AS present");
   const applied = new Set<number>();
   if (rows[0]?.present) {
-    for (const r of (await db.query('/* appliedMigrations */ SELECT version FROM hydra_notify_gateway.migrations')).rows) applied.add(Number(r.version));
+    for (const r of (await db.query('/* appliedMigrations */ SELECT version FROM hydra_notify_gateway.migrations')).rows)
+      applied.add(Number(r.version));
   }
   return (await migrationFiles()).map((f) => Number(f.slice(0, 3))).filter((v) => !applied.has(v));
 }
