@@ -15,6 +15,8 @@
  *   folder beside it, renamed into place when complete, so a gateway starting
  *   meanwhile (or a second build running at the same time) never reads half a
  *   build. A gateway already running keeps the files it loaded.
+ * - It is always the production build (minified, Preact's production JSX),
+ *   whatever NODE_ENV the caller runs with (vitest sets `test`).
  * - A failed build throws (the command exits 1 with Vite's message) and
  *   leaves the previous output as it was.
  */
@@ -74,8 +76,12 @@ export async function ensureDashboardBuilt(log: (line: string) => void = () => {
   const temporary = `${OUTPUT}.build-${process.pid}`;
   const started = Date.now();
   log('building the dashboard (vite)…');
+  // Vite takes NODE_ENV over `mode`: under vitest (NODE_ENV=test) it would build Preact's
+  // development JSX. The build is always the production one.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
   try {
-    await build({ configFile: join(DASHBOARD, 'vite.config.ts'), build: { outDir: temporary }, logLevel: 'warn' });
+    await build({ configFile: join(DASHBOARD, 'vite.config.ts'), mode: 'production', build: { outDir: temporary }, logLevel: 'warn' });
     writeFileSync(join(temporary, STAMP), `${hash}\n`);
     const previous = `${OUTPUT}.old-${process.pid}`;
     try {
@@ -87,6 +93,8 @@ export async function ensureDashboardBuilt(log: (line: string) => void = () => {
     }
     rmSync(previous, { recursive: true, force: true });
   } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
     rmSync(temporary, { recursive: true, force: true });
   }
   log(`built the dashboard into ${relative(process.cwd(), OUTPUT) || OUTPUT} in ${Date.now() - started} ms`);

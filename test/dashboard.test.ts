@@ -6,7 +6,8 @@
  * through building to finished; acknowledging from the Delivery view removes
  * the build from the backlog (and needs a token with the ack scope, typed
  * into the page); History filters and pages the journal and shows what
- * happened since the previous visit's saved cursor. A gateway without a build
+ * happened since the previous visit's saved cursor; a webhook whose endpoint
+ * fails shows why, and is enabled and redelivered from the page. A gateway without a build
  * says how to make one. test/dashboard-start.test.ts has the dashboard of
  * `npm start` (simulated activity, a gateway killed and restarted).
  */
@@ -23,8 +24,14 @@ import { fixtures } from './support/fixtures.js';
 import { startTestGateway } from './support/gateway.js';
 import { openPage, screenshot } from './support/browser.js';
 import { finishBuilds, insertBuild, insertStep } from './support/hydra.js';
+import { startReceiver } from './support/receiver.js';
 
-const test = fixtures({ instance: 'dashboard', anonymous: 'read' });
+/** Webhooks that fail fast: an attempt every 250 ms, disabled after 1 s of failures. */
+const test = fixtures({
+  instance: 'dashboard',
+  anonymous: 'read',
+  webhooks: { schedule: Array(12).fill(250), timeoutMs: 400, tickMs: 50, leaseMs: 5_000, disableAfterMs: 1_000 },
+});
 
 // Both jobsets exist before the first test (seeding one sends jobsets_added).
 test.beforeAll(async ({ gateway, jobsetId, otherJobsetId }) => {});
@@ -35,6 +42,10 @@ const JOURNAL = doc<
   { first: number; channels?: string[] }
 >(
   'query ($first: Int, $channels: [NotificationChannel!]) { events(first: $first, channels: $channels) { edges { cursor node { channel payload } } } }',
+);
+
+const CREATE_WEBHOOK = doc<{ createWebhook: { secret: string } }, { name: string; url: string; subscription: string }>(
+  'mutation ($name: String!, $url: String!, $subscription: String!) { createWebhook(name: $name, url: $url, subscription: $subscription) { secret } }',
 );
 
 /** The origin the gateway serves the dashboard on. */
@@ -242,9 +253,49 @@ describe('Delivery', () => {
     expect(await backlog.locator(`tr[data-build-id="${done}"]`).count()).toBe(0);
     expect(await page.getByLabel('token').getAttribute('placeholder')).toContain('saved');
 
-    await screenshot(page, 'delivery');
     // The only errors are the refused acknowledgement's (403 in the console).
     expect(page.problems.filter((p) => !p.includes('403'))).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('Delivery: webhooks', () => {
+  test('a failing webhook shows its reason; enabled again it delivers, and Redeliver sends a delivery again with the same webhook-id', async ({
+    gateway,
+  }) => {
+    const receiver = await startReceiver(() => ({ status: 503 }));
+    await requestData(gateway.url, CREATE_WEBHOOK, {
+      name: 'chat',
+      url: receiver.url,
+      subscription: 'subscription { buildFinished { buildId } }',
+    });
+    // Only an admin sees webhooks: the token saved by an earlier visit.
+    const page = await openPage(`${originOf(gateway.url)}/#/delivery`, { 'hng.token': gateway.adminToken });
+    const hook = page.locator('[data-webhook="chat"]');
+    await hook.filter({ hasText: 'disabled' }).waitFor({ timeout: 30_000 });
+    const reason = (await hook.locator('p.reason').textContent()) ?? '';
+    expect(reason).toContain('every delivery attempt failed since');
+    expect(reason).toContain('HTTP 503 Service Unavailable');
+    // The ping the webhook starts with is among its last failures, with the answer it got.
+    const ping = hook.locator('tr[data-delivery-id]', { hasText: 'ping' });
+    await ping.filter({ hasText: 'HTTP 503' }).waitFor({ timeout: 10_000 });
+    expect(receiver.requests.length).toBeGreaterThan(1);
+    await screenshot(page, 'delivery');
+
+    // The endpoint is fixed: Enable, and the ping is delivered.
+    receiver.answer = () => ({ status: 204 });
+    await hook.getByRole('button', { name: 'Enable' }).click();
+    await hook.locator('.badge', { hasText: 'active' }).waitFor({ timeout: 30_000 });
+    await ping.filter({ hasText: 'delivered' }).waitFor({ timeout: 30_000 });
+    expect(await hook.locator('p.reason').count()).toBe(0);
+
+    // Redeliver sends it once more, with the webhook-id the receiver deduplicates by.
+    const msgId = await ping.getAttribute('data-msg-id');
+    const before = receiver.requests.length;
+    await ping.getByRole('button', { name: 'Redeliver' }).click();
+    const [again] = (await receiver.received(before + 1, 30_000)).slice(-1);
+    expect(again!.headers['webhook-id']).toBe(msgId);
+    expect(page.problems).toEqual([]);
     await page.close();
   });
 });

@@ -101,6 +101,26 @@ export type QueueChangeKind =
   | 'JOBSET_SCHEDULING_CHANGED'
   | 'JOBSET_SHARES_CHANGED';
 
+export type WebhookDeliveryState =
+  /** Failed with no attempt left (or an answer retrying cannot change); redeliverWebhook tries it again. */
+  | 'DEAD'
+  /** Answered with a 2xx. */
+  | 'DELIVERED'
+  /** To be attempted, or retried at nextAttemptAt. */
+  | 'PENDING';
+
+export type WebhookKind =
+  /** Commit statuses set on GitHub or Gitea for the builds of evaluations. */
+  | 'COMMIT_STATUS'
+  /** The subscription's data POSTed to the URL, signed per Standard Webhooks. */
+  | 'HTTP';
+
+export type WebhookState =
+  /** Delivering. */
+  | 'ACTIVE'
+  /** Not delivering (disabledReason says why); its cursor stays where it stopped. */
+  | 'DISABLED';
+
 export type BuildSummaryFragment = { id: number, job: string, system: string, finished: boolean, buildStatus: BuildStatus | null, buildStatusCode: number | null, timestamp: string, startTime: string | null, stopTime: string | null, jobset: { name: string, projectName: string } | null };
 
 export type JobsetNameFragment = { name: string, projectName: string };
@@ -224,6 +244,27 @@ export type RedeliverToConsumerMutationVariables = Exact<{
 
 
 export type RedeliverToConsumerMutation = { redeliverBuildFinished: { buildId: number, pendingSince: string } };
+
+export type WebhooksQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type WebhooksQuery = { webhooks: Array<{ name: string, kind: WebhookKind, url: string, consumer: string | null, state: WebhookState, disabledReason: string | null, disabledAt: string | null, failingSince: string | null, backlog: number, dead: number, oldestPendingAt: string | null, lastAttempt: { at: string, status: number | null, error: string | null } | null, recent: { edges: Array<{ node: { id: string, msgId: string, event: string, buildId: number | null, state: WebhookDeliveryState, attempts: number, lastStatus: number | null, lastError: string | null, createdAt: string, nextAttemptAt: string | null, deliveredAt: string | null } }> }, deadOnes: { edges: Array<{ node: { id: string, msgId: string, event: string, buildId: number | null, state: WebhookDeliveryState, attempts: number, lastStatus: number | null, lastError: string | null, createdAt: string, nextAttemptAt: string | null, deliveredAt: string | null } }> } }> };
+
+export type WebhookDeliverySummaryFragment = { id: string, msgId: string, event: string, buildId: number | null, state: WebhookDeliveryState, attempts: number, lastStatus: number | null, lastError: string | null, createdAt: string, nextAttemptAt: string | null, deliveredAt: string | null };
+
+export type RedeliverWebhookMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RedeliverWebhookMutation = { redeliverWebhook: { id: string, state: WebhookDeliveryState } };
+
+export type EnableWebhookMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type EnableWebhookMutation = { enableWebhook: { name: string, state: WebhookState } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -398,6 +439,21 @@ fragment JobsetName on Jobset {
   name
   projectName
 }`, {"fragmentName":"EventFields"}) as unknown as TypedDocumentString<EventFieldsFragment, unknown>;
+export const WebhookDeliverySummaryFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
+    fragment WebhookDeliverySummary on WebhookDelivery {
+  id
+  msgId
+  event
+  buildId
+  state
+  attempts
+  lastStatus
+  lastError
+  createdAt
+  nextAttemptAt
+  deliveredAt
+}
+    `, {"fragmentName":"WebhookDeliverySummary"}) as unknown as TypedDocumentString<WebhookDeliverySummaryFragment, unknown>;
 export const LiveEventsDocument = /*#__PURE__*/ new TypedDocumentString(`
     subscription LiveEvents($after: String) {
   events(after: $after) {
@@ -751,3 +807,67 @@ export const RedeliverToConsumerDocument = /*#__PURE__*/ new TypedDocumentString
   }
 }
     `) as unknown as TypedDocumentString<RedeliverToConsumerMutation, RedeliverToConsumerMutationVariables>;
+export const WebhooksDocument = /*#__PURE__*/ new TypedDocumentString(`
+    query Webhooks {
+  webhooks {
+    name
+    kind
+    url
+    consumer
+    state
+    disabledReason
+    disabledAt
+    failingSince
+    backlog
+    dead
+    oldestPendingAt
+    lastAttempt {
+      at
+      status
+      error
+    }
+    recent: deliveries(first: 8) {
+      edges {
+        node {
+          ...WebhookDeliverySummary
+        }
+      }
+    }
+    deadOnes: deliveries(first: 5, state: DEAD) {
+      edges {
+        node {
+          ...WebhookDeliverySummary
+        }
+      }
+    }
+  }
+}
+    fragment WebhookDeliverySummary on WebhookDelivery {
+  id
+  msgId
+  event
+  buildId
+  state
+  attempts
+  lastStatus
+  lastError
+  createdAt
+  nextAttemptAt
+  deliveredAt
+}`) as unknown as TypedDocumentString<WebhooksQuery, WebhooksQueryVariables>;
+export const RedeliverWebhookDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation RedeliverWebhook($id: ID!) {
+  redeliverWebhook(deliveryId: $id) {
+    id
+    state
+  }
+}
+    `) as unknown as TypedDocumentString<RedeliverWebhookMutation, RedeliverWebhookMutationVariables>;
+export const EnableWebhookDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation EnableWebhook($name: String!) {
+  enableWebhook(name: $name) {
+    name
+    state
+  }
+}
+    `) as unknown as TypedDocumentString<EnableWebhookMutation, EnableWebhookMutationVariables>;
