@@ -11,9 +11,9 @@
  * - The page is `no-cache` with a Content-Security-Policy that allows only
  *   the gateway's own origin (scripts, styles, images, and the WebSocket and
  *   HTTP calls to /graphql); hashed assets are immutable (assets.ts).
- * - No build (a clone where `npm run build:dashboard` never ran): `load`
- *   returns null with the reason, the gateway still starts, and `/` says how
- *   to build it.
+ * - No build (a clone where `npm run build:dashboard` never ran):
+ *   `loadDashboard` returns `{ missing }` with the reason, the gateway still
+ *   starts, and `/` says how to build it.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -45,8 +45,13 @@ interface ManifestEntry {
   css?: string[];
 }
 
-/** Reads the build in `dir`; null, with why, when there is none. */
-export function loadDashboard(dir: string = DEFAULT_DASHBOARD_DIR): Dashboard | { missing: string } {
+/** Why there is no build to serve. */
+export interface NoDashboard {
+  missing: string;
+}
+
+/** Reads the build in `dir`; `{ missing }`, saying why, when there is none. */
+export function loadDashboard(dir: string = DEFAULT_DASHBOARD_DIR): Dashboard | NoDashboard {
   const manifestPath = join(dir, '.vite', 'manifest.json');
   const pagePath = join(dir, 'index.html');
   if (!existsSync(manifestPath) || !existsSync(pagePath)) return { missing: `no build in ${dir}` };

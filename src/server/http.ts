@@ -146,15 +146,14 @@ export async function startHttp(options: HttpOptions, host: string, port: number
 
   const built = loadDashboard(options.dashboardDir);
   const dashboard: Dashboard | null = 'missing' in built ? null : built;
-  if (!dashboard)
-    log.warn('the dashboard is not built: / explains how (npm run build:dashboard)', { reason: (built as { missing: string }).missing });
-  const notBuilt = dashboard ? null : notBuiltPage((built as { missing: string }).missing);
+  const notBuilt = 'missing' in built ? notBuiltPage(built.missing) : null;
+  if ('missing' in built) log.warn('the dashboard is not built: / explains how (npm run build:dashboard)', { reason: built.missing });
   // GraphiQL served from this process, not a CDN: it works beside a Hydra without internet.
   const graphiql = new GraphiQL(dashboard?.graphiqlScript ?? null);
 
   /** A page or file for a GET or HEAD of `path`, or null when `path` names none. */
   const staticFile = async (path: string): Promise<{ asset: Asset; status: number } | null> => {
-    if (path === '/') return dashboard ? { asset: dashboard.page, status: 200 } : { asset: notBuilt!, status: 503 };
+    if (path === '/') return notBuilt ? { asset: notBuilt, status: 503 } : { asset: dashboard!.page, status: 200 };
     const file = dashboard?.assets.get(path) ?? (await graphiql.asset(path));
     return file ? { asset: file, status: 200 } : null;
   };
