@@ -228,4 +228,27 @@ describe('commit-status reporter', () => {
     expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
     expect(bad.errors?.[0]?.message).toMatch(/jobs is not a regular expression/);
   });
+
+  test("Gitea: the same statuses on its /api/v1 with Gitea's token header", async ({ db, gateway, jobsetId }) => {
+    const forge = await startForge({ authorization: 'token gitea-secret', repositories: { [WIDGETS]: [sha(7)] }, prefix: '/api/v1' });
+    await requestData(gateway.url, CREATE_REPORTER, {
+      name: 'gitea',
+      provider: 'GITEA',
+      baseUrl: forge.url,
+      authorization: 'token gitea-secret',
+      rules: [{ jobs: 'nixpkgs:trunk:gitea', inputs: ['src'] }],
+    });
+    const evaluation = await evalWithInput(db.pool, jobsetId, WIDGETS, sha(7));
+    const build = await insertBuild(db.pool, jobsetId, { job: 'gitea' });
+    await addMembers(db.pool, evaluation, [build]);
+    await notify(db.pool, [['build_queued', String(build)]]);
+    await forge.waitStatuses(WIDGETS, sha(7), 1);
+    await finishBuilds(db.pool, [build], { status: 0 });
+    await notify(db.pool, [['build_finished', String(build)]]);
+    const statuses = await forge.waitStatuses(WIDGETS, sha(7), 2);
+    expect(statuses.map((s) => s.state)).toEqual(['pending', 'success']);
+    expect(forge.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(
+      Array(2).fill(`/api/v1/repos/acme/widgets/statuses/${sha(7)}`),
+    );
+  });
 });

@@ -179,7 +179,7 @@ describe('hydra-notify-gateway webhooks', () => {
   }, 240_000);
 
   test('every subcommand has --help', async () => {
-    for (const sub of [
+    const subs = [
       'list',
       'create',
       'create-status',
@@ -191,10 +191,11 @@ describe('hydra-notify-gateway webhooks', () => {
       'deliveries',
       'redeliver',
       'redeliver-since',
-    ]) {
-      const run = await runCli(['webhooks', sub, '--help']);
-      expect(run.code, sub).toBe(0);
-      expect(run.stdout, sub).toContain(`Usage: hydra-notify-gateway webhooks ${sub}`);
+    ];
+    const runs = await Promise.all(subs.map((sub) => runCli(['webhooks', sub, '--help'])));
+    for (const [i, run] of runs.entries()) {
+      expect(run.code, subs[i]).toBe(0);
+      expect(run.stdout, subs[i]).toContain(`Usage: hydra-notify-gateway webhooks ${subs[i]}`);
     }
-  });
+  }, 180_000);
 });

@@ -13,6 +13,7 @@ import { describe, expect } from 'vitest';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
 import { ACK, CREATE, doc, pendingColumn } from './support/consumers.js';
 import { notify } from './support/database.js';
+import { scrape } from './support/prometheus.js';
 import { fixtures } from './support/fixtures.js';
 import { finishBuilds, insertBuild } from './support/hydra.js';
 import { type Received, startReceiver } from './support/receiver.js';
@@ -73,6 +74,9 @@ const WEBHOOK = doc<
      }
    }`,
 );
+const DISABLE = doc<{ disableWebhook: WebhookView }, { name: string }>(
+  `mutation ($name: String!) { disableWebhook(name: $name) { ${WEBHOOK_FIELDS} } }`,
+);
 const ENABLE = doc<{ enableWebhook: WebhookView }, { name: string }>(
   `mutation ($name: String!) { enableWebhook(name: $name) { ${WEBHOOK_FIELDS} } }`,
 );
@@ -114,6 +118,7 @@ function verified(secret: string, request: Received): unknown {
 }
 
 const nonPing = (r: Received) => r.headers['hng-event'] !== 'ping';
+const buildIdOf = (r: Received) => (r.json as { buildQueued?: { buildId: number } } | null)?.buildQueued?.buildId;
 
 /** Resolves once the webhook's delivery log shows what `ready` wants. */
 type Viewed = NonNullable<Awaited<ReturnType<typeof webhookOf>>>;
@@ -223,6 +228,11 @@ describe('webhooks', () => {
       [3, 204, null, null],
     ]);
     expect(view.failingSince).toBeNull();
+    const metrics = await scrape(gateway.url);
+    expect(metrics.value('hng_webhook_deliveries_total', { webhook: 'retried', outcome: 'retry' })).toBe(2);
+    expect(metrics.value('hng_webhook_deliveries_total', { webhook: 'retried', outcome: 'delivered' })).toBe(2);
+    expect(metrics.value('hng_webhook_backlog', { webhook: 'retried' })).toBe(0);
+    expect(metrics.value('hng_webhook_active', { webhook: 'retried' })).toBe(1);
   });
 
   test('retries a timeout and a refused connection, and honours Retry-After over the schedule', async ({ db, gateway, jobsetId }) => {
@@ -508,6 +518,49 @@ describe('webhooks', () => {
     await tryCreate({ name: 'taken' });
     expect((await tryCreate({ name: 'taken' })).errors?.[0]?.extensions?.code).toBe('ALREADY_EXISTS');
     expect((await request(gateway.url, REDELIVER, { id: '999999' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  // Last: it prunes the whole journal.
+  test('retention prunes settled deliveries with the journal, keeps pending ones, and a webhook that had not read the pruned events gets a gap saying so', async ({
+    db,
+    gateway,
+    jobsetId,
+  }) => {
+    const receiver = await startReceiver();
+    const job = uniqueJob();
+    const variables = { filter: { job } };
+    await requestData(gateway.url, CREATE_WEBHOOK, { name: 'settled', url: receiver.url, subscription: QUEUED, variables });
+    await receiver.received(1);
+    await requestData(gateway.url, CREATE_WEBHOOK, { name: 'late', url: receiver.url, subscription: QUEUED, variables });
+    await receiver.received(2);
+    await requestData(gateway.url, DISABLE, { name: 'late' });
+    const pruned = await queue(db.pool, jobsetId, job);
+    await until(() => receiver.requests.some((r) => buildIdOf(r) === pruned), 15_000, 'delivered to settled');
+    await webhookWhen(gateway.url, 'settled', (w) => w.backlog === 0, 'settled has nothing pending');
+    await requestData(gateway.url, PING, { name: 'late' });
+
+    await gateway.retention.prune(new Date(Date.now() + 60_000));
+    expect((await webhookOf(gateway.url, 'settled'))!.deliveries.edges).toHaveLength(0);
+    // The ping queued while it was disabled is pending: retention leaves it.
+    expect((await webhookOf(gateway.url, 'late'))!.deliveries.edges.map((e) => [e.node.event, e.node.state])).toEqual([
+      ['ping', 'PENDING'],
+    ]);
+
+    const count = receiver.requests.length;
+    await requestData(gateway.url, ENABLE, { name: 'late' });
+    const next = await queue(db.pool, jobsetId, job);
+    await until(
+      () => receiver.requests.slice(count).some((r) => buildIdOf(r) === next && r.headers['hng-webhook'] === 'late'),
+      15_000,
+      'late caught up',
+    );
+    const kinds = receiver.requests
+      .slice(count)
+      .filter((r) => r.headers['hng-webhook'] === 'late')
+      .map((r) => r.headers['hng-event']);
+    expect(kinds).toEqual(['ping', 'gap', 'buildQueued']);
+    const gap = receiver.requests.slice(count).find((r) => r.headers['hng-event'] === 'gap')!.json as { gap: { reason: string } };
+    expect(gap.gap.reason).toMatch(/^retention pruned the events after \S+ before this webhook delivered them$/);
   });
 });
 

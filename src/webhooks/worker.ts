@@ -16,7 +16,7 @@
  *   and renders each event, and inserts the deliveries in one transaction
  *   with the cursor's compare-and-set: a crash or a lost lease leaves both
  *   unchanged, and an event enqueued twice is one delivery (its message id).
- *   Gaps become gap deliveries; events retention pruned before the webhook
+ *   The rows a page's events render with are read once for the page. Gaps become gap deliveries; events retention pruned before the webhook
  *   read them become one gap delivery saying so. A consumer-bound webhook
  *   reads its consumer's unacknowledged occurrences instead, and a 2xx
  *   acknowledges the occurrence (compare-and-set, the outcome logged). At
@@ -41,21 +41,22 @@ import { type ConsumerService, occurrenceDelivery } from '../consumers/service.j
 import { type GatewayEvent, isGap } from '../events/event.js';
 import { matches } from '../events/filter.js';
 import { History } from '../events/history.js';
+import { createLoaders } from '../hydra/loaders.js';
 import { encodeCursor } from '../journal/cursor.js';
 import { recorderState } from '../journal/queries/recorder.js';
 import type { Log } from '../log.js';
 import type { CompileSubscription, SubscriptionPlan } from './plan.js';
-import { type DeliveryRow, dueDeliveries, insertDeliveries, type NewDelivery, pendingCount, recordAttempt } from './queries/deliveries.js';
-import { unsentOccurrences } from './queries/occurrences.js';
 import {
-  advanceCursor,
-  leaseWebhooks,
-  markFailing,
-  markHealthy,
-  releaseWebhooks,
-  setWebhookState,
-  type WebhookRow,
-} from './queries/webhooks.js';
+  type DeliveryRow,
+  dueDeliveries,
+  dueInOrder,
+  insertDeliveries,
+  type NewDelivery,
+  pendingCount,
+  recordAttempt,
+} from './queries/deliveries.js';
+import { unsentOccurrences } from './queries/occurrences.js';
+import { advanceCursor, leaseWebhooks, releaseWebhooks, setWebhookState, type WebhookRow } from './queries/webhooks.js';
 import { retryDelay } from './schedule.js';
 import { type Attempt, send } from './send.js';
 import { signatureHeaders } from './sign.js';
@@ -65,6 +66,10 @@ import { type ReporterOptions, STATUS_CHANNELS, statusRequests } from './status/
 export const LEASE_MARGIN_MS = 2_000;
 /** Events enqueued per webhook per round. */
 const BATCH = 200;
+/** Rounds are at least this far apart (a burst of events makes one round per batch, not one per event). */
+const ROUND_GAP_MS = 10;
+/** Deliveries read at once for a webhook delivered in order (attempted one after the other). */
+const IN_ORDER_BATCH = 50;
 
 /** How the worker delivers (the `HNG_WEBHOOK_*` settings). */
 export interface WebhookSettings {
@@ -115,6 +120,17 @@ export interface WorkerOptions {
   onAttempt?: (webhook: string, outcome: AttemptOutcome, latencyMs: number) => void;
 }
 
+type Outcome = { kind: 'delivered' } | { kind: 'retry'; at: Date } | { kind: 'dead' };
+
+/** What one attempt found, before it is recorded. */
+interface Made {
+  startedAt: Date;
+  sent: Attempt;
+  number: number;
+  error: string | null;
+  outcome: Outcome;
+}
+
 interface Held {
   row: WebhookRow;
   plan: SubscriptionPlan | null;
@@ -133,6 +149,8 @@ export class WebhookWorker {
   private leaseValidUntil = -Infinity;
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
+  private pending: NodeJS.Timeout | null = null;
+  private lastRound = -Infinity;
   private again = false;
   private stopped = false;
 
@@ -150,13 +168,22 @@ export class WebhookWorker {
     this.hint();
   }
 
-  /** Runs a round soon (coalesced with one under way). */
+  /** Runs a round soon: coalesced with one under way, and at most one every `ROUND_GAP_MS`. */
   hint(): void {
     if (this.stopped) return;
-    if (this.round) {
+    if (this.round || this.pending) {
       this.again = true;
       return;
     }
+    const wait = this.lastRound + ROUND_GAP_MS - performance.now();
+    if (wait > 0) {
+      this.pending = setTimeout(() => {
+        this.pending = null;
+        this.hint();
+      }, wait);
+      return;
+    }
+    this.lastRound = performance.now();
     this.round = this.runRound().finally(() => {
       this.round = null;
       if (this.again) {
@@ -176,6 +203,7 @@ export class WebhookWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.pending) clearTimeout(this.pending);
     await this.round;
     await Promise.allSettled([...this.attempts]);
     this.held.clear();
@@ -274,7 +302,11 @@ export class WebhookWorker {
     for (;;) {
       const page = await history.next(through);
       const ready = page.full ? page.events : [...page.events, ...history.finish()];
-      for (const event of ready) items.push(...(await this.deliveriesOf(row, plan, event)));
+      // Rendered side by side with one set of loaders for the page (its rows load in one batch
+      // per table, as read now), kept in journal order.
+      const loaders = createLoaders(pool);
+      const shared = ready.map((event) => Object.create(event, { loaders: { value: loaders } }) as GatewayEvent);
+      for (const made of await Promise.all(shared.map((event) => this.deliveriesOf(row, plan, event)))) items.push(...made);
       events += ready.length;
       if (!page.full || events >= BATCH) break;
     }
@@ -385,15 +417,21 @@ export class WebhookWorker {
       held.again = true;
       return;
     }
-    const { settings } = this.options;
-    const own = (held.row.ordering === 'webhook' ? 1 : held.row.concurrency) - held.inFlight.size;
+    const { settings, pool } = this.options;
+    const inOrder = held.row.ordering === 'webhook';
+    const own = (inOrder ? 1 : held.row.concurrency) - held.inFlight.size;
     const room = Math.min(own, settings.concurrency - this.inFlight);
-    if (room <= 0) return;
-    if (this.leaseValidUntil - performance.now() < settings.timeoutMs + LEASE_MARGIN_MS) return;
+    if (room <= 0 || !this.leaseAllowsAttempt()) return;
     held.fetching = true;
-    dueDeliveries(this.options.pool, held.row.id, held.row.ordering, [...held.inFlight], room)
-      .then((due) => {
-        for (const delivery of due) this.track(this.attempt(held, delivery));
+    const due = inOrder
+      ? dueInOrder(pool, held.row.id, IN_ORDER_BATCH)
+      : dueDeliveries(pool, held.row.id, held.row.ordering, [...held.inFlight], room);
+    due
+      .then((rows) => {
+        if (rows.length === 0) return;
+        // In order: one after the other, until one is not delivered (its retry holds the rest back).
+        if (inOrder) this.track(this.chain(held, rows));
+        else for (const delivery of rows) this.track(this.chain(held, [delivery]));
       })
       .catch((error: Error) =>
         this.options.log.warn('could not read due webhook deliveries', { webhook: held.row.name, error: error.message }),
@@ -407,37 +445,80 @@ export class WebhookWorker {
       });
   }
 
+  /** Whether an attempt started now ends before the lease could pass to another instance. */
+  private leaseAllowsAttempt(): boolean {
+    return this.leaseValidUntil - performance.now() >= this.options.settings.timeoutMs + LEASE_MARGIN_MS;
+  }
+
   private track(attempt: Promise<void>): void {
     this.attempts.add(attempt);
     void attempt.finally(() => this.attempts.delete(attempt));
   }
 
-  private async attempt(held: Held, delivery: DeliveryRow): Promise<void> {
-    const { pool, settings, log, instance } = this.options;
-    const { row } = held;
-    held.inFlight.add(delivery.id);
+  /**
+   * Attempts `deliveries` one after the other while each is delivered; then
+   * looks for more. The record of one attempt is written while the next
+   * request is under way (one record in flight at most, in order): a crash
+   * between the two sends the unrecorded ones again, in order, with their ids.
+   */
+  private async chain(held: Held, deliveries: readonly DeliveryRow[]): Promise<void> {
+    const slot = deliveries[0]!.id;
+    held.inFlight.add(slot);
     this.inFlight += 1;
+    let recording: Promise<void> = Promise.resolve();
     try {
-      const startedAt = new Date();
-      const sent = await send(delivery.url, this.headersOf(row, delivery, startedAt), delivery.body, settings.timeoutMs);
-      const number = delivery.attempts + 1;
-      let { error } = sent;
-      let outcome: { kind: 'delivered' } | { kind: 'retry'; at: Date } | { kind: 'dead' };
-      if (sent.status !== null && sent.status >= 200 && sent.status < 300) {
-        outcome = { kind: 'delivered' };
-        if (row.consumer !== null && delivery.buildId !== null && delivery.occurrenceSince !== null) {
-          try {
-            const [result] = await this.options.consumers.acknowledge(row.consumer, [
-              { buildId: delivery.buildId, pendingSince: new Date(delivery.occurrenceSince * 1_000) },
-            ]);
-            if (result && result.outcome !== 'ACKNOWLEDGED') error = `delivered; acknowledgement for ${row.consumer}: ${result.outcome}`;
-          } catch (ackError) {
-            error = `delivered, but acknowledging it for ${row.consumer} failed: ${(ackError as Error).message}`;
-            outcome = this.retryOutcome(sent, number, row.kind, true);
-          }
+      for (const delivery of deliveries) {
+        if (this.stopped || !this.held.has(held.row.id) || !this.leaseAllowsAttempt()) break;
+        const attempt = await this.attempt(held, delivery);
+        await recording;
+        recording = this.record(held, delivery, attempt);
+        if (attempt.outcome.kind !== 'delivered') break;
+      }
+      await recording;
+    } finally {
+      held.inFlight.delete(slot);
+      this.inFlight -= 1;
+      // The next ones of this webhook at once; and the others waited for a slot maybe.
+      this.dispatch(held);
+      for (const other of this.held.values()) if (other !== held) this.dispatch(other);
+      // Room was made: what the journal holds beyond the queued deliveries comes next.
+      if (held.row.consumer !== null || held.row.cursor < this.options.published()) this.hint();
+    }
+  }
+
+  /** One attempt of one delivery (and, bound to a consumer, the acknowledgement of its 2xx): what it found. */
+  private async attempt(held: Held, delivery: DeliveryRow): Promise<Made> {
+    const { settings } = this.options;
+    const { row } = held;
+    const startedAt = new Date();
+    const sent = await send(delivery.url, this.headersOf(row, delivery, startedAt), delivery.body, settings.timeoutMs);
+    const number = delivery.attempts + 1;
+    let { error } = sent;
+    let outcome: Outcome;
+    if (sent.status !== null && sent.status >= 200 && sent.status < 300) {
+      outcome = { kind: 'delivered' };
+      if (row.consumer !== null && delivery.buildId !== null && delivery.occurrenceSince !== null) {
+        try {
+          const [result] = await this.options.consumers.acknowledge(row.consumer, [
+            { buildId: delivery.buildId, pendingSince: new Date(delivery.occurrenceSince * 1_000) },
+          ]);
+          if (result && result.outcome !== 'ACKNOWLEDGED') error = `delivered; acknowledgement for ${row.consumer}: ${result.outcome}`;
+        } catch (ackError) {
+          error = `delivered, but acknowledging it for ${row.consumer} failed: ${(ackError as Error).message}`;
+          outcome = this.retryOutcome(sent, number, row.kind, true);
         }
-      } else outcome = this.retryOutcome(sent, number, row.kind, false);
-      await recordAttempt(
+      }
+    } else outcome = this.retryOutcome(sent, number, row.kind, false);
+    return { startedAt, sent, number, error, outcome };
+  }
+
+  /** Writes an attempt to the log, settles its delivery, and keeps the webhook's health. */
+  private async record(held: Held, delivery: DeliveryRow, made: Made): Promise<void> {
+    const { pool, log, instance } = this.options;
+    const { row } = held;
+    const { startedAt, sent, number, error, outcome } = made;
+    try {
+      const failingSince = await recordAttempt(
         pool,
         delivery,
         { attempt: number, instance, startedAt, status: sent.status, latencyMs: sent.latencyMs, error, responseBody: sent.responseBody },
@@ -446,15 +527,10 @@ export class WebhookWorker {
       this.options.onAttempt?.(row.name, outcome.kind, sent.latencyMs);
       if (outcome.kind === 'dead')
         log.warn('webhook delivery is dead', { webhook: row.name, delivery: delivery.id, attempts: number, error });
-      await this.health(held, outcome.kind === 'delivered' && sent.status !== null, error);
-    } catch (error) {
-      log.warn('could not record a webhook attempt', { webhook: row.name, delivery: delivery.id, error: (error as Error).message });
-    } finally {
-      held.inFlight.delete(delivery.id);
-      this.inFlight -= 1;
-      // The next one of this webhook at once; and the others waited for a slot maybe.
-      this.dispatch(held);
-      for (const other of this.held.values()) if (other !== held) this.dispatch(other);
+      await this.health(held, failingSince, error);
+    } catch (recordError) {
+      // Unrecorded, it stays pending: the next holder sends it again, with its id.
+      log.warn('could not record a webhook attempt', { webhook: row.name, delivery: delivery.id, error: (recordError as Error).message });
     }
   }
 
@@ -472,17 +548,13 @@ export class WebhookWorker {
     return { kind: 'retry', at: new Date(Date.now() + (asked ?? delay)) };
   }
 
-  private async health(held: Held, ok: boolean, lastError: string | null): Promise<void> {
+  /** Disables the webhook once every attempt failed for `disableAfterMs`. */
+  private async health(held: Held, failingSince: Date | null, lastError: string | null): Promise<void> {
     const { pool, settings, log } = this.options;
     const { row } = held;
-    if (ok) {
-      if (row.failingSince !== null) await markHealthy(pool, row.id);
-      row.failingSince = null;
-      return;
-    }
-    row.failingSince = await markFailing(pool, row.id);
-    if (Date.now() - row.failingSince.getTime() < settings.disableAfterMs) return;
-    const reason = `every delivery attempt failed since ${row.failingSince.toISOString()} (more than ${Math.round(settings.disableAfterMs / 1_000)} s); the last: ${lastError ?? 'unknown'}`;
+    row.failingSince = failingSince;
+    if (failingSince === null || Date.now() - failingSince.getTime() < settings.disableAfterMs) return;
+    const reason = `every delivery attempt failed since ${failingSince.toISOString()} (more than ${Math.round(settings.disableAfterMs / 1_000)} s); the last: ${lastError ?? 'unknown'}`;
     await setWebhookState(pool, row.name, 'disabled', reason);
     await notifyInternal(pool, WEBHOOK_CHANNEL, row.name);
     this.held.delete(row.id);

@@ -125,6 +125,22 @@ export async function dueDeliveries(
   return rows.map(toDelivery);
 }
 
+/**
+ * For `webhook` ordering: up to `limit` of the oldest pending deliveries, in
+ * order, as far as they are due now (a delivery waiting for its retry, and
+ * everything after it, waits).
+ */
+export async function dueInOrder(db: Queryable, webhookId: number, limit: number): Promise<DeliveryRow[]> {
+  const { rows } = await db.query(
+    `/* dueInOrder */ SELECT ${COLUMNS} FROM (
+       SELECT p.*, bool_and(p.next_attempt_at <= clock_timestamp()) OVER (ORDER BY p.id) AS due
+       FROM (SELECT * FROM hydra_notify_gateway.webhook_deliveries WHERE webhook_id = $1 AND state = 'pending' ORDER BY id LIMIT $2) p
+     ) d WHERE d.due ORDER BY d.id`,
+    [webhookId, limit],
+  );
+  return rows.map(toDelivery);
+}
+
 /** When the next delivery of the webhook is due (null: none pending). */
 export async function nextDue(db: Queryable, webhookId: number): Promise<Date | null> {
   const { rows } = await db.query(
@@ -134,27 +150,36 @@ export async function nextDue(db: Queryable, webhookId: number): Promise<Date | 
   return (rows[0]?.at as Date | null) ?? null;
 }
 
-/** Logs an attempt and settles the delivery: delivered, retried at `retryAt`, or dead. */
+/**
+ * Logs an attempt, settles the delivery (delivered, retried at `retryAt`, or
+ * dead) and the webhook's health in one statement: a webhook is failing
+ * since its first failed attempt after a success. Returns since when it is
+ * failing (null: it is not).
+ */
 export async function recordAttempt(
   db: Queryable,
   delivery: { id: number; webhookId: number },
   attempt: Omit<AttemptRow, 'deliveryId'>,
   outcome: { kind: 'delivered' } | { kind: 'retry'; at: Date } | { kind: 'dead' },
-): Promise<void> {
-  await db.query(
+): Promise<Date | null> {
+  const { rows } = await db.query(
     `/* recordAttempt */ WITH logged AS (
        INSERT INTO hydra_notify_gateway.webhook_attempts
          (delivery_id, webhook_id, attempt, instance, started_at, status, latency_ms, error, response_body)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ), settled AS (
+       UPDATE hydra_notify_gateway.webhook_deliveries SET
+         attempts = $3,
+         state = $10,
+         next_attempt_at = coalesce($11, next_attempt_at),
+         delivered_at = CASE WHEN $10 = 'delivered' THEN now() END,
+         last_status = $6,
+         last_error = $8
+       WHERE id = $1
      )
-     UPDATE hydra_notify_gateway.webhook_deliveries SET
-       attempts = $3,
-       state = $10,
-       next_attempt_at = coalesce($11, next_attempt_at),
-       delivered_at = CASE WHEN $10 = 'delivered' THEN now() END,
-       last_status = $6,
-       last_error = $8
-     WHERE id = $1`,
+     UPDATE hydra_notify_gateway.webhooks
+     SET failing_since = CASE WHEN $12 THEN NULL ELSE coalesce(failing_since, now()) END
+     WHERE id = $2 RETURNING failing_since`,
     [
       delivery.id,
       delivery.webhookId,
@@ -167,8 +192,10 @@ export async function recordAttempt(
       attempt.responseBody,
       outcome.kind === 'retry' ? 'pending' : outcome.kind,
       outcome.kind === 'retry' ? outcome.at : null,
+      outcome.kind === 'delivered',
     ],
   );
+  return (rows[0]?.failing_since as Date | null) ?? null;
 }
 
 /** Makes a delivery pending again, due now (its attempts go on counting); the row, or null. */

@@ -213,21 +213,3 @@ export async function rewindCursor(db: Queryable, name: string, position: number
   );
   return rows[0] ? toWebhook(rows[0]) : null;
 }
-
-/** An attempt failed: the webhook is failing since then (if it was not already). */
-export async function markFailing(db: Queryable, id: number): Promise<Date> {
-  const { rows } = await db.query(
-    `/* markWebhookFailing */ UPDATE hydra_notify_gateway.webhooks SET failing_since = coalesce(failing_since, now())
-     WHERE id = $1 RETURNING failing_since`,
-    [id],
-  );
-  return rows[0].failing_since as Date;
-}
-
-/** An attempt succeeded: the webhook is not failing. */
-export async function markHealthy(db: Queryable, id: number): Promise<void> {
-  await db.query(
-    '/* markWebhookHealthy */ UPDATE hydra_notify_gateway.webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL',
-    [id],
-  );
-}
