@@ -516,6 +516,21 @@ describe('webhooks', () => {
     expect((await request(gateway.url, REDELIVER, { id: '999999' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 
+  test('a webhook whose stored document no longer compiles (the schema changed under it) is disabled, saying why', async ({
+    db,
+    gateway,
+  }) => {
+    const receiver = await startReceiver();
+    await queuedWebhook(gateway.url, 'outdated', receiver, uniqueJob());
+    // As a newer gateway without that field would find it.
+    await db.pool.query(
+      "UPDATE hydra_notify_gateway.webhooks SET document = 'subscription { buildQueued { buildId removedField } }' WHERE name = 'outdated'",
+    );
+    await requestData(gateway.url, PING, { name: 'outdated' });
+    const disabled = await webhookWhen(gateway.url, 'outdated', (w) => w.state === 'DISABLED', 'disabled');
+    expect(disabled.disabledReason).toMatch(/no longer compiles .*Cannot query field "removedField"/);
+  });
+
   // Last: it prunes the whole journal.
   test('retention prunes settled deliveries with the journal, keeps pending ones, and a webhook that had not read the pruned events gets a gap saying so', async ({
     db,
