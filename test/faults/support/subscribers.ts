@@ -77,7 +77,8 @@ export class Subscriber {
   /** The instance it is subscribed to now. */
   url: string;
   private stopped = false;
-  private dispose: () => void = () => {};
+  /** Ends the current subscription (and its client): `unsubscribe` when it is still open. */
+  private dispose: (unsubscribe: boolean) => void = () => {};
 
   /**
    * Subscribes over `transport` to the instance `pick()` names; after an end,
@@ -101,7 +102,7 @@ export class Subscriber {
   /** Stops for good. */
   stop(): void {
     this.stopped = true;
-    this.dispose();
+    this.dispose(true);
   }
 
   private record(data: unknown): void {
@@ -116,7 +117,8 @@ export class Subscriber {
 
   private ended(how: string): void {
     this.endings.push(how);
-    this.dispose();
+    // Ended already: an unsubscribe would make graphql-ws's lazy client connect again to say so.
+    this.dispose(false);
     if (this.stopped) return;
     const next = this.pick(this.url);
     if (next === null) return;
@@ -153,9 +155,10 @@ export class Subscriber {
         on: { closed: (event) => this.closeCodes.push((event as { code: number }).code) },
       });
       const unsubscribe = client.subscribe({ query: print(EVENTS), variables: { after } }, sink);
-      this.dispose = () => {
-        unsubscribe();
-        void client.dispose();
+      this.dispose = (open) => {
+        if (open) unsubscribe();
+        // Rejects when its last connection attempt failed (its instance is gone): nothing to close then.
+        Promise.resolve(client.dispose()).catch(() => {});
       };
     } else {
       const client = createSseClient({
@@ -164,8 +167,8 @@ export class Subscriber {
         headers: () => ({ ...authorization(url), ...(after ? { 'last-event-id': after } : {}) }),
       });
       const unsubscribe = client.subscribe({ query: print(EVENTS) }, sink);
-      this.dispose = () => {
-        unsubscribe();
+      this.dispose = (open) => {
+        if (open) unsubscribe();
         client.dispose();
       };
     }
