@@ -81,13 +81,15 @@ export class Subscriber {
   private dispose: (unsubscribe: boolean) => void = () => {};
 
   /**
-   * Subscribes over `transport` to the instance `pick()` names; after an end,
-   * `pick(deadUrl)` names where to resume (null: stop).
+   * Subscribes over `transport` to the instance `pick()` names (after the
+   * cursor `after`, if given); after an end, `pick(deadUrl)` names where to
+   * resume (null: stop).
    */
   constructor(
     readonly name: string,
     readonly transport: 'ws' | 'sse',
     private readonly pick: (previous: string | null) => string | null,
+    private readonly after: string | null = null,
   ) {
     this.url = pick(null)!;
     this.subscribe();
@@ -128,7 +130,7 @@ export class Subscriber {
   }
 
   private subscribe(): void {
-    const after = this.seen.at(-1)?.cursor ?? null;
+    const after = this.seen.at(-1)?.cursor ?? this.after;
     const url = this.url;
     let done = false;
     const sink = {
