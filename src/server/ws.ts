@@ -142,8 +142,9 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
         ctx.extra.principal = principal;
         return true;
       },
-      onSubscribe: async (ctx, _id, params) => {
-        if (Object.keys(ctx.subscriptions).length >= limits.maxSubscriptionsPerSocket) {
+      onSubscribe: async (ctx, id, params) => {
+        // graphql-ws has registered this one already: count the others (those starting count too, so a burst cannot slip past).
+        if (Object.keys(ctx.subscriptions).filter((other) => other !== id).length >= limits.maxSubscriptionsPerSocket) {
           return [
             errors.limitExceeded(
               `this socket holds ${limits.maxSubscriptionsPerSocket} subscriptions already`,
