@@ -62,6 +62,14 @@ export function rssMiB(pid: number): number {
   return Math.round((Number(match[1]) / 1024) * 10) / 10;
 }
 
+/** The sum of every sample of `/metrics` whose name matches `name` (a regex source), whatever its labels. */
+export async function metricSum(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+  let sum = 0;
+  for (const match of text.matchAll(new RegExp(`^(?:${name})(?:\\{[^}]*\\})?\\s+(\\S+)$`, 'gm'))) sum += Number(match[1]);
+  return sum;
+}
+
 /** The value of the first sample of `/metrics` whose name matches `name` (a regex source) and labels `labels`, or 0. */
 export async function metric(url: string, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
