@@ -58,10 +58,12 @@ describe('subscriptions per socket', () => {
     const { subscribe, refused, closed } = await socketOf(gateway.url);
     for (let i = 0; i < 20; i++) subscribe(String(i));
     expect(await closed).toBe('4429 Too many subscriptions: 4 refused (HNG_MAX_SUBSCRIPTIONS_PER_SOCKET)');
-    // All in one read: every refusal made before the close was sent.
-    expect([...refused.keys()].sort((a, b) => Number(a) - Number(b))).toEqual(
-      Array.from({ length: 20 - LIMIT }, (_, i) => String(i + LIMIT)),
-    );
+    // Every refusal made before the close was sent: the first ones over the limit, in order, up to
+    // the end of what was read when the socket was found flooding (the rest of the burst, if it came
+    // in a later read, is not read at all).
+    const answered = [...refused.keys()].map(Number).sort((a, b) => a - b);
+    expect(answered.length).toBeGreaterThan(LIMIT);
+    expect(answered).toEqual(Array.from({ length: answered.length }, (_, i) => i + LIMIT));
     await until(() => gateway.hub.size === 0, 10_000, 'the accepted ones ended with their socket');
   });
 
