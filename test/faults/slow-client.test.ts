@@ -160,10 +160,26 @@ describe('a client that stops reading', () => {
     );
     const first = fast[0]!.seen[0]!.position;
 
-    // Stop reading: the kernel's buffers fill, then the gateway's sends stall.
+    // Stop reading: the kernel's buffers fill, then the gateway's sends stall. Each reads again once
+    // the gateway has cut it (its log says so, with the transport): what reached it is then read.
+    // Not before, and not much later either: graphql-ws also ends a socket whose pings go unanswered
+    // for 12 s, without a close frame.
     phase = 'flow';
     ws.socket.pause();
     sse.pause();
+    const cutAt: Partial<Record<'ws' | 'http', number>> = {};
+    const watchCuts = () => {
+      for (const line of gateway.command.stderr.split('\n')) {
+        if (!line.includes('cut a connection that stopped reading')) continue;
+        const transport = /transport\W+(ws|http)\b/.exec(line)?.[1] as 'ws' | 'http' | undefined;
+        if (!transport || cutAt[transport] !== undefined) continue;
+        cutAt[transport] = Date.now() - started;
+        if (transport === 'ws') ws.socket.resume();
+        else sse.resume();
+      }
+    };
+    const watcher = setInterval(watchCuts, 50);
+    onCleanup(async () => clearInterval(watcher));
     const bursts: number[] = [];
     for (let sent = 0; sent < EVENTS_SENT; sent += BURST) {
       const t0 = Date.now();
@@ -186,15 +202,8 @@ describe('a client that stops reading', () => {
       async () => void (slow = await slowEndings()),
     );
     const foundSlow = Date.now() - started;
-    // Cut a second after they were found slow (the log says so): then read what reached them.
-    await until(
-      () => (gateway.command.stderr.match(/cut a connection that stopped reading/g) ?? []).length >= 2,
-      15_000,
-      'both stalled connections cut',
-    );
-    const cut = Date.now() - started;
-    ws.socket.resume();
-    sse.resume();
+    await until(() => cutAt.ws !== undefined && cutAt.http !== undefined, 15_000, 'both stalled connections cut');
+    clearInterval(watcher);
     await Promise.all([ws.closed, sse.closed]);
     const flowPeak = Math.max(...curve.map((c) => c.rssMiB));
     // As told (over SSE: as an EventSource does after a dropped stream), resubscribe with the last cursor.
@@ -248,7 +257,7 @@ describe('a client that stops reading', () => {
       },
       slowConsumerEndings: slow,
       burstMs: { min: Math.min(...bursts), max: Math.max(...bursts) },
-      timeline: { flowEndedMs: flowEnded, bothFoundSlowMs: foundSlow, bothCutMs: cut },
+      timeline: { flowEndedMs: flowEnded, bothFoundSlowByMs: foundSlow, webSocketCutAtMs: cutAt.ws, eventStreamCutAtMs: cutAt.http },
       rss: {
         startMiB: curve[0]!.rssMiB,
         flowPeakMiB: flowPeak,
