@@ -96,9 +96,7 @@ describe('hydra-notify-gateway webhooks', () => {
     expect(new Webhook(next).verify(pinged!.body, pinged!.headers)).toMatchObject({ ping: { webhook: 'cli-hook' } });
     expect(new Webhook(secret).verify(pinged!.body, pinged!.headers)).toMatchObject({ ping: { webhook: 'cli-hook' } });
 
-    expect((await runCli(['webhooks', 'redeliver', String(rows[0]!.id)], vars)).stdout).toMatch(
-      /(pending|delivered) buildQueued/,
-    );
+    expect((await runCli(['webhooks', 'redeliver', String(rows[0]!.id)], vars)).stdout).toMatch(/(pending|delivered) buildQueued/);
     const [, , , again] = await receiver.received(4);
     expect(again!.headers['webhook-id']).toBe(event!.headers['webhook-id']);
     const cursor = (event!.json as { buildQueued: { cursor: string } }).buildQueued.cursor;
