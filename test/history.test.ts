@@ -171,7 +171,8 @@ describe('rows', () => {
     const counts = new Map<string, number>();
     const query = gateway.pool.query.bind(gateway.pool) as (...args: unknown[]) => Promise<unknown>;
     (gateway.pool as unknown as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
-      const name = typeof text === 'string' ? /\/\* (\w+) \*\//.exec(text)?.[1] : undefined;
+      const sql = typeof text === 'string' ? text : (text as { text?: string } | undefined)?.text;
+      const name = sql === undefined ? undefined : /\/\* (\w+) \*\//.exec(sql)?.[1];
       if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
       return query(text, ...rest);
     };
@@ -182,7 +183,7 @@ describe('rows', () => {
     } finally {
       (gateway.pool as unknown as { query: unknown }).query = query;
     }
-    expect(counts.get('buildsWithJobsets')).toBe(1);
+    expect(counts.get('buildWithJobset')).toBe(1);
     expect(counts.get('jobsetsById')).toBeUndefined();
     expect(counts.get('projectsByName')).toBeUndefined();
     for (const stream of streams) stream.dispose();
@@ -206,7 +207,8 @@ describe('rows', () => {
     const calls: { name: string; first: unknown }[] = [];
     const query = gateway.pool.query.bind(gateway.pool) as (...args: unknown[]) => Promise<unknown>;
     (gateway.pool as unknown as { query: unknown }).query = (text: unknown, values?: unknown[], ...rest: unknown[]) => {
-      const name = typeof text === 'string' ? /\/\* (\w+) \*\//.exec(text)?.[1] : undefined;
+      const sql = typeof text === 'string' ? text : (text as { text?: string } | undefined)?.text;
+      const name = sql === undefined ? undefined : /\/\* (\w+) \*\//.exec(sql)?.[1];
       if (name) calls.push({ name, first: values?.[0] });
       return query(text, values, ...rest);
     };

@@ -3,7 +3,7 @@
  * each. Writes are the recorder's alone and go through its LISTEN connection
  * (see `recorder.ts`); reads use the query pool.
  */
-import type { Queryable } from '../../db/queryable.js';
+import type { Prepared, Queryable } from '../../db/queryable.js';
 import { Params } from '../../db/sql.js';
 
 /** A journal row as stored. */
@@ -72,8 +72,27 @@ export async function appendNotifications(
   items: readonly NewNotification[],
   beat: { heartbeatAt: Date; hint: string },
 ): Promise<Appended[]> {
-  const { rows } = await db.query(
-    `/* appendNotifications */
+  const { rows } = await db.query(APPEND_NOTIFICATIONS, [
+    items.map((i) => i.channel),
+    items.map((i) => i.payload),
+    items.map((i) => i.receivedAt),
+    items.map((i) => i.buildId),
+    items.map((i) => i.mark),
+    items.map((i) => i.offset),
+    instance,
+    beat.heartbeatAt,
+    beat.hint,
+  ]);
+  return rows.map((r: { position: string; pending_since: number | null }) => ({
+    position: Number(r.position),
+    pendingSince: r.pending_since === null ? null : Number(r.pending_since),
+  }));
+}
+
+/** Prepared: it runs for every journal write. */
+const APPEND_NOTIFICATIONS: Prepared = {
+  name: 'appendNotifications',
+  text: `/* appendNotifications */
      WITH appended AS (
        INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, build_id, pending_since, mark, mark_offset, recorded_by)
        SELECT 'notification', t.channel, t.payload, t.received_at, t.build_id,
@@ -94,23 +113,7 @@ export async function appendNotifications(
        SELECT pg_notify($9, max(position)::text) FROM appended
      )
      SELECT a.position, a.pending_since FROM appended a, hint ORDER BY a.position`,
-    [
-      items.map((i) => i.channel),
-      items.map((i) => i.payload),
-      items.map((i) => i.receivedAt),
-      items.map((i) => i.buildId),
-      items.map((i) => i.mark),
-      items.map((i) => i.offset),
-      instance,
-      beat.heartbeatAt,
-      beat.hint,
-    ],
-  );
-  return rows.map((r: { position: string; pending_since: number | null }) => ({
-    position: Number(r.position),
-    pendingSince: r.pending_since === null ? null : Number(r.pending_since),
-  }));
-}
+};
 
 /** Appends a gap: a window in which no instance listened. */
 export async function appendGap(db: Queryable, instance: string, from: Date, to: Date): Promise<number> {
