@@ -16,6 +16,7 @@ import { GatewayError } from '../errors.js';
 import { withDatabaseOnly } from './migrate.js';
 import { CliError, EXIT } from './errors.js';
 import { type CliContext, tokenCommands } from './tokens.js';
+import { webhookCommands } from './webhooks.js';
 
 /** Builds the program; `cli` is where it writes. */
 export function buildProgram(cli: CliContext): Command {
@@ -42,6 +43,7 @@ export function buildProgram(cli: CliContext): Command {
     });
 
   tokenCommands(program, cli);
+  webhookCommands(program, cli);
   return program;
 }
 

@@ -24,6 +24,8 @@
  *   probe takes its turn like any caller. A turn belongs to the connection it
  *   started on: after a reconnect, a statement of an old turn fails rather
  *   than run on the new connection.
+ * - In a SQL_ASCII database the session takes payloads as bytes, so that one
+ *   that is not UTF-8 cannot end it (`ENCODING_SQL`).
  */
 import pg from 'pg';
 import { INTERNAL_CHANNELS } from '../db/channels.js';
@@ -61,6 +63,16 @@ const LISTEN_SQL = [...CHANNELS, ...INTERNAL_CHANNELS].map((c) => `LISTEN ${pg.e
 
 /** Server-side TCP keepalives of the LISTEN session: a vanished client is dropped within about 25 s. */
 const KEEPALIVE_SQL = '/* listenerKeepalive */ SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
+
+/**
+ * A SQL_ASCII database takes any bytes in a NOTIFY payload, and Postgres ends
+ * (FATAL) a UTF8 session it cannot convert a notification for: one such
+ * NOTIFY, from any role, would cost every gateway its LISTEN connection and
+ * what was sent meanwhile. There the session takes the bytes as they are (pg
+ * decodes them as UTF-8: what is not becomes U+FFFD, and the payload is then
+ * malformed, dropped and counted). Elsewhere Postgres converts: UTF8 stays.
+ */
+const ENCODING_SQL = `/* listenerEncoding */ SELECT set_config('client_encoding', 'SQL_ASCII', false) WHERE current_setting('server_encoding') = 'SQL_ASCII'`;
 
 /** The database's clock, read on `client`. */
 async function databaseNow(client: pg.Client): Promise<Date> {
@@ -152,6 +164,7 @@ export class Listener {
       // The server must notice a dead client soon too: its session holds the
       // recorder's lock, which no other instance can take while it lives.
       await client.query(KEEPALIVE_SQL);
+      await client.query(ENCODING_SQL);
       const before = Date.now();
       listenSentAt = await databaseNow(client);
       offsetMs = listenSentAt.getTime() - (before + Date.now()) / 2;
