@@ -10,7 +10,8 @@
  *   one is made with jittered exponential backoff, forever, until `stop()`.
  * - Notifications are handed to `onNotification` synchronously, in the order
  *   Postgres delivered them (commit order), stamped with the time of receipt
- *   on the database's clock (a measured offset), comparable across instances.
+ *   on the database's clock (a measured offset), comparable across instances,
+ *   and marked `own` when this connection's session sent them.
  * - Delivery is at most once per connection: what was sent while no
  *   connection listened is lost to this module. Every successful LISTEN calls
  *   `onListening` first (with `reconnected` and the LISTEN's start times), so
@@ -37,8 +38,8 @@ import { backoffDelay } from './backoff.js';
 export interface ListenerOptions {
   /** Connection settings for the dedicated LISTEN connection. */
   connection: pg.ClientConfig;
-  /** Called for every notification, in delivery order. */
-  onNotification: (channel: string, payload: string, receivedAt: Date) => void;
+  /** Called for every notification, in delivery order; `own`: sent by this connection's session. */
+  onNotification: (channel: string, payload: string, receivedAt: Date, own: boolean) => void;
   /**
    * Called after every successful LISTEN, before any notification of the new
    * connection is handed on; `reconnected` is false the first time;
@@ -147,12 +148,13 @@ export class Listener {
     let offsetMs = 0;
     // Notifications that arrive before `onListening` ran wait for it, so the
     // caller learns of the new connection before any of its notifications.
-    let early: [string, string, Date][] | null = [];
+    let early: [string, string, Date, boolean][] | null = [];
     client.on('notification', (n) => {
       if (client !== this.client && client !== this.connecting) return;
       const at = new Date(Date.now() + offsetMs);
-      if (early) early.push([n.channel, n.payload ?? '', at]);
-      else this.options.onNotification(n.channel, n.payload ?? '', at);
+      const own = n.processId === (client as unknown as { processID: number | null }).processID;
+      if (early) early.push([n.channel, n.payload ?? '', at, own]);
+      else this.options.onNotification(n.channel, n.payload ?? '', at, own);
     });
     let listeningSince: Date;
     let listenSentAt: Date;
@@ -201,7 +203,7 @@ export class Listener {
     this.options.onListening?.({ reconnected, downSince, attempt, listeningSince, listenSentAt });
     const waiting = early;
     early = null;
-    for (const [channel, payload, at] of waiting) this.options.onNotification(channel, payload, at);
+    for (const [channel, payload, at, own] of waiting) this.options.onNotification(channel, payload, at, own);
   }
 
   /**
