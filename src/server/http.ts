@@ -44,7 +44,7 @@ import { type AccessPolicy, hostAllowed, isSimpleBody } from './policy.js';
 import { execute } from 'graphql';
 import { type DocumentLimits, useDocumentLimits } from './limits.js';
 import { SharedSubscriptions } from './shared.js';
-import { useDeliveryMetrics } from './deliveries.js';
+import { countSubscription, useDeliveryMetrics } from './deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 import { lastEventId, useSseCursors } from './sse.js';
 import { startWebSockets, type WsLimits } from './ws.js';
@@ -110,7 +110,11 @@ function wantsGraphiQL(req: IncomingMessage): boolean {
 /** Starts the HTTP + WebSocket server on `host:port` (port 0 picks a free one). */
 export async function startHttp(options: HttpOptions, host: string, port: number): Promise<HttpServer> {
   const { log, policy, limits, tokens } = options;
-  const shared = new SharedSubscriptions({ execute: (args) => execute(args) as never, log });
+  const shared = new SharedSubscriptions({
+    execute: (args) => execute(args) as never,
+    log,
+    count: (context) => countSubscription(options.metrics, context),
+  });
   const yoga = createYoga<ServerContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -118,9 +122,14 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       options.context({ principal: principal!, transport: transport ?? null, resumeAfter: lastEventId(request as Request | undefined) }),
     plugins: [
       useDocumentLimits(limits),
-      // Identical subscriptions share one execution per event (shared.ts), over SSE as over WebSocket.
+      // Identical subscriptions share one execution per event (shared.ts), over SSE as over WebSocket;
+      // their results skip the hooks of the plugins after this one (see shared.ts). envelop awaits a
+      // promised result as it awaits a subscribe's.
       {
-        onSubscribe: ({ subscribeFn, setSubscribeFn }) => setSubscribeFn((args) => shared.subscribe(args, subscribeFn) as never),
+        onSubscribe: ({ args, setResultAndStopExecution }) => {
+          const result = shared.share(args);
+          if (result) setResultAndStopExecution(result as never);
+        },
       } satisfies Plugin<ServerContext>,
       useSseCursors(options.sessions),
       useDeliveryMetrics(options.metrics),
