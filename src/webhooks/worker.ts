@@ -50,6 +50,7 @@ import type { Log } from '../log.js';
 import type { CompileSubscription, SubscriptionPlan } from './plan.js';
 import {
   type DeliveryRow,
+  type DueDelivery,
   dueDeliveries,
   dueInOrder,
   insertDeliveries,
@@ -468,7 +469,7 @@ export class WebhookWorker {
    * request is under way (one record in flight at most, in order): a crash
    * between the two sends the unrecorded ones again, in order, with their ids.
    */
-  private async chain(held: Held, deliveries: readonly DeliveryRow[]): Promise<void> {
+  private async chain(held: Held, deliveries: readonly DueDelivery[]): Promise<void> {
     const slot = deliveries[0]!.id;
     held.inFlight.add(slot);
     this.inFlight += 1;
@@ -494,7 +495,7 @@ export class WebhookWorker {
   }
 
   /** One attempt of one delivery (and, bound to a consumer, the acknowledgement of its 2xx): what it found. */
-  private async attempt(held: Held, delivery: DeliveryRow): Promise<Made> {
+  private async attempt(held: Held, delivery: DueDelivery): Promise<Made> {
     const { settings } = this.options;
     const { row } = held;
     const startedAt = new Date();
@@ -574,13 +575,14 @@ export class WebhookWorker {
     log.warn('webhook disabled', { webhook: held.row.name, reason });
   }
 
-  private headersOf(row: WebhookRow, delivery: DeliveryRow, at: Date): Record<string, string> {
+  /** Signed with the secrets (a reporter: authorized with the token) its webhook held when the delivery was read. */
+  private headersOf(row: WebhookRow, delivery: DueDelivery, at: Date): Record<string, string> {
     if (row.kind === 'commit-status') {
-      const options = row.options as unknown as ReporterOptions;
+      const options = delivery.options as unknown as ReporterOptions;
       return { accept: 'application/vnd.github.v3+json', authorization: options.authorization };
     }
     return {
-      ...signatureHeaders(row.secrets, delivery.msgId, at, delivery.body),
+      ...signatureHeaders(delivery.secrets, delivery.msgId, at, delivery.body),
       'hng-event': delivery.eventType,
       'hng-webhook': row.name,
       ...(delivery.position !== null ? { 'hng-cursor': encodeCursor(delivery.position) } : {}),

@@ -35,6 +35,16 @@ export interface DeliveryRow extends NewDelivery {
   lastError: string | null;
 }
 
+/**
+ * A delivery due now, with what its request is made with as its webhook holds
+ * it at this read (a rotated secret signs every delivery read after the
+ * rotation, whatever the worker has cached).
+ */
+export interface DueDelivery extends DeliveryRow {
+  secrets: string[];
+  options: Record<string, unknown>;
+}
+
 /** An attempt of a delivery, as the log keeps it. */
 export interface AttemptRow {
   deliveryId: number;
@@ -49,6 +59,16 @@ export interface AttemptRow {
 
 const COLUMNS = `d.id, d.webhook_id, d.msg_id, d.event_type, d.position, d.build_id, d.occurrence_since, d.url, d.body, d.state,
   d.attempts, d.next_attempt_at, d.created_at, d.delivered_at, d.last_status, d.last_error`;
+
+const DUE_COLUMNS = `${COLUMNS}, w.secrets AS webhook_secrets, w.options AS webhook_options`;
+
+function toDue(r: Record<string, unknown>): DueDelivery {
+  return {
+    ...toDelivery(r),
+    secrets: (r.webhook_secrets as string[]) ?? [],
+    options: (r.webhook_options as Record<string, unknown>) ?? {},
+  };
+}
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
@@ -109,7 +129,7 @@ export async function dueDeliveries(
   ordering: 'webhook' | 'build',
   busy: readonly number[],
   limit: number,
-): Promise<DeliveryRow[]> {
+): Promise<DueDelivery[]> {
   if (limit <= 0) return [];
   const heads =
     ordering === 'webhook'
@@ -117,12 +137,12 @@ export async function dueDeliveries(
       : `SELECT DISTINCT ON (coalesce(build_id::bigint, -id)) * FROM hydra_notify_gateway.webhook_deliveries
          WHERE webhook_id = $1 AND state = 'pending' ORDER BY coalesce(build_id::bigint, -id), id`;
   const { rows } = await db.query(
-    `/* dueDeliveries */ SELECT ${COLUMNS} FROM (${heads}) d
+    `/* dueDeliveries */ SELECT ${DUE_COLUMNS} FROM (${heads}) d JOIN hydra_notify_gateway.webhooks w ON w.id = d.webhook_id
      WHERE d.next_attempt_at <= clock_timestamp() AND NOT (d.id = ANY($2::bigint[]))
      ORDER BY d.id LIMIT $3`,
     [webhookId, busy, limit],
   );
-  return rows.map(toDelivery);
+  return rows.map(toDue);
 }
 
 /**
@@ -130,15 +150,15 @@ export async function dueDeliveries(
  * order, as far as they are due now (a delivery waiting for its retry, and
  * everything after it, waits).
  */
-export async function dueInOrder(db: Queryable, webhookId: number, limit: number): Promise<DeliveryRow[]> {
+export async function dueInOrder(db: Queryable, webhookId: number, limit: number): Promise<DueDelivery[]> {
   const { rows } = await db.query(
-    `/* dueInOrder */ SELECT ${COLUMNS} FROM (
+    `/* dueInOrder */ SELECT ${DUE_COLUMNS} FROM (
        SELECT p.*, bool_and(p.next_attempt_at <= clock_timestamp()) OVER (ORDER BY p.id) AS due
        FROM (SELECT * FROM hydra_notify_gateway.webhook_deliveries WHERE webhook_id = $1 AND state = 'pending' ORDER BY id LIMIT $2) p
-     ) d WHERE d.due ORDER BY d.id`,
+     ) d JOIN hydra_notify_gateway.webhooks w ON w.id = d.webhook_id WHERE d.due ORDER BY d.id`,
     [webhookId, limit],
   );
-  return rows.map(toDelivery);
+  return rows.map(toDue);
 }
 
 /** When the next delivery of the webhook is due (null: none pending). */
