@@ -59,6 +59,99 @@ export async function runCli(args: readonly string[], vars: Record<string, strin
 }
 
 /**
+ * A CLI command that keeps running (`events tail`, `simulate`), spawned as
+ * `runCli` spawns it, its output read as it comes: a test awaits a line,
+ * then acts, then stops it with a signal. Killed after the file if still running.
+ */
+export class CliCommand {
+  stdout = '';
+  stderr = '';
+  readonly exit: Promise<Exit>;
+  private readonly child: ChildProcess;
+  private waiters: (() => void)[] = [];
+
+  constructor(args: readonly string[], vars: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [join(ROOT, 'bin', 'hydra-notify-gateway.js'), ...args], {
+      cwd: ROOT,
+      env: childEnv(vars),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const wake = () => {
+      for (const w of this.waiters.splice(0)) w();
+    };
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+      wake();
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+      wake();
+    });
+    let ended = false;
+    this.exit = new Promise((resolve) =>
+      this.child.once('close', (code, signal) => {
+        ended = true;
+        wake();
+        resolve({ code, signal });
+      }),
+    );
+    this.ended = () => ended;
+    cliCommands.push(this);
+  }
+
+  private readonly ended: () => boolean;
+
+  /** Resolves once `predicate` holds for the output so far; rejects if the command ends first or after `timeoutMs`. */
+  async waitFor(predicate: (command: CliCommand) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this)) {
+      if (this.ended()) throw new Error(`ended before ${what}:\n${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${what} not seen within ${timeoutMs} ms:\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The complete lines of stdout so far. */
+  get lines(): string[] {
+    return this.stdout.split('\n').slice(0, -1);
+  }
+
+  /** Ctrl-C. */
+  interrupt(): void {
+    this.child.kill('SIGINT');
+  }
+
+  /** How it ended; rejects after `timeoutMs`. */
+  async exited(timeoutMs = EXIT_MS): Promise<Exit> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms:\n${this.stderr}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exit, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Kills it if it still runs. */
+  async destroy(): Promise<void> {
+    if (this.ended()) return;
+    this.child.kill('SIGKILL');
+    await this.exit;
+  }
+}
+
+const cliCommands: CliCommand[] = [];
+
+/**
  * Makes an admin token with the CLI, on the database of the gateway at `url`
  * (configured by `vars`, as its start command was), the way an operator
  * would; test clients send it to that gateway from now on.
@@ -247,6 +340,7 @@ export class StartCommand {
 const commands: StartCommand[] = [];
 
 afterAll(async () => {
+  for (const command of cliCommands.splice(0)) await command.destroy().catch(() => undefined);
   for (const command of commands.splice(0)) await command.destroy().catch(() => undefined);
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
