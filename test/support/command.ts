@@ -59,9 +59,11 @@ export async function runCli(args: readonly string[], vars: Record<string, strin
 }
 
 /**
- * A CLI command that keeps running (`events tail`, `simulate`), spawned as
- * `runCli` spawns it, its output read as it comes: a test awaits a line,
- * then acts, then stops it with a signal. Killed after the file if still running.
+ * A command that keeps running (`events tail`, `simulate`, an example),
+ * spawned in a process group of its own, its output read as it comes: a
+ * test awaits a line, then acts, then stops it with a signal. Killed after
+ * the file if still running. `new CliCommand(args)` runs the package's bin;
+ * `CliCommand.of(file, args)` any program (node, python3, sh).
  */
 export class CliCommand {
   stdout = '';
@@ -70,11 +72,12 @@ export class CliCommand {
   private readonly child: ChildProcess;
   private waiters: (() => void)[] = [];
 
-  constructor(args: readonly string[], vars: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [join(ROOT, 'bin', 'hydra-notify-gateway.js'), ...args], {
+  constructor(args: readonly string[], vars: Record<string, string> = {}, file: string = process.execPath, bin = true) {
+    this.child = spawn(file, bin ? [join(ROOT, 'bin', 'hydra-notify-gateway.js'), ...args] : args, {
       cwd: ROOT,
       env: childEnv(vars),
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     const wake = () => {
       for (const w of this.waiters.splice(0)) w();
@@ -101,6 +104,11 @@ export class CliCommand {
 
   private readonly ended: () => boolean;
 
+  /** Runs `file args…` (a program, not the bin) with `vars` as its environment's configuration. */
+  static of(file: string, args: readonly string[], vars: Record<string, string> = {}): CliCommand {
+    return new CliCommand(args, vars, file, false);
+  }
+
   /** Resolves once `predicate` holds for the output so far; rejects if the command ends first or after `timeoutMs`. */
   async waitFor(predicate: (command: CliCommand) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -123,9 +131,19 @@ export class CliCommand {
     return this.stdout.split('\n').slice(0, -1);
   }
 
-  /** Ctrl-C. */
+  /** Ctrl-C: SIGINT to the process (a shell script's pipeline: see `terminateGroup`). */
   interrupt(): void {
     this.child.kill('SIGINT');
+  }
+
+  /** SIGTERM to the command itself, as a service manager stops it. */
+  terminate(): void {
+    this.child.kill('SIGTERM');
+  }
+
+  /** SIGTERM to its whole process group: a shell script and the programs of its pipeline. */
+  terminateGroup(): void {
+    process.kill(-this.child.pid!, 'SIGTERM');
   }
 
   /** How it ended; rejects after `timeoutMs`. */
@@ -143,9 +161,12 @@ export class CliCommand {
 
   /** Kills it if it still runs. */
   async destroy(): Promise<void> {
-    if (this.ended()) return;
-    this.child.kill('SIGKILL');
-    await this.exit;
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone, with its group
+    }
+    if (!this.ended()) await this.exit;
   }
 }
 
