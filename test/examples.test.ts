@@ -152,7 +152,7 @@ describe('examples/browser/live-builds.js', () => {
   );
 });
 
-describe('examples/follow-builds.sh', () => {
+describe('examples/follow-builds.sh', { timeout: 120_000 }, () => {
   it('prints each finished build with its cursor, and resumes after the cursor it printed last', async () => {
     const secret = await token('follower', '--scope', 'read');
     const vars = { GATEWAY_URL: url, GATEWAY_TOKEN: secret, PROJECT: 'nixpkgs' };
@@ -187,7 +187,7 @@ describe('examples/follow-builds.sh', () => {
   });
 });
 
-describe('examples/backlog.py', () => {
+describe('examples/backlog.py', { timeout: 120_000 }, () => {
   it("lists a consumer's pending builds and acknowledges them, with Python's standard library", async () => {
     expect((await runCli(['consumers', 'create', 'reporter'], env)).code).toBe(0);
     const secret = await token('reporter', '--scope', 'ack', '--consumer', 'reporter');
