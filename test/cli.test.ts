@@ -188,7 +188,7 @@ describe('backlog', CLI_TESTS, () => {
     const table = await runCli(['backlog', '--consumer', 'reporter'], env);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^BUILD +PENDING SINCE +AGE +JOBSET +JOB +SYSTEM +STATUS$/);
-    expect(lines[1]).toMatch(new RegExp(`^${a} +\\d{4}-\\S+Z +3m +nixpkgs:trunk +hello\\S* +x86_64-linux +SUCCEEDED$`));
+    expect(lines[1]).toMatch(new RegExp(`^${a} +\\d{4}-\\S+Z +\\d+[sm] +nixpkgs:trunk +hello\\S* +x86_64-linux +SUCCEEDED$`));
     expect(lines[2]).toMatch(new RegExp(`^${c} .* hydra:master +manual `));
     expect(table.stderr.trim()).toBe('2 pending (consumer reporter)');
 

@@ -12,8 +12,7 @@
  */
 import type { Command } from 'commander';
 import { createLoaders } from '../hydra/loaders.js';
-import type { Build } from '../hydra/rows.js';
-import { BUILD_STATUS } from '../schema/types/enums.js';
+import { BUILD_STATUS, type Build } from '../hydra/rows.js';
 import { withDatabase } from './database.js';
 import { filterOf, type FilterOptions, withFilterOptions } from './filter.js';
 import { consumerService } from './services.js';
