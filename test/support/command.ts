@@ -5,7 +5,9 @@
  * its output captured, and the embedded Postgres it runs looked up through
  * the data folder's `postmaster.pid`. Every command and temp folder is
  * disposed after the test file, even on failure: the process group killed,
- * then any postmaster left in its data folder.
+ * then any postmaster left in its data folder. Beside it, the
+ * hydra-notify-gateway command (`runCli` to the end, `CliCommand` while it
+ * keeps running) and the examples' programs (`CliCommand.of`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
