@@ -4,7 +4,7 @@
  * why. Type-only imports count: a type is a dependency too.
  *
  * Bottom to top: errors.ts, log.ts → db/ → hydra/ → listener/ → journal/ →
- * events/ → consumers/ → auth/ → schema/ → server/ → gateway.ts → main.ts; simulator/
+ * events/ → consumers/ → webhooks/ → auth/ → schema/ → server/ → gateway.ts → main.ts; simulator/
  * and config.ts stand beside, for main.ts. client/ stands apart: it is what
  * users import (hydra-notify-gateway/client), and imports nothing of the rest.
  */
@@ -74,6 +74,12 @@ module.exports = {
       'consumers/ is the consumer service: every consumer and backlog rule, with its transactions and locks.',
     ),
     layer(
+      'webhooks-imports-consumers-and-below',
+      '^src/webhooks/',
+      ['^src/consumers/service\\.ts$', '^src/events/', '^src/journal/(cursor|queries/recorder)\\.ts$', '^src/hydra/', '^src/db/'],
+      'webhooks/ is the webhook service and its worker: durable deliveries read from the journal (through events/) or a consumer (through its service); the schema comes in as a CompileSubscription, never an import.',
+    ),
+    layer(
       'auth-imports-consumer-names-db',
       '^src/auth/',
       ['^src/consumers/names\\.ts$', '^src/db/'],
@@ -84,6 +90,7 @@ module.exports = {
       '^src/schema/',
       [
         '^src/consumers/(service|acknowledgement)\\.ts$',
+        '^src/webhooks/(service|plan)\\.ts$',
         '^src/auth/(principal|tokens|sessions)\\.ts$',
         '^src/events/',
         '^src/journal/cursor\\.ts$',
@@ -95,7 +102,17 @@ module.exports = {
     layer(
       'server-imports-schema-and-below',
       '^src/server/',
-      ['^src/schema/', '^src/auth/', '^src/consumers/', '^src/events/', '^src/journal/', '^src/listener/', '^src/hydra/', '^src/db/'],
+      [
+        '^src/schema/',
+        '^src/auth/',
+        '^src/webhooks/service\\.ts$',
+        '^src/consumers/',
+        '^src/events/',
+        '^src/journal/',
+        '^src/listener/',
+        '^src/hydra/',
+        '^src/db/',
+      ],
       'server/ is the transports (HTTP, WebSocket, SSE) and /metrics; only gateway.ts composes it.',
     ),
     layer(

@@ -10,7 +10,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /** How every output spells types: DateTime as a string, enums as string unions, nullable fields present. */
 const typesConfig = {
-  scalars: { DateTime: 'string' },
+  scalars: { DateTime: 'string', JSON: 'unknown' },
   enumsAsTypes: true,
   useTypeImports: true,
   avoidOptionals: { field: true, inputValue: false, object: true },

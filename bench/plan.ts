@@ -70,6 +70,13 @@ export interface Plan {
     /** Pending builds made for each batched case (1 client, `ackClients`) of one run. */
     ackPoolBatched: number;
   };
+  webhooks: {
+    /** build_queued events delivered per case and run. */
+    events: number;
+    /** How long a case may take to deliver them. */
+    timeoutSeconds: number;
+    cases: { ordering: 'WEBHOOK' | 'BUILD'; concurrency: number }[];
+  };
 }
 
 /** The plan for `full` or `quick` mode. */
@@ -120,6 +127,14 @@ export function makePlan(mode: 'full' | 'quick', only: string[] | null, quietWai
       ackBatch: 1_000,
       ackPoolSingle: quick ? 10_000 : 20_000,
       ackPoolBatched: quick ? 40_000 : 200_000,
+    },
+    webhooks: {
+      events: quick ? 2_000 : 10_000,
+      timeoutSeconds: 180,
+      cases: [
+        { ordering: 'WEBHOOK', concurrency: 1 },
+        { ordering: 'BUILD', concurrency: 16 },
+      ],
     },
   };
 }

@@ -122,6 +122,19 @@ export const VARIABLES = z.object({
   HNG_CONNECTION_INIT_TIMEOUT_MS: int(100, 600_000).default(3_000),
   /** Most WebSockets from one address still waiting for their connection_init. @default 50 */
   HNG_MAX_PENDING_SOCKETS_PER_ADDRESS: int(1, 1_000_000).default(50),
+  /** Delays before a failed webhook delivery is tried again (the n-th after the n-th failure, ±20 % jitter); after the last it is dead. @default '5s,30s,2m,10m,30m,1h,2h,4h,8h,12h' */
+  HNG_WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?(ms|s|m|h|d)\s*(,\s*\d+(\.\d+)?(ms|s|m|h|d)\s*)*$/, 'delays like 5s,30s,2m,1h (units ms, s, m, h, d)')
+    .default('5s,30s,2m,10m,30m,1h,2h,4h,8h,12h'),
+  /** The deadline of one webhook request. @default 10_000 */
+  HNG_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  /** How long every attempt of a webhook may fail before it is disabled. @default 432_000_000 (5 days) */
+  HNG_WEBHOOK_DISABLE_AFTER_MS: int(1_000, 31 * 86_400_000).default(432_000_000),
+  /** Webhook requests at once on one instance, all webhooks together. @default 32 */
+  HNG_WEBHOOK_CONCURRENCY: int(1, 1_024).default(32),
+  /** How long an instance holds a webhook without renewing; another takes over after. @default 30_000 */
+  HNG_WEBHOOK_LEASE_MS: int(1_000, 600_000).default(30_000),
 });
 
 /** The parsed configuration. */
@@ -156,6 +169,14 @@ export interface Config {
   corsOrigins: string[];
   /** Null: the default list (loopback names, HOST, this machine's name). */
   allowedHosts: string[] | null;
+  webhooks: {
+    /** As written; webhooks/schedule.ts parses it. */
+    retrySchedule: string;
+    timeoutMs: number;
+    disableAfterMs: number;
+    concurrency: number;
+    leaseMs: number;
+  };
   limits: {
     maxDepth: number;
     maxCost: number;
@@ -201,6 +222,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const v = result.data;
+  if (v.HNG_WEBHOOK_LEASE_MS < v.HNG_WEBHOOK_TIMEOUT_MS + 3_000) {
+    throw new ConfigError([
+      'HNG_WEBHOOK_LEASE_MS: must be at least HNG_WEBHOOK_TIMEOUT_MS + 3000, so that a request always ends within the lease',
+    ]);
+  }
   if (v.HNG_RECONNECT_MIN_MS > v.HNG_RECONNECT_MAX_MS) {
     throw new ConfigError(['HNG_RECONNECT_MIN_MS: must not exceed HNG_RECONNECT_MAX_MS']);
   }
@@ -234,6 +260,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     anonymous: v.HNG_ANONYMOUS ?? (v.DATABASE_URL ? 'none' : 'read'),
     corsOrigins: v.HNG_CORS_ORIGINS,
     allowedHosts: v.HNG_ALLOWED_HOSTS ?? null,
+    webhooks: Object.freeze({
+      retrySchedule: v.HNG_WEBHOOK_RETRY_SCHEDULE,
+      timeoutMs: v.HNG_WEBHOOK_TIMEOUT_MS,
+      disableAfterMs: v.HNG_WEBHOOK_DISABLE_AFTER_MS,
+      concurrency: v.HNG_WEBHOOK_CONCURRENCY,
+      leaseMs: v.HNG_WEBHOOK_LEASE_MS,
+    }),
     limits: Object.freeze({
       maxDepth: v.HNG_MAX_DEPTH,
       maxCost: v.HNG_MAX_COST,

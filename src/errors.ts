@@ -18,8 +18,8 @@ export const ERROR_CODES = {
   LIMIT_EXCEEDED:
     'A limit was reached (document depth, cost, aliases, tokens or size; subscriptions, sockets or streams); the message names it and its setting.',
   BAD_USER_INPUT: 'An argument is malformed or out of range; the message says which and why.',
-  NOT_FOUND: 'No build, consumer or token with that id or name.',
-  ALREADY_EXISTS: 'A consumer or token with that name exists already.',
+  NOT_FOUND: 'No build, consumer, token, webhook or webhook delivery with that id or name.',
+  ALREADY_EXISTS: 'A consumer, token or webhook with that name exists already.',
   NOT_FINISHED: 'The build has not finished, so it has no finish to redeliver.',
   CURSOR_EXPIRED: 'Retention pruned the events after this cursor; read the backlog or start without a cursor.',
   OBSERVER_MODE: "This gateway never writes Hydra's column (`HNG_MODE=observer`); acknowledge per consumer.",
@@ -78,6 +78,15 @@ export const errors = {
 
   /** A token with this name exists already. */
   tokenExists: (token: string) => new GatewayError('ALREADY_EXISTS', `a token named ${quoted(token)} exists already`, { token }),
+
+  /** No webhook with this name. */
+  webhookNotFound: (webhook: string) => new GatewayError('NOT_FOUND', `no webhook named ${quoted(webhook)}`, { webhook }),
+
+  /** A webhook with this name exists already. */
+  webhookExists: (webhook: string) => new GatewayError('ALREADY_EXISTS', `a webhook named ${quoted(webhook)} exists already`, { webhook }),
+
+  /** No webhook delivery with this id. */
+  deliveryNotFound: (id: string) => new GatewayError('NOT_FOUND', `no webhook delivery with id ${quoted(id)}`, { delivery: id }),
 
   /** The build has no finish (queued, building, or restarted). */
   notFinished: (buildId: number) => new GatewayError('NOT_FINISHED', `build ${buildId} has not finished`, { buildId }),

@@ -33,7 +33,15 @@ import pg from 'pg';
 import { Sessions } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
 import { ConsumerService } from './consumers/service.js';
-import { CONSUMER_CHANNEL, JOURNAL_CHANNEL, MARK_CHANNEL, notifyInternal, READY_CHANNEL, TOKEN_CHANNEL } from './db/channels.js';
+import {
+  CONSUMER_CHANNEL,
+  JOURNAL_CHANNEL,
+  MARK_CHANNEL,
+  notifyInternal,
+  READY_CHANNEL,
+  TOKEN_CHANNEL,
+  WEBHOOK_CHANNEL,
+} from './db/channels.js';
 import { EventHub } from './events/hub.js';
 import { Pipeline } from './events/pipeline.js';
 import type { StreamSource } from './events/subscribe.js';
@@ -51,6 +59,10 @@ import { type HttpLimits, startHttp } from './server/http.js';
 import { defaultAllowedHosts } from './server/policy.js';
 import type { SharedSubscriptions } from './server/shared.js';
 import { schema } from './schema/index.js';
+import { compileSubscription } from './schema/subscriptions.js';
+import { DEFAULT_SCHEDULE, parseSchedule } from './webhooks/schedule.js';
+import { WebhookService } from './webhooks/service.js';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings, WebhookWorker } from './webhooks/worker.js';
 
 /** Settings of one gateway. */
 export interface GatewayOptions {
@@ -101,6 +113,8 @@ export interface GatewayOptions {
   allowedHosts?: readonly string[] | '*';
   /** Limits on documents, bodies, sockets and streams (see DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
+  /** How webhooks are delivered (see DEFAULT_WEBHOOK_SETTINGS; the schedule defaults to DEFAULT_SCHEDULE). */
+  webhooks?: Partial<WebhookSettings>;
   /** How long /metrics serves one read of the journal's head and the consumers' backlogs. @default 5_000 // 5 seconds */
   metricsCacheMs?: number;
 }
@@ -148,6 +162,9 @@ export interface Gateway {
   consumers: ConsumerService;
   tokens: TokenService;
   sessions: Sessions;
+  webhooks: WebhookService;
+  /** Delivers the webhooks this instance leases. */
+  webhookWorker: WebhookWorker;
   /** Executions of subscription events, shared by identical subscriptions. */
   shared: SharedSubscriptions;
   close(): Promise<void>;
@@ -221,8 +238,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     sessions: (kind) => sessions.count(kind),
     readerPosition: () => reader.position,
     snapshot: async () => {
-      const [journal, backlogs] = await Promise.all([journalStats(pool), consumers.backlogs()]);
-      return { journal, consumers: backlogs };
+      const [journal, backlogs, hooks] = await Promise.all([journalStats(pool), consumers.backlogs(), webhooks.list()]);
+      const now = Date.now();
+      return {
+        journal,
+        consumers: backlogs,
+        webhooks: hooks.map((w) => ({
+          webhook: w.name,
+          pending: w.pending,
+          dead: w.dead,
+          behind: w.consumer === null && journal.head !== null ? Math.max(0, journal.head - w.cursor) : 0,
+          oldestPendingAgeSeconds: w.oldestPendingAt ? Math.max(0, (now - w.oldestPendingAt.getTime()) / 1_000) : null,
+          active: w.state === 'active',
+        })),
+      };
     },
     cacheMs: options.metricsCacheMs,
     log: log.child({ component: 'metrics' }),
@@ -234,6 +263,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     emit: (event) => {
       hub.publish(event);
       metrics.published(event);
+      webhookWorker.hint();
     },
   });
   const listener: Listener = new Listener({
@@ -250,6 +280,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return sessions.revoked(Number(payload));
       }
       if (channel === READY_CHANNEL) return readiness.get(payload)?.();
+      if (channel === WEBHOOK_CHANNEL) return webhookWorker.changed();
       if (channel !== MARK_CHANNEL) metrics.heard(channel);
       recorder.hear(channel, payload, receivedAt);
     },
@@ -281,6 +312,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     maxAckBatch: limits.maxAckBatch,
     onAcknowledged: (_consumer, results) => metrics.acknowledged(results),
   });
+  const webhooks = new WebhookService({ pool, compile: compileSubscription, consumers });
+  const webhookWorker: WebhookWorker = new WebhookWorker({
+    pool,
+    consumers,
+    compile: compileSubscription,
+    instance,
+    log: log.child({ component: 'webhooks' }),
+    published: () => pipeline.settled,
+    settings: { schedule: parseSchedule(DEFAULT_SCHEDULE), ...DEFAULT_WEBHOOK_SETTINGS, ...options.webhooks },
+    onAttempt: (webhook, outcome, latencyMs) => metrics.webhookAttempt(webhook, outcome, latencyMs),
+  });
   const recorder = new Recorder({
     listener,
     instance,
@@ -300,7 +342,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retentionMs: options.retentionMs ?? 30 * 86_400_000,
     everyMs: options.pruneEveryMs,
     active: () => recorder.recording,
-    alsoPrune: [(cutoff) => consumers.prune(cutoff)],
+    alsoPrune: [(cutoff) => consumers.prune(cutoff), (cutoff) => webhooks.prune(cutoff)],
   });
   retention.start();
 
@@ -320,6 +362,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // A build_finished Hydra never sent (crash between finish and NOTIFY) still reaches consumers.
   consumers.start();
   sessions.start();
+  webhookWorker.start();
   const streams: StreamSource = {
     db: pool,
     hub,
@@ -345,6 +388,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           principal,
           consumers,
           tokens,
+          webhooks,
           streams,
           transport,
           resumeAfter,
@@ -388,6 +432,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     consumers.stop();
     sessions.stop();
     await settle(
+      () => webhookWorker.stop(),
       () => reader.stop(),
       () => retention.stop(),
       () => recorder.stop(),
@@ -414,6 +459,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     consumers,
     tokens,
     sessions,
+    webhooks,
+    webhookWorker,
     shared: http.shared,
     async close() {
       closing = true;
@@ -429,6 +476,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             () => http.close(), // stops accepting; every WebSocket ends with 1001, every SSE stream ends
             () => windDown(hub, pool), // the subscriptions of those clients end; a consumer's releases its leases
             () => hub.close(), // any left end now
+          ),
+          settle(
+            () => webhookWorker.stop(), // the requests under way end and are recorded; the leases are given up
           ),
           settle(
             () => recorder.stop(), // journals what it still holds

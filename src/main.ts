@@ -24,6 +24,7 @@
  */
 import pg from 'pg';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { parseSchedule } from './webhooks/schedule.js';
 import { type EmbeddedDatabase, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded.js';
 import { type Gateway, StartupError, startGateway } from './gateway.js';
 import { installHydraSchema } from './hydra/install.js';
@@ -119,6 +120,13 @@ async function start(config: Config, log: Log, running: Running, stopping: () =>
     anonymous: config.anonymous,
     corsOrigins: config.corsOrigins,
     allowedHosts: config.allowedHosts?.includes('*') ? '*' : (config.allowedHosts ?? undefined),
+    webhooks: {
+      schedule: parseSchedule(config.webhooks.retrySchedule),
+      timeoutMs: config.webhooks.timeoutMs,
+      disableAfterMs: config.webhooks.disableAfterMs,
+      concurrency: config.webhooks.concurrency,
+      leaseMs: config.webhooks.leaseMs,
+    },
     limits: {
       ...config.limits,
       maxMessageBytes: config.limits.maxWsMessageBytes,

@@ -10,9 +10,12 @@ import { buildFinishedPayloads } from '../src/simulator/payloads.js';
 import { BuildFinishedDocument, BuildFinishedIdsDocument, BuildQueuedDocument } from '../src/client/generated/operations.js';
 import { subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
 import { notify } from './support/database.js';
-import { test } from './support/fixtures.js';
+import { fixtures } from './support/fixtures.js';
 import type { TestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, insertBuilds } from './support/hydra.js';
+
+/** Chunks merge when the next arrives within the window: wide enough for a busy machine. */
+const test = fixtures({ chunkWindowMs: 1_000 });
 
 async function registered(gateway: TestGateway, count: number): Promise<void> {
   await until(() => gateway.hub.size >= count, 10_000, `${count} subscriptions registered`);

@@ -52,7 +52,7 @@ function readmeGrants(database: string, role: string): string[] {
   return [
     `GRANT CONNECT ON DATABASE ${database} TO ${role}`,
     `GRANT USAGE ON SCHEMA public TO ${role}`,
-    `GRANT SELECT ON projects, jobsets, jobsetevals, jobsetevalmembers, builds, buildsteps, buildoutputs TO ${role}`,
+    `GRANT SELECT ON projects, jobsets, jobsetevals, jobsetevalmembers, jobsetevalinputs, builds, buildsteps, buildoutputs TO ${role}`,
     `GRANT CREATE ON DATABASE ${database} TO ${role}`,
   ];
 }

@@ -14,7 +14,8 @@ import { notify } from './support/database.js';
 import { fixtures } from './support/fixtures.js';
 import { onCleanup } from './support/gateway.js';
 
-const test = fixtures({ subscriberQueueLimit: 2_000 });
+// Small bounds, so the slow client is found after a few thousand events even on a busy machine.
+const test = fixtures({ subscriberQueueLimit: 2_000, subscriberMaxBufferedBytes: 65_536 });
 
 describe('a slow consumer', () => {
   test('gets SLOW_CONSUMER instead of a gap; a fast one gets everything', async ({ db, gateway }) => {

@@ -12,6 +12,7 @@ import { fanout } from './fanout.js';
 import { pending } from './pending.js';
 import type { Scenario } from './scenario.js';
 import { sse } from './sse.js';
+import { webhooks } from './webhooks.js';
 
 /** Every scenario, in running order. */
-export const SCENARIOS: readonly Scenario[] = [fanout, sse, burst, events, pending, acknowledge];
+export const SCENARIOS: readonly Scenario[] = [fanout, sse, burst, events, pending, acknowledge, webhooks];

@@ -165,7 +165,13 @@ export interface SpawnOptions {
 export function spawnChild(options: SpawnOptions): Child {
   const entry = fileURLToPath(new URL(`../${options.entry}`, import.meta.url));
   const processHandle = fork(entry, [], {
-    execArgv: ['--import', 'tsx', '--expose-gc', '--trace-deprecation'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--expose-gc',
+      '--trace-deprecation',
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    ],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

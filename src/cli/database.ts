@@ -4,13 +4,17 @@
  * (`HNG_EMBEDDED_PG_PORT`, on loopback).
  *
  * Contract: `withDatabase` connects a small pool, checks that the gateway's
- * own schema is there (a gateway created it), runs the command and ends the
+ * own schema is there and up to date (a gateway or `migrate` made it), runs the command and ends the
  * pool whatever happens. A database that cannot be reached, or that no
  * gateway ever started on, is a `CliError` that says what to do.
  */
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { ConsumerService } from '../consumers/service.js';
+import { EventHub } from '../events/hub.js';
+import { silentLog } from '../log.js';
 import { embeddedConnectionString } from '../db/embedded.js';
+import { pendingMigrations } from '../db/migrate.js';
 import { CliError } from './errors.js';
 
 /** The configured database: its URL, and how to name it in a message. */
@@ -36,11 +40,27 @@ export async function withDatabase<T>(config: Config, fn: (pool: pg.Pool) => Pro
     } catch (error) {
       throw new CliError(`cannot reach ${where}: ${(error as Error).message}${reachHint(config)}`);
     }
-    const { rows } = await pool.query("/* cliSchemaProbe */ SELECT to_regclass('hydra_notify_gateway.tokens') IS NOT NULL AS ready");
-    if (!rows[0]?.ready)
-      throw new CliError(`${where} has no hydra_notify_gateway schema yet: start the gateway on it once (or run the migrate command)`);
+    const pending = await pendingMigrations(pool);
+    if (pending.length > 0) {
+      throw new CliError(
+        `${where} lacks migrations ${pending.join(', ')} of the hydra_notify_gateway schema: run the migrate command (or start the gateway on it once)`,
+      );
+    }
     return await fn(pool);
   } finally {
     await pool.end();
   }
+}
+
+/** The consumer service on a CLI's pool: its operations, without the subscriptions of a running gateway. */
+export function consumerService(pool: pg.Pool, config: Config): ConsumerService {
+  return new ConsumerService({
+    pool,
+    hub: new EventHub(),
+    mode: config.mode,
+    visibilityMs: config.visibilityTimeoutMs,
+    log: silentLog,
+    recording: () => false,
+    maxAckBatch: config.limits.maxAckBatch,
+  });
 }

@@ -21,6 +21,7 @@ import { withDatabaseOnly } from './migrate.js';
 import { notifyCommand } from './notify.js';
 import { simulateCommand } from './simulate.js';
 import { type CliContext, tokenCommands } from './tokens.js';
+import { webhookCommands } from './webhooks.js';
 
 /** Builds the program; `cli` is where it writes. */
 export function buildProgram(cli: CliContext): Command {
@@ -52,6 +53,7 @@ export function buildProgram(cli: CliContext): Command {
   eventsCommands(program, cli);
   notifyCommand(program, cli);
   simulateCommand(program, cli);
+  webhookCommands(program, cli);
   return program;
 }
 

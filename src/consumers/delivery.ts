@@ -35,7 +35,8 @@ export interface ConsumeOptions {
   log: Log;
 }
 
-function toDelivery(db: Queryable, consumer: string, claimed: Claimed): Delivery {
+/** The delivery of one occurrence of `consumer`, as its subscribers (and a webhook bound to it) receive it. */
+export function occurrenceDelivery(db: Queryable, consumer: string, claimed: Claimed): Delivery {
   const event = createEvent(db, {
     position: claimed.journalPosition ?? 0,
     notice: { channel: 'build_finished', buildId: claimed.buildId, dependentIds: [], selfListed: false },
@@ -83,7 +84,7 @@ async function* stream(options: ConsumeOptions, control: Control): AsyncGenerato
       if (control.closed) break;
       woken = false;
       const claimed = await claimOccurrences(db, { consumer, session, visibilityMs, limit: CLAIM });
-      for (const item of claimed) yield toDelivery(db, consumer, item);
+      for (const item of claimed) yield occurrenceDelivery(db, consumer, item);
       if (claimed.length === CLAIM) woken = true;
     }
   } finally {

@@ -46,7 +46,8 @@ import { redeliver } from './queries/redeliver.js';
 
 export type { ConsumerBacklog, ConsumerRow, PendingPosition, PendingQuery };
 
-export { checkConsumerName };
+export { checkConsumerName, isConsumerName };
+export { occurrenceDelivery } from './delivery.js';
 
 /** A page of a pending set: Hydra's, or a consumer's own. */
 export interface PendingPage {

@@ -20,11 +20,14 @@ export const CONSUMER_CHANNEL = 'hng_consumer';
 /** A token was revoked: payload its id. Every instance ends its connections at once. */
 export const TOKEN_CHANNEL = 'hng_token';
 
+/** A webhook changed (created, enabled, pinged, redelivered): payload its name. Its deliverer looks at once. */
+export const WEBHOOK_CHANNEL = 'hng_webhook';
+
 /** A readiness probe (/readyz): payload a nonce, heard back by the instance that sent it. */
 export const READY_CHANNEL = 'hng_ready';
 
 /** Every internal channel. */
-export const INTERNAL_CHANNELS = [MARK_CHANNEL, JOURNAL_CHANNEL, CONSUMER_CHANNEL, TOKEN_CHANNEL, READY_CHANNEL] as const;
+export const INTERNAL_CHANNELS = [MARK_CHANNEL, JOURNAL_CHANNEL, CONSUMER_CHANNEL, TOKEN_CHANNEL, WEBHOOK_CHANNEL, READY_CHANNEL] as const;
 
 /** An internal channel. */
 export type InternalChannel = (typeof INTERNAL_CHANNELS)[number];

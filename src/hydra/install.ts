@@ -6,7 +6,8 @@
  * schema when `public.builds` is absent, inside one transaction holding an
  * advisory lock, so concurrent callers (parallel test files on one cluster)
  * install it once and a failure leaves nothing behind. It never alters an
- * existing schema: the gateway must not change a real Hydra's tables.
+ * existing table: the gateway must not change a real Hydra's tables (an embedded
+ * database made before `jobsetevalinputs` joined this subset gets that table).
  * `missingHydraTables` only reads the catalog; the caller turns a non-empty
  * answer into a startup error. Neither function owns the client: it is
  * borrowed, left outside any transaction, and not released.
@@ -17,6 +18,9 @@ import { transaction } from '../db/transaction.js';
 
 /** The Hydra tables the gateway reads; all must be visible on the search path. */
 export const HYDRA_TABLES = ['builds', 'buildsteps', 'buildoutputs', 'jobsets', 'projects', 'jobsetevals', 'jobsetevalmembers'] as const;
+
+/** The statement of `jobsetevalinputs` in schema.sql. */
+const JOBSET_EVAL_INPUTS = /create table jobsetevalinputs \([^;]*\);/;
 
 /** Advisory lock key serialising concurrent installs ("hydrasch" in ASCII). */
 const INSTALL_LOCK = '7526746417683162984';
@@ -33,7 +37,16 @@ export async function installHydraSchema(client: pg.ClientBase): Promise<boolean
     const { rows } = await tx.query<{ present: boolean }>(
       "/* installHydraSchemaProbe */ select to_regclass('public.builds') is not null as present",
     );
-    if (rows[0]?.present) return false;
+    if (rows[0]?.present) {
+      // An embedded database made before jobsetevalinputs was part of this subset gets it now.
+      await tx.query(
+        `/* installJobsetEvalInputs */ ${JOBSET_EVAL_INPUTS.exec(ddl)![0]}`.replace(
+          'create table jobsetevalinputs',
+          'create table if not exists jobsetevalinputs',
+        ),
+      );
+      return false;
+    }
     await tx.query('/* installHydraSchemaSearchPath */ set local search_path to public');
     await tx.query(ddl);
     return true;

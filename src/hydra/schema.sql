@@ -138,6 +138,21 @@ create table jobsetevalmembers (
     primary key (eval, build)
 );
 
+-- The inputs of an evaluation (legacy jobsets): where the commit statuses of its builds go.
+create table jobsetevalinputs (
+    eval       integer not null references jobsetevals(id) on delete cascade,
+    name       text not null,
+    altnr      integer not null,
+    type       text not null, -- git, hg, path, build, …
+    uri        text,
+    revision   text,
+    value      text,
+    dependency integer references builds(id), -- for type = 'build'
+    path       text,
+    sha256hash text,
+    primary key (eval, name, altnr)
+);
+
 -- The pending build_finished backlog: small, scanned at every gateway start.
 create index indexbuildsonnotificationpendingsince on builds(notificationpendingsince)
     where notificationpendingsince is not null;

@@ -25,6 +25,7 @@ import type { Queryable } from '../db/queryable.js';
 import { errors, quoted } from '../errors.js';
 import type { StreamSource, Transport } from '../events/subscribe.js';
 import type { Loaders } from '../hydra/loaders.js';
+import type { WebhookService } from '../webhooks/service.js';
 
 export type { Transport };
 
@@ -40,6 +41,8 @@ export interface Context {
   consumers: ConsumerService;
   /** Bearer tokens (admin). */
   tokens: TokenService;
+  /** Webhooks and their deliveries (admin). */
+  webhooks: WebhookService;
   /** What subscriptions read from. */
   streams: StreamSource;
   /** The connection this operation's results leave on (null: in-process). */
@@ -63,6 +66,7 @@ export interface Types {
   Context: Context;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
   };
   DefaultFieldNullability: false;
   AuthScopes: {
@@ -116,6 +120,30 @@ builder.scalarType('DateTime', {
   serialize: (value) => value.toISOString(),
   parseValue: parseDateTime,
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value (webhook variables and options).',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: function literal(ast): unknown {
+    switch (ast.kind) {
+      case Kind.STRING:
+      case Kind.BOOLEAN:
+        return ast.value;
+      case Kind.INT:
+      case Kind.FLOAT:
+        return Number(ast.value);
+      case Kind.NULL:
+        return null;
+      case Kind.LIST:
+        return ast.values.map(literal);
+      case Kind.OBJECT:
+        return Object.fromEntries(ast.fields.map((f) => [f.name.value, literal(f.value)]));
+      default:
+        throw errors.badInput('JSON literals may not hold variables');
+    }
+  },
 });
 
 builder.queryType({ authScopes: { read: true } });

@@ -13,6 +13,7 @@ import './types/pending.js';
 import './types/acknowledge.js';
 import './types/consumer.js';
 import './types/token.js';
+import './types/webhook.js';
 import './events/common.js';
 import './events/evaluation.js';
 import './events/build.js';

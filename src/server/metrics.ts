@@ -38,6 +38,19 @@ import type { Context } from '../schema/builder.js';
 export interface DatabaseSnapshot {
   journal: JournalStats;
   consumers: readonly ConsumerBacklog[];
+  webhooks: readonly WebhookBacklog[];
+}
+
+/** One webhook's backlog, as /metrics shows it. */
+export interface WebhookBacklog {
+  webhook: string;
+  /** Deliveries waiting (to be attempted, or retried). */
+  pending: number;
+  dead: number;
+  /** Journal positions after its cursor it has not read yet (0 for a consumer-bound one). */
+  behind: number;
+  oldestPendingAgeSeconds: number | null;
+  active: boolean;
 }
 
 /** Where the metrics read what the gateway's parts count. */
@@ -99,6 +112,8 @@ export class GatewayMetrics {
   private readonly lag: Histogram<'transport'>;
   private readonly subscriptions: Gauge<'transport'>;
   private readonly acknowledgements: Counter<'outcome'>;
+  private readonly webhookAttempts: Counter<'webhook' | 'outcome'>;
+  private readonly webhookLatency: Histogram<'webhook'>;
   private cached: { at: number; snapshot: Promise<DatabaseSnapshot | null> } | null = null;
   private failing = false;
 
@@ -184,6 +199,19 @@ export class GatewayMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.webhookAttempts = new Counter({
+      name: 'hng_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by webhook and outcome: delivered, retry (failed, tried again later) or dead (failed, no attempt left).',
+      labelNames: ['webhook', 'outcome'],
+      registers,
+    });
+    this.webhookLatency = new Histogram({
+      name: 'hng_webhook_attempt_duration_seconds',
+      help: "Seconds from a webhook request's start to its answer (or its failure), by webhook.",
+      labelNames: ['webhook'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
     new Gauge({
       name: 'hng_recording',
       help: 'Whether this instance records the journal (1) or not (0).',
@@ -250,6 +278,12 @@ export class GatewayMetrics {
   /** An acknowledgement call answered these outcomes. */
   acknowledged(results: readonly { outcome: string }[]): void {
     for (const { outcome } of results) this.acknowledgements.inc({ outcome });
+  }
+
+  /** A webhook attempt ended with `outcome` after `latencyMs`. */
+  webhookAttempt(webhook: string, outcome: string, latencyMs: number): void {
+    this.webhookAttempts.inc({ webhook, outcome });
+    this.webhookLatency.observe({ webhook }, latencyMs / 1_000);
   }
 
   /** A subscription started on `transport`. */
@@ -341,5 +375,18 @@ function databaseMetrics(snapshot: DatabaseSnapshot | null, readerPosition: numb
     (c) => c.oldestPendingAgeSeconds ?? 0,
   );
   perConsumer('hng_consumer_paused', 'Whether a consumer is paused (1) or not (0).', (c) => (c.paused ? 1 : 0));
+  const perWebhook = (name: string, help: string, value: (w: WebhookBacklog) => number) => {
+    const g = new Gauge({ name, help, labelNames: ['webhook'], registers });
+    for (const w of snapshot.webhooks) g.set({ webhook: w.webhook }, value(w));
+  };
+  perWebhook('hng_webhook_backlog', 'Deliveries a webhook has waiting (to be attempted or retried).', (w) => w.pending);
+  perWebhook('hng_webhook_journal_behind', "Journal positions after a webhook's cursor it has not read yet.", (w) => w.behind);
+  perWebhook(
+    'hng_webhook_oldest_pending_age_seconds',
+    "Seconds since a webhook's oldest waiting delivery was made; 0 when none waits.",
+    (w) => w.oldestPendingAgeSeconds ?? 0,
+  );
+  perWebhook('hng_webhook_dead', 'Deliveries of a webhook that are dead (no attempt left), until redelivered or pruned.', (w) => w.dead);
+  perWebhook('hng_webhook_active', 'Whether a webhook is active (1) or disabled (0).', (w) => (w.active ? 1 : 0));
   return registry;
 }

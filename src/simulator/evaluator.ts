@@ -5,7 +5,8 @@
  * autocommit, as Hydra does; then the attempt fails (`eval_failed`), finds its inputs
  * unchanged (`eval_cached`, only when the jobset has a previous evaluation), or succeeds.
  * A success is ONE transaction: the new builds and their outputs, `build_queued` per new
- * build, the jobsetevals row, the members (only when there are new builds),
+ * build, the jobsetevals row, its input (`src`, a git revision: for a legacy jobset), the
+ * members (only when there are new builds),
  * `cached_build_queued`/`cached_build_finished` per reused build, `eval_added`, and
  * `builds_added` with the lowest new build id, all delivered together at its commit.
  * The tick throws on a database error; the caller logs it.
@@ -166,6 +167,14 @@ async function evaluate(ctx: EvaluatorContext, jobset: JobsetRow, trace: string)
       ],
     );
     const evalId = rows[0]!.id;
+    // A legacy jobset's evaluation records the revision of its input, where commit statuses go.
+    if (jobset.flake === null) {
+      await client.query(
+        `/* simulatorInsertEvalInput */
+         insert into jobsetevalinputs (eval, name, altnr, type, uri, revision) values ($1, 'src', 0, 'git', $2, $3)`,
+        [evalId, `https://github.com/example/${jobset.name}.git`, hexString(ctx.random, 40)],
+      );
+    }
 
     if (hasNewBuilds) {
       const members = [...newBuildIds.map((id) => [id, 1]), ...reused.map((build) => [build.id, 0])];

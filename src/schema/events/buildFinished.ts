@@ -13,7 +13,7 @@ import { loaded } from '../../hydra/loaders.js';
 import { fromUnix } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
 import { BuildRef } from '../types/refs.js';
-import { AFTER_DESCRIPTION, buildField, deliver, EventFilterInput, HydraEventRef } from './common.js';
+import { AFTER_DESCRIPTION, buildField, deliver, EventFilterInput, HydraEventRef, SUBSCRIPTION_CHANNELS } from './common.js';
 
 type FinishedEvent = EventOf<'build_finished'>;
 
@@ -61,6 +61,8 @@ export const BuildFinishedEventRef = builder.objectRef<FinishedEvent>('BuildFini
     }),
   }),
 });
+
+SUBSCRIPTION_CHANNELS.set('buildFinished', () => ['build_finished']);
 
 builder.subscriptionField('buildFinished', (t) =>
   t.field({

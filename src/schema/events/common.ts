@@ -107,6 +107,13 @@ export const EventFilterInput = builder.inputType('EventFilter', {
   }),
 });
 
+/**
+ * The channels each subscription field delivers, from its arguments: what a
+ * server-side subscription (a webhook, schema/subscriptions.ts) reads from
+ * the journal for it. Every subscription field registers here.
+ */
+export const SUBSCRIPTION_CHANNELS = new Map<string, (args: Record<string, unknown>) => readonly (Channel | 'gap')[]>();
+
 /** The `after` argument every subscription takes. */
 export const AFTER_DESCRIPTION =
   'Resume after this cursor: first every journaled event after it, then live ones, with no gap and no duplicate. CURSOR_EXPIRED when retention pruned them.';
@@ -139,6 +146,7 @@ export function eventSubscription<E extends GatewayEvent>(
   channels: readonly Channel[],
   description: string,
 ): void {
+  SUBSCRIPTION_CHANNELS.set(field, () => channels);
   builder.subscriptionField(field, (t) =>
     t.field({
       type: ref,

@@ -10,7 +10,7 @@ import { CHANNELS, type Channel } from '../../hydra/channels.js';
 import { decodeCursor, encodeCursor } from '../../journal/cursor.js';
 import { builder } from '../builder.js';
 import { MAX_PAGE, PageInfoRef, pageSize } from '../types/pending.js';
-import { AFTER_DESCRIPTION, deliver, type Delivered, EventFilterInput, HydraEventRef } from './common.js';
+import { AFTER_DESCRIPTION, deliver, type Delivered, EventFilterInput, HydraEventRef, SUBSCRIPTION_CHANNELS } from './common.js';
 
 export const ChannelEnum = builder.enumType('NotificationChannel', {
   description: "A Hydra channel, upper-cased (BUILD_FINISHED is Postgres's build_finished).",
@@ -67,6 +67,11 @@ builder.queryField('events', (t) =>
       }),
   }),
 );
+
+SUBSCRIPTION_CHANNELS.set('events', (args) => [
+  ...((args.channels as Channel[] | null)?.length ? (args.channels as Channel[]) : CHANNELS),
+  'gap',
+]);
 
 builder.subscriptionField('events', (t) =>
   t.field({

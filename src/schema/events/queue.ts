@@ -9,7 +9,7 @@ import { QUEUE_CHANNELS, type QueueChannel } from '../../hydra/channels.js';
 import type { Notice } from '../../hydra/payloads.js';
 import { builder } from '../builder.js';
 import { openStream } from '../../events/subscribe.js';
-import { AFTER_DESCRIPTION, buildField, deliver, EventFilterInput, HydraEventRef } from './common.js';
+import { AFTER_DESCRIPTION, buildField, deliver, EventFilterInput, HydraEventRef, SUBSCRIPTION_CHANNELS } from './common.js';
 
 type QueueEvent = GatewayEvent<Extract<Notice, { channel: QueueChannel }>>;
 
@@ -38,6 +38,10 @@ const QueueChangedEventRef = builder.objectRef<QueueEvent>('QueueChangedEvent').
     ),
   }),
 });
+
+SUBSCRIPTION_CHANNELS.set('queueChanged', (args) =>
+  (args.kinds as QueueChannel[] | null)?.length ? (args.kinds as QueueChannel[]) : QUEUE_CHANNELS,
+);
 
 builder.subscriptionField('queueChanged', (t) =>
   t.field({
