@@ -63,6 +63,7 @@ describe('--help', CLI_TESTS, () => {
       'events tail',
       'notify',
       'simulate',
+      'webhooks create',
     ])
       expect(paths).toContain(expected);
     for (const { path, help, code } of commands) {
