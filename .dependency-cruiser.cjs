@@ -7,6 +7,7 @@
  * events/ → consumers/ → webhooks/ → auth/ → schema/ → server/ → gateway.ts → main.ts; simulator/
  * and config.ts stand beside, for main.ts. client/ stands apart: it is what
  * users import (hydra-notify-gateway/client), and imports nothing of the rest.
+ * dashboard/ (the browser's code) and src/ import nothing of each other.
  */
 const leaf = '^src/(errors|log)\\.ts$';
 
@@ -138,6 +139,21 @@ module.exports = {
       to: { path: '^src/(main|config)\\.ts$|^src/simulator/' },
     },
     {
+      name: 'dashboard-is-the-browsers',
+      comment:
+        "dashboard/ is the browser's code (and its build): it talks to the gateway only through the public GraphQL API, never by importing src/.",
+      severity: 'error',
+      from: { path: '^dashboard/' },
+      to: { path: '^src/' },
+    },
+    {
+      name: 'gateway-serves-the-dashboard-as-files',
+      comment: 'src/ serves the dashboard as built files (server/dashboard.ts reads dist/dashboard/); it imports nothing of dashboard/.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^dashboard/' },
+    },
+    {
       name: 'gateway-is-composed-by-main',
       comment: 'gateway.ts composes every layer; only main.ts imports it.',
       severity: 'error',
@@ -147,9 +163,9 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    includeOnly: '^src/',
+    includeOnly: '^(src|dashboard)/',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js'] },
   },
 };

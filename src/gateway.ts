@@ -49,7 +49,7 @@ import { missingHydraTables } from './hydra/install.js';
 import { createLoaders, type Loaders } from './hydra/loaders.js';
 import { migrate } from './db/migrate.js';
 import { JournalReader } from './journal/reader.js';
-import { Recorder } from './journal/recorder.js';
+import { Recorder, TAKEOVER_HINT } from './journal/recorder.js';
 import { Retention } from './journal/retention.js';
 import { Listener } from './listener/listener.js';
 import type { Log } from './log.js';
@@ -117,6 +117,8 @@ export interface GatewayOptions {
   webhooks?: Partial<WebhookSettings>;
   /** How long /metrics serves one read of the journal's head and the consumers' backlogs. @default 5_000 // 5 seconds */
   metricsCacheMs?: number;
+  /** Where the dashboard's build is (`npm run build:dashboard` writes it). @default dist/dashboard */
+  dashboardDir?: string;
 }
 
 /** The limits of one gateway; `HNG_MAX_*` and `HNG_CONNECTION_INIT_TIMEOUT_MS` set them. */
@@ -272,8 +274,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     reconnectMaxMs: options.reconnectMaxMs ?? 15_000,
     probeMs: options.listenerProbeMs ?? 10_000,
     log: log.child({ component: 'listener' }),
-    onNotification: (channel, payload, receivedAt) => {
-      if (channel === JOURNAL_CHANNEL) return reader.hint();
+    onNotification: (channel, payload, receivedAt, own) => {
+      // The rows of this instance's own journal writes come through `onCommitted`; a takeover's,
+      // and every other instance's, are read.
+      if (channel === JOURNAL_CHANNEL) return own && payload !== TAKEOVER_HINT ? undefined : reader.hint();
       if (channel === CONSUMER_CHANNEL) return consumers.hints.emit(payload);
       if (channel === TOKEN_CHANNEL) {
         tokens.forget(Number(payload));
@@ -330,8 +334,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     lockRetryMs: options.lockRetryMs,
     reconnectGraceMs: options.reconnectGraceMs,
     heartbeatMs: options.heartbeatMs,
+    onCommitted: (rows) => reader.committed(rows),
     hooks: {
       appended: (tx, rows) => consumers.journaled(tx, rows),
+      wants: (notice) => consumers.concerns(notice),
       gap: async (since) => void (await consumers.reconcile(since)),
     },
   });
@@ -402,6 +408,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         allowedHosts: options.allowedHosts ?? defaultAllowedHosts(options.host),
       },
       limits,
+      dashboardDir: options.dashboardDir,
       healthy: () => true,
       ready: async () => {
         try {

@@ -69,7 +69,10 @@ async function main(): Promise<void> {
     await stopWithin(config.shutdownGraceMs, running, log, Promise.resolve(), () => report(error));
     throw error;
   }
-  if (!stopping) log.info(`open ${running.gateway!.url} in a browser for GraphiQL`);
+  if (!stopping) {
+    const url = running.gateway!.url;
+    log.info(`open ${url.replace(/graphql$/, '')} in a browser for the dashboard, ${url} in a browser for GraphiQL`);
+  }
 }
 
 /** Starts the database (if embedded), the gateway and the simulator, noting each in `running`. */

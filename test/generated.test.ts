@@ -34,7 +34,7 @@ describe('generated files', () => {
     expect(readFileSync(new URL('schema.graphql', root), 'utf8')).toBe(printSortedSchema());
   });
 
-  it('src/client/generated/operations.ts is what codegen generates (run `npm run codegen`)', async () => {
+  it('src/client/generated/operations.ts and dashboard/src/api/generated.ts are what codegen generates (run `npm run codegen`)', async () => {
     const outputs = (await generate({ ...config, cwd: root.pathname, silent: true }, false)) as { filename: string; content: string }[];
     expect(outputs.length).toBeGreaterThan(0);
     for (const output of outputs) {

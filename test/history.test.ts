@@ -159,7 +159,7 @@ describe('rows', () => {
     });
   });
 
-  test('are loaded once per event, in one batch per table, however many subscribers want them', async ({
+  test('are loaded once per event, the build with its jobset and project in one statement, however many subscribers want them', async ({
     db,
     gateway,
     jobsetId: nixpkgs,
@@ -171,7 +171,8 @@ describe('rows', () => {
     const counts = new Map<string, number>();
     const query = gateway.pool.query.bind(gateway.pool) as (...args: unknown[]) => Promise<unknown>;
     (gateway.pool as unknown as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
-      const name = typeof text === 'string' ? /\/\* (\w+) \*\//.exec(text)?.[1] : undefined;
+      const sql = typeof text === 'string' ? text : (text as { text?: string } | undefined)?.text;
+      const name = sql === undefined ? undefined : /\/\* (\w+) \*\//.exec(sql)?.[1];
       if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
       return query(text, ...rest);
     };
@@ -182,10 +183,47 @@ describe('rows', () => {
     } finally {
       (gateway.pool as unknown as { query: unknown }).query = query;
     }
-    expect(counts.get('buildsById')).toBe(1);
-    expect(counts.get('jobsetsById')).toBe(1);
-    expect(counts.get('projectsByName')).toBe(1);
+    expect(counts.get('buildWithJobset')).toBe(1);
+    expect(counts.get('jobsetsById')).toBeUndefined();
+    expect(counts.get('projectsByName')).toBeUndefined();
     for (const stream of streams) stream.dispose();
+  });
+
+  test('of an events page load in one statement for the whole page, filtered or not', async ({ db, gateway, jobsetId: nixpkgs }) => {
+    const PAGE = doc<{ events: { edges: { node: { build?: { job: string; jobset: { project: { name: string } } } } }[] } }>(
+      `query ($after: String, $filter: EventFilter) {
+         events(first: 10, after: $after, filter: $filter, channels: [BUILD_QUEUED]) {
+           edges { node { ... on BuildQueuedEvent { build { job jobset { project { name } } } } } } } }`,
+    );
+    const after = await journalEnd(db);
+    const ids = await insertBuilds(db.pool, nixpkgs, 10);
+    await notify(
+      db.pool,
+      ids.map((id) => ['build_queued', String(id)] as const),
+    );
+    await expect.poll(async () => (await requestData(gateway.url, PAGE, { after })).events.edges.length, { timeout: 10_000 }).toBe(10);
+    // The statements the gateway's pool runs, by their leading comment, with their first parameter
+    // (live subscribers of earlier tests may load these builds too, one event at a time).
+    const calls: { name: string; first: unknown }[] = [];
+    const query = gateway.pool.query.bind(gateway.pool) as (...args: unknown[]) => Promise<unknown>;
+    (gateway.pool as unknown as { query: unknown }).query = (text: unknown, values?: unknown[], ...rest: unknown[]) => {
+      const sql = typeof text === 'string' ? text : (text as { text?: string } | undefined)?.text;
+      const name = sql === undefined ? undefined : /\/\* (\w+) \*\//.exec(sql)?.[1];
+      if (name) calls.push({ name, first: values?.[0] });
+      return query(text, values, ...rest);
+    };
+    try {
+      for (const filter of [null, { project: 'nixpkgs' }]) {
+        calls.length = 0;
+        const { events } = await requestData(gateway.url, PAGE, { after, filter });
+        expect(events.edges.map((e) => e.node.build?.jobset.project.name)).toEqual(ids.map(() => 'nixpkgs'));
+        const wholePage = calls.filter((c) => c.name === 'buildsWithJobsets' && ids.every((id) => (c.first as number[]).includes(id)));
+        expect(wholePage).toHaveLength(1);
+        expect(calls.filter((c) => c.name === 'jobsetsById' || c.name === 'projectsByName')).toEqual([]);
+      }
+    } finally {
+      (gateway.pool as unknown as { query: unknown }).query = query;
+    }
   });
 
   test('are read afresh for every event: a subscription of hours never serves a stale row', async ({ db, gateway, jobsetId: nixpkgs }) => {

@@ -13,9 +13,10 @@ import { describe, expect } from 'vitest';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
 import { ACK, CREATE, doc, pendingColumn } from './support/consumers.js';
 import { notify } from './support/database.js';
+import { scrape } from './support/prometheus.js';
 import { fixtures } from './support/fixtures.js';
 import { finishBuilds, insertBuild } from './support/hydra.js';
-import { type Received, startReceiver } from './support/receiver.js';
+import { type Received, type Receiver, startReceiver } from './support/receiver.js';
 
 /** Short schedule for tests: 150 ms, 300 ms, 600 ms (4 attempts in all), each ±20 %. */
 const SCHEDULE = [150, 300, 600];
@@ -73,6 +74,9 @@ const WEBHOOK = doc<
      }
    }`,
 );
+const DISABLE = doc<{ disableWebhook: WebhookView }, { name: string }>(
+  `mutation ($name: String!) { disableWebhook(name: $name) { ${WEBHOOK_FIELDS} } }`,
+);
 const ENABLE = doc<{ enableWebhook: WebhookView }, { name: string }>(
   `mutation ($name: String!) { enableWebhook(name: $name) { ${WEBHOOK_FIELDS} } }`,
 );
@@ -108,12 +112,34 @@ async function queue(pool: import('pg').Pool, jobsetId: number, job: string): Pr
   return id;
 }
 
+/**
+ * Creates webhook `name` of the buildQueued document, filtered to `job`, towards `receiver`, and
+ * waits for its ping there (the `n`-th request); returns its secret.
+ */
+async function queuedWebhook(
+  gatewayUrl: string,
+  name: string,
+  receiver: Receiver,
+  job: string,
+  n = receiver.requests.length + 1,
+): Promise<string> {
+  const { createWebhook } = await requestData(gatewayUrl, CREATE_WEBHOOK, {
+    name,
+    url: receiver.url,
+    subscription: QUEUED,
+    variables: { filter: { job } },
+  });
+  await receiver.received(n);
+  return createWebhook.secret;
+}
+
 /** Verifies a request with the reference library; returns the parsed payload. */
 function verified(secret: string, request: Received): unknown {
   return new Webhook(secret).verify(request.body, request.headers);
 }
 
 const nonPing = (r: Received) => r.headers['hng-event'] !== 'ping';
+const buildIdOf = (r: Received) => (r.json as { buildQueued?: { buildId: number } } | null)?.buildQueued?.buildId;
 
 /** Resolves once the webhook's delivery log shows what `ready` wants. */
 type Viewed = NonNullable<Awaited<ReturnType<typeof webhookOf>>>;
@@ -201,13 +227,7 @@ describe('webhooks', () => {
     let failures = 2;
     const receiver = await startReceiver((r) => (nonPing(r) && failures-- > 0 ? { status: 500, body: 'boom' } : { status: 204, body: '' }));
     const job = uniqueJob();
-    await requestData(gateway.url, CREATE_WEBHOOK, {
-      name: 'retried',
-      url: receiver.url,
-      subscription: QUEUED,
-      variables: { filter: { job } },
-    });
-    await receiver.received(1);
+    await queuedWebhook(gateway.url, 'retried', receiver, job);
     const id = await queue(db.pool, jobsetId, job);
     const attempts = (await receiver.received(4)).slice(1);
     expect(attempts.map((r) => r.headers['webhook-id'])).toEqual(Array(3).fill(attempts[0]!.headers['webhook-id']));
@@ -223,6 +243,11 @@ describe('webhooks', () => {
       [3, 204, null, null],
     ]);
     expect(view.failingSince).toBeNull();
+    const metrics = await scrape(gateway.url);
+    expect(metrics.value('hng_webhook_deliveries_total', { webhook: 'retried', outcome: 'retry' })).toBe(2);
+    expect(metrics.value('hng_webhook_deliveries_total', { webhook: 'retried', outcome: 'delivered' })).toBe(2);
+    expect(metrics.value('hng_webhook_backlog', { webhook: 'retried' })).toBe(0);
+    expect(metrics.value('hng_webhook_active', { webhook: 'retried' })).toBe(1);
   });
 
   test('retries a timeout and a refused connection, and honours Retry-After over the schedule', async ({ db, gateway, jobsetId }) => {
@@ -230,8 +255,7 @@ describe('webhooks', () => {
     let held = false;
     const slow = await startReceiver((r) => (nonPing(r) && !held ? ((held = true), { hang: true }) : { status: 200 }));
     const job = uniqueJob();
-    await requestData(gateway.url, CREATE_WEBHOOK, { name: 'slow', url: slow.url, subscription: QUEUED, variables: { filter: { job } } });
-    await slow.received(1);
+    await queuedWebhook(gateway.url, 'slow', slow, job);
     await queue(db.pool, jobsetId, job);
     await slow.received(3);
     let view = await webhookWhen(
@@ -268,13 +292,7 @@ describe('webhooks', () => {
       nonPing(r) && !limited ? ((limited = true), { status: 503, headers: { 'retry-after': '1' } }) : { status: 200 },
     );
     const busyJob = uniqueJob();
-    await requestData(gateway.url, CREATE_WEBHOOK, {
-      name: 'busy',
-      url: busy.url,
-      subscription: QUEUED,
-      variables: { filter: { job: busyJob } },
-    });
-    await busy.received(1);
+    await queuedWebhook(gateway.url, 'busy', busy, busyJob);
     await queue(db.pool, jobsetId, busyJob);
     const [, asked, retried] = await busy.received(3);
     expect(retried!.startedAt - asked!.endedAt!).toBeGreaterThanOrEqual(950);
@@ -288,13 +306,7 @@ describe('webhooks', () => {
     let healthy = false;
     const receiver = await startReceiver((r) => (healthy || !nonPing(r) ? { status: 200 } : { status: 500, body: 'down for maintenance' }));
     const job = uniqueJob();
-    await requestData(gateway.url, CREATE_WEBHOOK, {
-      name: 'failing',
-      url: receiver.url,
-      subscription: QUEUED,
-      variables: { filter: { job } },
-    });
-    await receiver.received(1);
+    await queuedWebhook(gateway.url, 'failing', receiver, job);
     const first = await queue(db.pool, jobsetId, job);
     // Attempts 1 + 3 retries, then dead: the next delivery goes on failing until the webhook is disabled.
     const second = await queue(db.pool, jobsetId, job);
@@ -342,13 +354,7 @@ describe('webhooks', () => {
   test('redelivers everything since a cursor with new message ids', async ({ db, gateway, jobsetId }) => {
     const receiver = await startReceiver();
     const job = uniqueJob();
-    await requestData(gateway.url, CREATE_WEBHOOK, {
-      name: 'replayed',
-      url: receiver.url,
-      subscription: QUEUED,
-      variables: { filter: { job } },
-    });
-    await receiver.received(1);
+    await queuedWebhook(gateway.url, 'replayed', receiver, job);
     const ids = [await queue(db.pool, jobsetId, job), await queue(db.pool, jobsetId, job), await queue(db.pool, jobsetId, job)];
     const sent = (await receiver.received(4)).slice(1);
     const firstCursor = sent[0]!.headers['hng-cursor']!;
@@ -508,6 +514,61 @@ describe('webhooks', () => {
     await tryCreate({ name: 'taken' });
     expect((await tryCreate({ name: 'taken' })).errors?.[0]?.extensions?.code).toBe('ALREADY_EXISTS');
     expect((await request(gateway.url, REDELIVER, { id: '999999' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  test('a webhook whose stored document no longer compiles (the schema changed under it) is disabled, saying why', async ({
+    db,
+    gateway,
+  }) => {
+    const receiver = await startReceiver();
+    await queuedWebhook(gateway.url, 'outdated', receiver, uniqueJob());
+    // As a newer gateway without that field would find it.
+    await db.pool.query(
+      "UPDATE hydra_notify_gateway.webhooks SET document = 'subscription { buildQueued { buildId removedField } }' WHERE name = 'outdated'",
+    );
+    await requestData(gateway.url, PING, { name: 'outdated' });
+    const disabled = await webhookWhen(gateway.url, 'outdated', (w) => w.state === 'DISABLED', 'disabled');
+    expect(disabled.disabledReason).toMatch(/no longer compiles .*Cannot query field "removedField"/);
+  });
+
+  // Last: it prunes the whole journal.
+  test('retention prunes settled deliveries with the journal, keeps pending ones, and a webhook that had not read the pruned events gets a gap saying so', async ({
+    db,
+    gateway,
+    jobsetId,
+  }) => {
+    const receiver = await startReceiver();
+    const job = uniqueJob();
+    await queuedWebhook(gateway.url, 'settled', receiver, job);
+    await queuedWebhook(gateway.url, 'late', receiver, job);
+    await requestData(gateway.url, DISABLE, { name: 'late' });
+    const pruned = await queue(db.pool, jobsetId, job);
+    await until(() => receiver.requests.some((r) => buildIdOf(r) === pruned), 15_000, 'delivered to settled');
+    await webhookWhen(gateway.url, 'settled', (w) => w.backlog === 0, 'settled has nothing pending');
+    await requestData(gateway.url, PING, { name: 'late' });
+
+    await gateway.retention.prune(new Date(Date.now() + 60_000));
+    expect((await webhookOf(gateway.url, 'settled'))!.deliveries.edges).toHaveLength(0);
+    // The ping queued while it was disabled is pending: retention leaves it.
+    expect((await webhookOf(gateway.url, 'late'))!.deliveries.edges.map((e) => [e.node.event, e.node.state])).toEqual([
+      ['ping', 'PENDING'],
+    ]);
+
+    const count = receiver.requests.length;
+    await requestData(gateway.url, ENABLE, { name: 'late' });
+    const next = await queue(db.pool, jobsetId, job);
+    await until(
+      () => receiver.requests.slice(count).some((r) => buildIdOf(r) === next && r.headers['hng-webhook'] === 'late'),
+      15_000,
+      'late caught up',
+    );
+    const kinds = receiver.requests
+      .slice(count)
+      .filter((r) => r.headers['hng-webhook'] === 'late')
+      .map((r) => r.headers['hng-event']);
+    expect(kinds).toEqual(['ping', 'gap', 'buildQueued']);
+    const gap = receiver.requests.slice(count).find((r) => r.headers['hng-event'] === 'gap')!.json as { gap: { reason: string } };
+    expect(gap.gap.reason).toMatch(/^retention pruned the events after \S+ before this webhook delivered them$/);
   });
 });
 

@@ -37,6 +37,19 @@ export interface ServerHandle {
   kill(): Promise<void>;
 }
 
+/**
+ * `BENCH_PROFILE=gateway` (or `floor`, `yoga`, comma-separated) writes a CPU profile of each such
+ * server process into the run's log folder (`<name>-cpuprofile/`, written when the server stops; the main thread's is the largest),
+ * for reading in Chrome's DevTools; profiling costs the server some CPU, so such a run's figures
+ * are not comparable with others.
+ */
+function profileFlags(kind: ServerKind, logDir: string, name: string): string[] {
+  const kinds = (process.env.BENCH_PROFILE ?? '').split(',');
+  if (!kinds.includes(kind)) return [];
+  // A folder per server: tsx's loader thread writes a profile of its own beside the main thread's.
+  return ['--cpu-prof', `--cpu-prof-dir=${join(logDir, `${name}-cpuprofile`)}`];
+}
+
 /** Starts a `kind` server over `databaseUrl`; see the module contract. */
 export async function launchServer(
   kind: ServerKind,
@@ -51,6 +64,7 @@ export async function launchServer(
     env: { BENCH_DATABASE_URL: databaseUrl },
     logFile: join(logDir, `${name}.log`),
     watch: [PG_QUEUE_DEPRECATION],
+    execArgv: profileFlags(kind, logDir, name),
   });
   try {
     const ready = await child.waitForEvent('ready', timeoutMs);

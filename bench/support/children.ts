@@ -159,19 +159,15 @@ export interface SpawnOptions {
   logFile: string;
   /** Output lines to count (see `Child.matched`). */
   watch?: readonly RegExp[];
+  /** More Node flags (e.g. `--cpu-prof`). */
+  execArgv?: readonly string[];
 }
 
 /** Forks `bench/<entry>` under tsx; see the module contract. */
 export function spawnChild(options: SpawnOptions): Child {
   const entry = fileURLToPath(new URL(`../${options.entry}`, import.meta.url));
   const processHandle = fork(entry, [], {
-    execArgv: [
-      '--import',
-      'tsx',
-      '--expose-gc',
-      '--trace-deprecation',
-      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-    ],
+    execArgv: ['--import', 'tsx', '--expose-gc', '--trace-deprecation', ...(options.execArgv ?? [])],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

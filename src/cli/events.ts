@@ -6,7 +6,7 @@
  * over events/history.ts) on the configured database, woken by a LISTEN on
  * `hng_journal` (the recorder's hint) and polled every second as a backstop;
  * it needs a gateway recording somewhere on that database, not on this host
- * (why not a graphql-ws client: docs/decisions.md, section 8). Without
+ * (why not a graphql-ws client: docs/decisions.md, section 9). Without
  * `--after` it starts at the journal's end; with `--after <cursor>` (any
  * event's cursor, from here or from a subscription) it prints what came
  * after that event first. Each event is one line on stdout ending with its

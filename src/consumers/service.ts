@@ -12,8 +12,9 @@
  * - A change that other instances' subscriptions must see (pause, resume,
  *   removal, redelivery) is followed by a hint on `hng_consumer`; the
  *   occurrences table stays the truth.
- * - The recorder calls `journaled` inside each journal transaction, so a
- *   consumer's pending set holds every finish the journal holds, and
+ * - The recorder calls `journaled` inside each journal transaction holding a
+ *   row it `concerns` (a build_finished), so a consumer's pending set holds
+ *   every finish the journal holds, and
  *   `reconcile` after a gap; `start()` reconciles every minute while this
  *   instance records (finishes Hydra never announced), `stop()` ends that.
  * - Every acknowledgement call that succeeded is reported to
@@ -170,11 +171,16 @@ export class ConsumerService {
     return consume({ db: pool, hub, hints: this.hints, consumer, visibilityMs, log });
   }
 
+  /** Whether `journaled` writes anything for a row with this notice: a well-formed build_finished. */
+  concerns(notice: Notice | null): notice is Extract<Notice, { channel: 'build_finished' }> {
+    return notice?.channel === 'build_finished';
+  }
+
   /** In the recorder's journal transaction: the finishes these rows announce become pending for every consumer. */
   async journaled(tx: Queryable, rows: readonly JournaledNotice[]): Promise<void> {
     const items: { buildId: number; position: number }[] = [];
     for (const { position, notice } of rows) {
-      if (notice?.channel !== 'build_finished') continue;
+      if (!this.concerns(notice)) continue;
       for (const buildId of [notice.buildId, ...notice.dependentIds]) items.push({ buildId, position });
     }
     await addOccurrences(tx, items);

@@ -5,7 +5,9 @@
  * Contract: an event is immutable once published, except for its lazily made
  * loader set, which is created by the first subscriber that needs rows and
  * shared by all the others, so N identical subscribers cost one batch of
- * queries per event, and rows are never older than the event.
+ * queries per event, and rows are never older than the event. Events read
+ * back from the journal together (a page of history) may share one set made
+ * for them all (`shared`), so the page's rows load in one batch per table.
  */
 import type { Queryable } from '../db/queryable.js';
 import type { Channel } from '../hydra/channels.js';
@@ -50,7 +52,7 @@ export interface GatewayEvent<N extends Notice | GapNotice = Notice | GapNotice>
 /** The event of one Hydra channel. */
 export type EventOf<C extends Channel> = GatewayEvent<Extract<Notice, { channel: C }>>;
 
-/** Makes an event whose loaders query `db` when first used. */
+/** Makes an event whose loaders query `db` when first used, or are `shared` (a set made for several events). */
 export function createEvent<N extends Notice | GapNotice>(
   db: Queryable,
   init: {
@@ -63,8 +65,9 @@ export function createEvent<N extends Notice | GapNotice>(
     pendingSince?: number;
     delivery?: { consumer: string; count: number };
   },
+  shared?: Loaders,
 ): GatewayEvent<N> {
-  let loaders: Loaders | undefined;
+  let loaders: Loaders | undefined = shared;
   return {
     position: init.position,
     channel: init.notice.channel,

@@ -7,7 +7,9 @@
  * Contract: `History.next()` reads the next page of rows in position order
  * and returns the events it completed; a split build_finished still open at
  * the end of a page stays open until the next page, `finish()` or
- * `discardOpen()`. Filters are the caller's: a page of the `events` query
+ * `discardOpen()`. The events of one page share one loader set, so their
+ * rows load in one batch per table (and the events of one `events` page
+ * filter in one batch). Filters are the caller's: a page of the `events` query
  * always includes gaps, a subscription folds them into `precededByGap`.
  * `assertNotExpired` is checked before a cursor is used: events pruned by
  * retention are CURSOR_EXPIRED, never a silent jump to "now".
@@ -15,11 +17,12 @@
 import type { Queryable } from '../db/queryable.js';
 import { errors } from '../errors.js';
 import type { Channel } from '../hydra/channels.js';
+import { createLoaders, type Loaders } from '../hydra/loaders.js';
 import { journalAfter, type JournalRange, lastPosition } from '../journal/queries/journal.js';
 import { recorderState } from '../journal/queries/recorder.js';
 import { silentLog } from '../log.js';
 import { type GatewayEvent, isGap } from './event.js';
-import { checkFilter, type EventFilter, matches } from './filter.js';
+import { checkFilter, type EventFilter, isEmptyFilter, matches } from './filter.js';
 import { Pipeline } from './pipeline.js';
 
 /** Rows read per page. */
@@ -42,6 +45,8 @@ export async function assertNotExpired(db: Queryable, after: number): Promise<vo
 export class History {
   private readonly ready: GatewayEvent[] = [];
   private readonly pipeline: Pipeline;
+  /** The loader set of the events of the page read last. */
+  private loaders: Loaders | null = null;
   /** The position read up to. */
   position: number;
   /** Rows read so far. */
@@ -50,9 +55,17 @@ export class History {
   constructor(
     private readonly db: Queryable,
     private readonly range: Omit<JournalRange, 'limit' | 'through'>,
+    /** Rows read per page. */
+    private readonly pageRows = PAGE,
   ) {
     this.position = range.after;
-    this.pipeline = new Pipeline({ db, log: silentLog, chunkWindowMs: Infinity, emit: (event) => this.ready.push(event) });
+    this.pipeline = new Pipeline({
+      db,
+      log: silentLog,
+      chunkWindowMs: Infinity,
+      emit: (event) => this.ready.push(event),
+      loaders: () => (this.loaders ??= createLoaders(db)),
+    });
   }
 
   /**
@@ -60,10 +73,11 @@ export class History {
    * events completed and whether the page was full (more rows may follow).
    */
   async next(through?: number): Promise<{ events: GatewayEvent[]; full: boolean }> {
-    const rows = await journalAfter(this.db, { ...this.range, after: this.position, limit: PAGE, through });
+    const rows = await journalAfter(this.db, { ...this.range, after: this.position, limit: this.pageRows, through });
+    this.loaders = null;
     for (const row of rows) this.pipeline.accept(row);
     this.scanned += rows.length;
-    const full = rows.length === PAGE;
+    const full = rows.length === this.pageRows;
     const last = rows.at(-1)?.position ?? this.position;
     this.position = full ? last : Math.max(last, through ?? last);
     return { events: this.ready.splice(0), full };
@@ -110,14 +124,19 @@ export async function historyPage(db: Queryable, query: HistoryQuery): Promise<H
   checkFilter(query.filter);
   if (query.after !== null) await assertNotExpired(db, query.after);
   if (query.since && query.until && query.since > query.until) throw errors.badInput('since must not be after until');
-  const history = new History(db, { after: query.after ?? 0, channels: query.channels, since: query.since, until: query.until });
+  // Unfiltered, a row is an event (but merged chunks and malformed rows): reading one row
+  // beyond the page mostly ends it in one read.
+  const pageRows = isEmptyFilter(query.filter) ? Math.min(PAGE, query.limit + 1) : PAGE;
+  const history = new History(db, { after: query.after ?? 0, channels: query.channels, since: query.since, until: query.until }, pageRows);
   const out: GatewayEvent[] = [];
   let exhausted = false;
   // Read until the page is full (filters drop events), one event beyond it, or the end.
   while (out.length <= query.limit && history.scanned < SCAN_LIMIT) {
     const page = await history.next();
     const events = page.full ? page.events : [...page.events, ...history.finish()];
-    for (const event of events) if (isGap(event) || (await matches(event, query.filter))) out.push(event);
+    // Filtered together, so the rows they need load in one batch.
+    const kept = await Promise.all(events.map((event) => isGap(event) || matches(event, query.filter)));
+    for (let i = 0; i < events.length; i++) if (kept[i]) out.push(events[i]!);
     if (!page.full) {
       exhausted = true;
       break;

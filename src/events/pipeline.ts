@@ -15,8 +15,11 @@
  *   emitted when any other row arrives, on `flush()`, or after
  *   `chunkWindowMs` of quiet; emission order is always position order.
  * - One pipeline feeds the hub (live); each replay of history makes its own.
+ * - Each event gets a loader set of its own, made on first use, or the one
+ *   `loaders()` gives when it is emitted (history shares one per page).
  */
 import type { Queryable } from '../db/queryable.js';
+import type { Loaders } from '../hydra/loaders.js';
 import { isChannel } from '../hydra/channels.js';
 import { type Notice, PayloadError, parsePayload } from '../hydra/payloads.js';
 import type { JournalRow } from '../journal/queries/journal.js';
@@ -76,7 +79,16 @@ export class Pipeline {
     this.open = null;
   }
 
-  constructor(private readonly options: { db: Queryable; log: Log; chunkWindowMs: number; emit: (event: GatewayEvent) => void }) {}
+  constructor(
+    private readonly options: {
+      db: Queryable;
+      log: Log;
+      chunkWindowMs: number;
+      emit: (event: GatewayEvent) => void;
+      /** The loader set of the events emitted now; by default each event makes its own. */
+      loaders?: () => Loaders;
+    },
+  ) {}
 
   /** Takes the next journal row. */
   accept(row: JournalRow): void {
@@ -89,13 +101,17 @@ export class Pipeline {
       this.flush();
       this.stats.gaps++;
       this.emit(
-        createEvent(this.options.db, {
-          position: row.position,
-          notice: { channel: 'gap', from: row.gapFrom!, to: row.gapTo! },
-          payload: '',
-          receivedAt: row.receivedAt,
-          source: 'LIVE',
-        }),
+        createEvent(
+          this.options.db,
+          {
+            position: row.position,
+            notice: { channel: 'gap', from: row.gapFrom!, to: row.gapTo! },
+            payload: '',
+            receivedAt: row.receivedAt,
+            source: 'LIVE',
+          },
+          this.options.loaders?.(),
+        ),
       );
       return;
     }
@@ -104,14 +120,18 @@ export class Pipeline {
       this.stats.recovered++;
       const notice: BuildFinished = { channel: 'build_finished', buildId: Number(row.payload), dependentIds: [], selfListed: false };
       this.emit(
-        createEvent(this.options.db, {
-          position: row.position,
-          notice,
-          payload: row.payload,
-          receivedAt: row.receivedAt,
-          source: 'RECOVERED',
-          pendingSince: row.pendingSince ?? undefined,
-        }),
+        createEvent(
+          this.options.db,
+          {
+            position: row.position,
+            notice,
+            payload: row.payload,
+            receivedAt: row.receivedAt,
+            source: 'RECOVERED',
+            pendingSince: row.pendingSince ?? undefined,
+          },
+          this.options.loaders?.(),
+        ),
       );
       return;
     }
@@ -130,7 +150,13 @@ export class Pipeline {
       return;
     }
     this.flush();
-    this.emit(createEvent(this.options.db, { position: row.position, notice, payload, receivedAt: row.receivedAt, source: 'LIVE' }));
+    this.emit(
+      createEvent(
+        this.options.db,
+        { position: row.position, notice, payload, receivedAt: row.receivedAt, source: 'LIVE' },
+        this.options.loaders?.(),
+      ),
+    );
   }
 
   /** Emits any open `build_finished` chunks now. */
@@ -141,15 +167,19 @@ export class Pipeline {
     if (open.timer) clearTimeout(open.timer);
     const notice: BuildFinished = { ...open.notice, dependentIds: [...open.dependents] };
     this.emit(
-      createEvent(this.options.db, {
-        position: open.position,
-        notice,
-        payload: open.payloads.join('\n'),
-        receivedAt: open.receivedAt,
-        source: 'LIVE',
-        chunks: open.payloads.length,
-        pendingSince: open.pendingSince ?? undefined,
-      }),
+      createEvent(
+        this.options.db,
+        {
+          position: open.position,
+          notice,
+          payload: open.payloads.join('\n'),
+          receivedAt: open.receivedAt,
+          source: 'LIVE',
+          chunks: open.payloads.length,
+          pendingSince: open.pendingSince ?? undefined,
+        },
+        this.options.loaders?.(),
+      ),
     );
   }
 

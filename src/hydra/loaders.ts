@@ -7,12 +7,15 @@
  * receives that event), never one per connection: a subscription lives for
  * hours and a connection-wide cache would serve stale rows. Objects handed to
  * GraphQL carry the set that loaded them (`Loaded<T>`), so nested fields
- * resolve within the same scope and the same batches.
+ * resolve within the same scope and the same batches. A build's load brings
+ * its jobset and that jobset's project in the same statement, primed into the
+ * set's `jobset` and `project` loaders: an event about a build costs one
+ * statement, not three in a row.
  */
 import DataLoader from 'dataloader';
 import type { Queryable } from '../db/queryable.js';
 import {
-  buildsById,
+  buildsWithJobsets,
   evaluationsById,
   jobsetsById,
   jobsetsByName,
@@ -51,8 +54,15 @@ export function loadedAll<T extends object>(loaders: Loaders, rows: readonly T[]
 /** A fresh loader set over `db`. Batches are capped at 1,000 keys per statement. */
 export function createLoaders(db: Queryable): Loaders {
   const options = { maxBatchSize: 1_000 };
-  return {
-    build: new DataLoader((ids) => buildsById(db, ids), options),
+  const loaders: Loaders = {
+    build: new DataLoader(async (ids) => {
+      const found = await buildsWithJobsets(db, ids);
+      for (const f of found) {
+        if (f?.jobset) loaders.jobset.prime(f.jobset.id, f.jobset);
+        if (f?.project) loaders.project.prime(f.project.name, f.project);
+      }
+      return found.map((f) => f?.build ?? null);
+    }, options),
     jobset: new DataLoader((ids) => jobsetsById(db, ids), options),
     jobsetByName: new DataLoader((keys) => jobsetsByName(db, keys), { ...options, cacheKeyFn: (k) => `${k.project}\0${k.name}` }),
     project: new DataLoader((names) => projectsByName(db, names), options),
@@ -61,4 +71,5 @@ export function createLoaders(db: Queryable): Loaders {
     stepsOfBuild: new DataLoader((ids) => stepsOfBuilds(db, ids), options),
     outputsOfBuild: new DataLoader((ids) => outputsOfBuilds(db, ids), options),
   };
+  return loaders;
 }

@@ -9,6 +9,10 @@
  * a hint), one read at a time, and never skips a row: positions are written
  * by one recorder at a time, in commit order. Each row read is also shown to
  * the recorder, so this instance stops owing what another one journaled.
+ * The rows this instance's own recorder commits are handed over (`committed`)
+ * as a read would return them, and published without reading them back when
+ * they follow the last row published (nothing can lie between: positions are
+ * the one recorder's); otherwise, or while a read runs, they are read.
  */
 import type { Queryable } from '../db/queryable.js';
 import type { Log } from '../log.js';
@@ -63,6 +67,22 @@ export class JournalReader {
       return;
     }
     void this.read();
+  }
+
+  /** Rows this instance's recorder just committed, in position order; see the module contract. */
+  committed(rows: readonly JournalRow[]): void {
+    if (this.stopped || rows.length === 0) return;
+    if (this.reading || rows[0]!.position !== this.last + 1) return this.hint();
+    try {
+      for (const row of rows) {
+        this.options.onRow?.(row);
+        this.options.sink.accept(row);
+        this.last = row.position;
+      }
+    } catch (error) {
+      this.options.log.warn('publishing journaled rows failed; reading them instead', { error: (error as Error).message });
+      this.hint();
+    }
   }
 
   /** Stops reading. */

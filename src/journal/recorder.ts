@@ -26,13 +26,17 @@
  * - Marks: each instance NOTIFYs a mark when it starts listening, and the
  *   recorder every `heartbeatMs` while notifications flow, so keys stay
  *   short-lived and comparable.
- * - After each journal transaction the recorder NOTIFYs `hng_journal` (in the
- *   same transaction): every instance's reader then reads the new rows.
+ * - Each journal write NOTIFYs `hng_journal` with its last position (in the
+ *   same transaction): every instance's reader then reads the new rows. The
+ *   recorder also hands the rows it committed to `onCommitted`, as a read
+ *   would return them, so its own instance need not read them back.
  * - What else must hold every journaled notification is written in the same
  *   transaction through `hooks.appended` (consumers' pending sets), with each
  *   payload parsed by its channel's one rule (hydra/payloads.ts): a malformed
- *   payload is journaled as received and creates nothing anywhere. After a
- *   gap, `hooks.gap` is told from when Hydra's tables must be re-read.
+ *   payload is journaled as received and creates nothing anywhere. A batch
+ *   holding nothing `hooks.wants` is one statement (rows, heartbeat and hint:
+ *   atomic without a transaction around it). After a gap, `hooks.gap` is told
+ *   from when Hydra's tables must be re-read.
  * - Every statement goes through the LISTEN connection's exclusive turns
  *   (listener.ts): a transaction, a mark or a lock attempt runs alone.
  */
@@ -44,7 +48,7 @@ import { type Notice, PayloadError, parsePayload } from '../hydra/payloads.js';
 import type { Listener } from '../listener/listener.js';
 import type { Log } from '../log.js';
 import { Backlog, type Heard } from './backlog.js';
-import { appendGap, appendNotifications, appendRecovered, journalTail } from './queries/journal.js';
+import { type Appended, appendGap, appendNotifications, appendRecovered, type JournalRow, journalTail } from './queries/journal.js';
 import { heartbeat, RECORDER_LOCK, recorderState, tryRecorderLock } from './queries/recorder.js';
 
 /** A notification as journaled: its position and, when well-formed, what it says. */
@@ -57,6 +61,11 @@ export interface Journaled {
 export interface RecorderHooks {
   /** In the transaction that appends `rows` to the journal, on the recorder's connection. */
   appended?(tx: Queryable, rows: readonly Journaled[]): Promise<void>;
+  /**
+   * Whether `appended` must see a batch holding this notice (null: malformed); a batch with
+   * none is journaled without calling it. Without `wants`, every batch goes to `appended`.
+   */
+  wants?(notice: Notice | null): boolean;
   /** After a gap was journaled: what Hydra's tables hold since `sinceUnix` may have gone unheard. */
   gap?(sinceUnix: number): Promise<void>;
 }
@@ -76,7 +85,12 @@ export interface RecorderOptions {
   heartbeatMs?: number;
   /** Rows per journal transaction. @default 1_000 */
   batchSize?: number;
+  /** The rows of each journal write once committed, in position order, as the journal holds them. */
+  onCommitted?: (rows: readonly JournalRow[]) => void;
 }
+
+/** The `hng_journal` payload of a takeover's write (the others carry their last position). */
+export const TAKEOVER_HINT = 'takeover';
 
 /** How far back the journal's tail is read to align unkeyed notifications. */
 const TAIL = 200;
@@ -265,7 +279,7 @@ export class Recorder {
     // Everything sent before this LISTEN is journaled (by the last recorder) or
     // accounted for by the gap; what was heard since waits in the backlog.
     await heartbeat(db, instance, lastSeen && lastSeen > this.listenSentAt ? lastSeen : this.listenSentAt);
-    await notifyInternal(db, JOURNAL_CHANNEL, 'takeover');
+    await notifyInternal(db, JOURNAL_CHANNEL, TAKEOVER_HINT);
     return since;
   }
 
@@ -292,28 +306,50 @@ export class Recorder {
         // heartbeat still advances, batch by batch.
         const journaledThrough = this.backlog.size === 0 ? before : (items.at(-1)?.receivedAt ?? null);
         const notices = items.map(noticeOf);
+        const rows = items.map((item, i) => toNew(item, notices[i]!));
+        const hooked = items.length > 0 && hooks?.appended !== undefined && (hooks.wants ? notices.some(hooks.wants) : true);
+        let appended: Appended[] = [];
         try {
-          await listener.exclusive((db) =>
-            transaction(db, async (tx) => {
-              if (items.length > 0) {
-                const positions = await appendNotifications(
-                  tx,
-                  instance,
-                  items.map((item, i) => toNew(item, notices[i]!)),
-                );
-                await hooks?.appended?.(
-                  tx,
-                  positions.map((position, i) => ({ position, notice: notices[i]! })),
-                );
-                await notifyInternal(tx, JOURNAL_CHANNEL, String(positions.at(-1)));
-              }
-              if (journaledThrough) await heartbeat(tx, instance, journaledThrough);
-            }),
-          );
+          await listener.exclusive(async (db) => {
+            if (items.length === 0) {
+              if (journaledThrough) await heartbeat(db, instance, journaledThrough);
+              return;
+            }
+            const write = (tx: Queryable) =>
+              appendNotifications(tx, instance, rows, { heartbeatAt: journaledThrough!, hint: JOURNAL_CHANNEL });
+            if (!hooked) {
+              appended = await write(db);
+              return;
+            }
+            await transaction(db, async (tx) => {
+              appended = await write(tx);
+              await hooks!.appended!(
+                tx,
+                appended.map(({ position }, i) => ({ position, notice: notices[i]! })),
+              );
+            });
+          });
         } catch (error) {
           if (epoch === this.epoch) this.backlog.putBack(items);
           this.options.log.warn('journal write failed', { error: (error as Error).message, rows: items.length });
           break;
+        }
+        if (appended.length > 0) {
+          this.options.onCommitted?.(
+            appended.map(({ position, pendingSince }, i) => ({
+              position,
+              kind: 'notification',
+              channel: rows[i]!.channel,
+              payload: rows[i]!.payload,
+              receivedAt: rows[i]!.receivedAt,
+              pendingSince,
+              gapFrom: null,
+              gapTo: null,
+              mark: rows[i]!.mark,
+              markOffset: rows[i]!.offset,
+              recordedBy: instance,
+            })),
+          );
         }
       }
     } finally {

@@ -10,7 +10,8 @@
  *   one is made with jittered exponential backoff, forever, until `stop()`.
  * - Notifications are handed to `onNotification` synchronously, in the order
  *   Postgres delivered them (commit order), stamped with the time of receipt
- *   on the database's clock (a measured offset), comparable across instances.
+ *   on the database's clock (a measured offset), comparable across instances,
+ *   and marked `own` when this connection's session sent them.
  * - Delivery is at most once per connection: what was sent while no
  *   connection listened is lost to this module. Every successful LISTEN calls
  *   `onListening` first (with `reconnected` and the LISTEN's start times), so
@@ -23,6 +24,8 @@
  *   probe takes its turn like any caller. A turn belongs to the connection it
  *   started on: after a reconnect, a statement of an old turn fails rather
  *   than run on the new connection.
+ * - In a SQL_ASCII database the session takes payloads as bytes, so that one
+ *   that is not UTF-8 cannot end it (`ENCODING_SQL`).
  */
 import pg from 'pg';
 import { INTERNAL_CHANNELS } from '../db/channels.js';
@@ -35,8 +38,8 @@ import { backoffDelay } from './backoff.js';
 export interface ListenerOptions {
   /** Connection settings for the dedicated LISTEN connection. */
   connection: pg.ClientConfig;
-  /** Called for every notification, in delivery order. */
-  onNotification: (channel: string, payload: string, receivedAt: Date) => void;
+  /** Called for every notification, in delivery order; `own`: sent by this connection's session. */
+  onNotification: (channel: string, payload: string, receivedAt: Date, own: boolean) => void;
   /**
    * Called after every successful LISTEN, before any notification of the new
    * connection is handed on; `reconnected` is false the first time;
@@ -60,6 +63,16 @@ const LISTEN_SQL = [...CHANNELS, ...INTERNAL_CHANNELS].map((c) => `LISTEN ${pg.e
 
 /** Server-side TCP keepalives of the LISTEN session: a vanished client is dropped within about 25 s. */
 const KEEPALIVE_SQL = '/* listenerKeepalive */ SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
+
+/**
+ * A SQL_ASCII database takes any bytes in a NOTIFY payload, and Postgres ends
+ * (FATAL) a UTF8 session it cannot convert a notification for: one such
+ * NOTIFY, from any role, would cost every gateway its LISTEN connection and
+ * what was sent meanwhile. There the session takes the bytes as they are (pg
+ * decodes them as UTF-8: what is not becomes U+FFFD, and the payload is then
+ * malformed, dropped and counted). Elsewhere Postgres converts: UTF8 stays.
+ */
+const ENCODING_SQL = `/* listenerEncoding */ SELECT set_config('client_encoding', 'SQL_ASCII', false) WHERE current_setting('server_encoding') = 'SQL_ASCII'`;
 
 /** The database's clock, read on `client`. */
 async function databaseNow(client: pg.Client): Promise<Date> {
@@ -135,12 +148,13 @@ export class Listener {
     let offsetMs = 0;
     // Notifications that arrive before `onListening` ran wait for it, so the
     // caller learns of the new connection before any of its notifications.
-    let early: [string, string, Date][] | null = [];
+    let early: [string, string, Date, boolean][] | null = [];
     client.on('notification', (n) => {
       if (client !== this.client && client !== this.connecting) return;
       const at = new Date(Date.now() + offsetMs);
-      if (early) early.push([n.channel, n.payload ?? '', at]);
-      else this.options.onNotification(n.channel, n.payload ?? '', at);
+      const own = n.processId === (client as unknown as { processID: number | null }).processID;
+      if (early) early.push([n.channel, n.payload ?? '', at, own]);
+      else this.options.onNotification(n.channel, n.payload ?? '', at, own);
     });
     let listeningSince: Date;
     let listenSentAt: Date;
@@ -150,6 +164,7 @@ export class Listener {
       // The server must notice a dead client soon too: its session holds the
       // recorder's lock, which no other instance can take while it lives.
       await client.query(KEEPALIVE_SQL);
+      await client.query(ENCODING_SQL);
       const before = Date.now();
       listenSentAt = await databaseNow(client);
       offsetMs = listenSentAt.getTime() - (before + Date.now()) / 2;
@@ -188,7 +203,7 @@ export class Listener {
     this.options.onListening?.({ reconnected, downSince, attempt, listeningSince, listenSentAt });
     const waiting = early;
     early = null;
-    for (const [channel, payload, at] of waiting) this.options.onNotification(channel, payload, at);
+    for (const [channel, payload, at, own] of waiting) this.options.onNotification(channel, payload, at, own);
   }
 
   /**

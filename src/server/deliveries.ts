@@ -1,17 +1,18 @@
 /**
- * Counting what subscriptions write: the yoga plugin that tells the metrics
- * (metrics.ts) when a subscription starts and ends on a transport, and each
- * event written to one.
+ * Counting what subscriptions write: when a subscription starts and ends on a
+ * transport, and each event written to one (metrics.ts).
  *
- * Contract: every subscription runs through yoga's envelop pipeline, over
- * WebSocket and SSE alike, so one plugin sees them all. A subscription is
- * counted once its source stream exists (a subscribe that failed is not) and
- * uncounted when that stream ends, however it ends (the client left, the
- * server ended it, shutdown). A result is counted as its transport takes it,
- * after the client's selection executed and right before the frame is
- * written, with the event the subscription resolver noted on the
- * operation's context (`lastDelivered`, schema/events/common.ts); a result
- * without one (an error that ends the subscription) is no delivery.
+ * Contract: a subscription is counted once its source stream exists (a
+ * subscribe that failed is not) and uncounted when that stream ends, however
+ * it ends (the client left, the server ended it, shutdown). A result is
+ * counted as its transport takes it, after the client's selection executed
+ * and right before the frame is written, with the event the subscription
+ * resolver noted on the operation's context (`lastDelivered`,
+ * schema/events/common.ts); a result without one (an error that ends the
+ * subscription) is no delivery. Shared subscriptions (shared.ts) leave the
+ * yoga pipeline before its result hooks and count themselves with
+ * `countSubscription`; every other subscription is counted by the
+ * `useDeliveryMetrics` plugin, over WebSocket and SSE alike.
  */
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../schema/builder.js';
@@ -23,31 +24,41 @@ function transportOf(context: Context & { request?: Request }): MetricsTransport
   return (context.request?.headers.get('accept') ?? '').includes('text/event-stream') ? 'sse' : 'http';
 }
 
-/**
- * The yoga plugin that counts subscriptions by transport and every event
- * written to one: a result is counted as its transport takes it (after the
- * client's selection executed, right before the frame is written), with the
- * event the resolver noted on the context (`lastDelivered`).
- */
+/** The counts of one subscription whose stream exists: `next` as its transport takes a result, `end` once. */
+export interface SubscriptionCount {
+  next(): void;
+  end(): void;
+}
+
+/** Counts a subscription whose source stream now exists; see the module contract. */
+export function countSubscription(metrics: GatewayMetrics, context: Context): SubscriptionCount {
+  const transport = transportOf(context);
+  metrics.subscribed(transport);
+  let ended = false;
+  return {
+    next() {
+      const delivered = context.lastDelivered;
+      context.lastDelivered = undefined;
+      if (delivered) metrics.delivered(delivered, transport);
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      metrics.unsubscribed(transport);
+    },
+  };
+}
+
+/** The yoga plugin that counts the subscriptions that run through the whole pipeline (not shared ones). */
 export function useDeliveryMetrics(metrics: GatewayMetrics): Plugin<Record<string, unknown>> {
   return {
     onSubscribe({ args }) {
-      const context = args.contextValue as unknown as Context & { request?: Request };
-      const transport = transportOf(context);
+      const context = args.contextValue as unknown as Context;
       return {
         onSubscribeResult({ result }) {
           if (!(Symbol.asyncIterator in (result as object))) return;
-          metrics.subscribed(transport);
-          return {
-            onNext() {
-              const delivered = context.lastDelivered;
-              context.lastDelivered = undefined;
-              if (delivered) metrics.delivered(delivered, transport);
-            },
-            onEnd() {
-              metrics.unsubscribed(transport);
-            },
-          };
+          const count = countSubscription(metrics, context);
+          return { onNext: () => count.next(), onEnd: () => count.end() };
         },
       };
     },

@@ -2,7 +2,9 @@
  * The HTTP server: `/graphql` for queries and mutations over HTTP,
  * subscriptions over Server-Sent Events (graphql-yoga) and over WebSocket
  * (graphql-ws on the same path, ws.ts), GraphiQL in a browser
- * (self-contained: no CDN); `/healthz`, `/readyz` and `/metrics` beside it.
+ * (graphiql.ts; self-contained: no CDN); the dashboard at `/` with its files
+ * under `/assets/` (dashboard.ts); `/healthz`, `/readyz` and `/metrics`
+ * beside it.
  *
  * Contract:
  * - Before any GraphQL runs: a Host the gateway does not answer to is 403
@@ -10,7 +12,9 @@
  *   (form, multipart, text) is 415 (CSRF), a body without a length or over
  *   `maxBodyBytes` is 411/413, and the principal is authenticated: no valid
  *   token where one is needed is 401 with `WWW-Authenticate: Bearer`
- *   (UNAUTHENTICATED). GraphiQL's page itself needs no token.
+ *   (UNAUTHENTICATED). GraphiQL's and the dashboard's pages and files need no
+ *   token (they hold no data; what they show, they read through /graphql
+ *   with the token the person gives them).
  * - CORS headers answer only the listed origins (never a reflection of any
  *   origin), without credentials: tokens travel in headers, not cookies.
  * - Both transports run the same envelop pipeline of one yoga instance: the
@@ -25,7 +29,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLSchema } from 'graphql';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
@@ -33,12 +36,15 @@ import type { TokenService } from '../auth/tokens.js';
 import { errors, type GatewayError } from '../errors.js';
 import type { Context, Transport } from '../schema/builder.js';
 import type { Log } from '../log.js';
+import { type Asset, sendAsset } from './assets.js';
 import { authenticate, presentedToken } from './authenticate.js';
+import { type Dashboard, loadDashboard, notBuiltPage } from './dashboard.js';
+import { GraphiQL } from './graphiql.js';
 import { type AccessPolicy, hostAllowed, isSimpleBody } from './policy.js';
 import { execute } from 'graphql';
 import { type DocumentLimits, useDocumentLimits } from './limits.js';
 import { SharedSubscriptions } from './shared.js';
-import { useDeliveryMetrics } from './deliveries.js';
+import { countSubscription, useDeliveryMetrics } from './deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 import { lastEventId, useSseCursors } from './sse.js';
 import { startWebSockets, type WsLimits } from './ws.js';
@@ -64,6 +70,8 @@ export interface HttpOptions {
   /** `/metrics`, and the counts of subscriptions and deliveries. */
   metrics: GatewayMetrics;
   log: Log;
+  /** Where the dashboard's build is (`npm run build:dashboard`). @default dist/dashboard */
+  dashboardDir?: string;
 }
 
 /** A running HTTP server. */
@@ -102,7 +110,11 @@ function wantsGraphiQL(req: IncomingMessage): boolean {
 /** Starts the HTTP + WebSocket server on `host:port` (port 0 picks a free one). */
 export async function startHttp(options: HttpOptions, host: string, port: number): Promise<HttpServer> {
   const { log, policy, limits, tokens } = options;
-  const shared = new SharedSubscriptions({ execute: (args) => execute(args) as never, log });
+  const shared = new SharedSubscriptions({
+    execute: (args) => execute(args) as never,
+    log,
+    count: (context) => countSubscription(options.metrics, context),
+  });
   const yoga = createYoga<ServerContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -110,9 +122,14 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       options.context({ principal: principal!, transport: transport ?? null, resumeAfter: lastEventId(request as Request | undefined) }),
     plugins: [
       useDocumentLimits(limits),
-      // Identical subscriptions share one execution per event (shared.ts), over SSE as over WebSocket.
+      // Identical subscriptions share one execution per event (shared.ts), over SSE as over WebSocket;
+      // their results skip the hooks of the plugins after this one (see shared.ts). envelop awaits a
+      // promised result as it awaits a subscribe's.
       {
-        onSubscribe: ({ subscribeFn, setSubscribeFn }) => setSubscribeFn((args) => shared.subscribe(args, subscribeFn) as never),
+        onSubscribe: ({ args, setResultAndStopExecution }) => {
+          const result = shared.share(args);
+          if (result) setResultAndStopExecution(result as never);
+        },
       } satisfies Plugin<ServerContext>,
       useSseCursors(options.sessions),
       useDeliveryMetrics(options.metrics),
@@ -123,9 +140,8 @@ export async function startHttp(options: HttpOptions, host: string, port: number
         ? { origin, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'] }
         : false;
     },
-    graphiql: { subscriptionsProtocol: 'WS', title: 'hydra-notify-gateway' },
-    // GraphiQL served from this process, not a CDN: it works beside a Hydra without internet.
-    renderGraphiQL,
+    // GraphiQL's page is graphiql.ts's, served before yoga sees the request.
+    graphiql: false,
     landingPage: false,
     logging: {
       debug: (...args) => log.debug(String(args[0])),
@@ -137,8 +153,22 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     },
   });
 
+  const built = loadDashboard(options.dashboardDir);
+  const dashboard: Dashboard | null = 'missing' in built ? null : built;
+  const notBuilt = 'missing' in built ? notBuiltPage(built.missing) : null;
+  if ('missing' in built) log.warn('the dashboard is not built: / explains how (npm run build:dashboard)', { reason: built.missing });
+  // GraphiQL served from this process, not a CDN: it works beside a Hydra without internet.
+  const graphiql = new GraphiQL(dashboard?.graphiqlScript ?? null);
+
+  /** A page or file for a GET or HEAD of `path`, or null when `path` names none. */
+  const staticFile = async (path: string): Promise<{ asset: Asset; status: number } | null> => {
+    if (path === '/') return notBuilt ? { asset: notBuilt, status: 503 } : { asset: dashboard!.page, status: 200 };
+    const file = dashboard?.assets.get(path) ?? (await graphiql.asset(path));
+    return file ? { asset: file, status: 200 } : null;
+  };
+
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
     if (!hostAllowed(policy, req.headers.host)) return send(res, 403, 'Forbidden: host not allowed (HNG_ALLOWED_HOSTS)');
     if (path === '/healthz') return options.healthy() ? send(res, 200, 'ok') : send(res, 503, 'not serving');
     if (path === '/readyz') {
@@ -149,8 +179,12 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       const { contentType, body } = await options.metrics.render();
       return send(res, 200, body.trimEnd(), { 'content-type': contentType });
     }
-    if (path === '/') return send(res, 302, 'see /graphql', { location: '/graphql' });
-    if (path !== '/graphql') return send(res, 404, 'Not Found');
+    if (path !== '/graphql') {
+      const found = await staticFile(path);
+      if (!found) return send(res, 404, 'Not Found');
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method Not Allowed', { allow: 'GET, HEAD' });
+      return sendAsset(req, res, found.asset, found.status);
+    }
     if (req.method === 'POST') {
       if (isSimpleBody(req.headers['content-type'])) {
         return send(res, 415, 'Unsupported Media Type: send operations as application/json (form and text bodies are refused: CSRF)');
@@ -165,7 +199,8 @@ export async function startHttp(options: HttpOptions, host: string, port: number
         );
       }
     }
-    if (req.method === 'OPTIONS' || wantsGraphiQL(req)) return void yoga(req, res, {});
+    if (wantsGraphiQL(req)) return sendAsset(req, res, await graphiql.pageAsset());
+    if (req.method === 'OPTIONS') return void yoga(req, res, {});
     const principal = await authenticate(tokens, policy, presentedToken(req), req.socket.remoteAddress ?? 'unknown');
     if (!('kind' in principal)) return sendError(res, principal as GatewayError);
     const transport: Transport = { kind: 'http', buffered: () => res.writableLength, close: () => void res.destroy() };

@@ -6,11 +6,15 @@
  * Contract: a document over a limit is refused with LIMIT_EXCEEDED, the
  * message naming the limit and the variable that sets it (instead of Armor's
  * own "Syntax Error" without a code). The token limit applies while parsing,
- * so a huge or deeply nested document is refused before the parser recurses
- * into it (2,000 levels would otherwise overflow the stack).
+ * so a huge document is refused before it is parsed whole. A deeply nested
+ * one needs more: the parser recurses once per level and overflows its stack
+ * at about 2,000 levels, which take only 4,000 tokens (`{ a { a …` or
+ * `[[[…`), within the token limit; so before parsing, the lexer (which does
+ * not recurse) measures how deeply braces, brackets and parentheses nest, and
+ * a document nested deeper than `nestingLimit` is refused (HNG_MAX_DEPTH).
  */
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import type { GraphQLError } from 'graphql';
+import { type GraphQLError, Lexer, Source, TokenKind } from 'graphql';
 import { errors } from '../errors.js';
 
 /** The document limits. */
@@ -31,8 +35,66 @@ function refuse(setting: string) {
   ];
 }
 
-/** The envelop plugin enforcing `limits`. */
-export function useDocumentLimits(limits: DocumentLimits) {
+/**
+ * How deeply a document may nest braces, brackets and parentheses: a document
+ * within `maxDepth` nests about twice as deep at most (a field's arguments,
+ * their objects and lists), and never more than 500 levels, far from what
+ * overflows the parser's stack.
+ */
+export function nestingLimit(maxDepth: number): number {
+  return Math.min(2 * maxDepth + 32, 500);
+}
+
+/** An envelop plugin, of the kind GraphQL Armor's is. */
+type Plugin = ReturnType<typeof EnvelopArmorPlugin>;
+
+const OPENING = new Set<string>([TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L]);
+const CLOSING = new Set<string>([TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R]);
+
+/**
+ * How deeply `source` nests, read by the lexer for at most `maxTokens` tokens
+ * and no further than just past `limit`; 0 when it does not lex (the parser
+ * then says why).
+ */
+function nesting(source: string | Source, limit: number, maxTokens: number): number {
+  const lexer = new Lexer(typeof source === 'string' ? new Source(source) : source);
+  let depth = 0;
+  let deepest = 0;
+  try {
+    let token = lexer.advance();
+    for (let n = 0; token.kind !== TokenKind.EOF && n < maxTokens && deepest <= limit; n++, token = lexer.advance()) {
+      if (OPENING.has(token.kind)) deepest = Math.max(deepest, ++depth);
+      else if (CLOSING.has(token.kind)) depth--;
+    }
+  } catch {
+    return 0;
+  }
+  return deepest;
+}
+
+/** Refuses a document nested deeper than `nestingLimit(maxDepth)` before it is parsed. */
+function useNestingLimit(limits: DocumentLimits): Plugin {
+  const limit = nestingLimit(limits.maxDepth);
+  return {
+    onParse({ params }) {
+      if (nesting(params.source, limit, limits.maxTokens) > limit) {
+        throw errors.limitExceeded(`document refused: nested more than ${limit} levels deep`, 'HNG_MAX_DEPTH');
+      }
+    },
+  };
+}
+
+/** The envelop plugins enforcing `limits`: the nesting first, then GraphQL Armor's. */
+export function useDocumentLimits(limits: DocumentLimits): Plugin {
+  return {
+    onPluginInit({ addPlugin }) {
+      addPlugin(useNestingLimit(limits));
+      addPlugin(armor(limits));
+    },
+  };
+}
+
+function armor(limits: DocumentLimits) {
   return EnvelopArmorPlugin({
     maxDepth: { n: limits.maxDepth, onReject: refuse('HNG_MAX_DEPTH') },
     costLimit: { maxCost: limits.maxCost, onReject: refuse('HNG_MAX_COST') },

@@ -22,8 +22,14 @@
  *   ROW_LOAD_FAILED) are executed per subscriber, and every error is masked
  *   as the yoga pipeline masks it.
  * - Consumer subscriptions (`buildFinished(consumer:)`) are not shared: each
- *   delivery is a lease of its own. A subscribe that fails (a bad cursor) goes
- *   through `fallback`, which answers with the usual masked error.
+ *   delivery is a lease of its own; `share` returns null for them and the
+ *   pipeline subscribes as usual. A subscribe that fails (a bad cursor)
+ *   resolves its errors, masked as the yoga pipeline masks them.
+ * - A shared subscription leaves the yoga pipeline at its subscribe (http.ts
+ *   stops it there with the result of `share`): the pipeline's result hooks
+ *   would only wrap each delivery in three more async iterators to find
+ *   nothing to do (frames are masked, carry their cursor). It counts its
+ *   deliveries itself (`count`, deliveries.ts), as its transport takes them.
  * - Results are `SharedResult` markers; the transports write `frame.json` as
  *   the payload (ws.ts splices it into the graphql-ws message, sse.ts into
  *   the `data:` line) instead of serializing the result again.
@@ -46,6 +52,7 @@ import type { Delivery } from '../events/hub.js';
 import { encodeCursor } from '../journal/cursor.js';
 import type { Log } from '../log.js';
 import type { Context } from '../schema/builder.js';
+import type { SubscriptionCount } from './deliveries.js';
 
 /** An event's result, executed and serialized once for every subscriber of its operation. */
 export interface Frame {
@@ -66,7 +73,6 @@ export function isShared(result: unknown): result is SharedResult {
   return typeof result === 'object' && result !== null && FRAME in result;
 }
 
-type Subscribe = (args: ExecutionArgs) => unknown;
 type Execute = (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult;
 
 /** How many times variable `name` is used in `operation`. */
@@ -85,14 +91,28 @@ export class SharedSubscriptions {
   /** Executions run, since start (what sharing saves shows against deliveries). */
   executions = 0;
 
-  constructor(private readonly options: { execute: Execute; log: Log }) {}
+  constructor(
+    private readonly options: {
+      execute: Execute;
+      log: Log;
+      /** Counts a shared subscription whose stream exists (deliveries.ts). */
+      count?: (context: Context) => SubscriptionCount;
+    },
+  ) {}
 
-  /** The subscribe of one operation: shared when it can be, `fallback` otherwise. */
-  async subscribe(args: ExecutionArgs, fallback: Subscribe): Promise<unknown> {
+  /**
+   * The shared subscribe of an operation: its stream of shared results, or
+   * the masked errors of a subscribe that failed; null when it must not be
+   * shared (the caller subscribes as usual).
+   */
+  share(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> | null {
     const key = this.keyOf(args);
-    if (key === null) return fallback(args);
+    return key === null ? null : this.subscribe(args, key);
+  }
+
+  private async subscribe(args: ExecutionArgs, key: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
-    if (!(Symbol.asyncIterator in (source as object))) return fallback(args);
+    if (!(Symbol.asyncIterator in (source as object))) return this.masked(source as ExecutionResult);
     return this.map(source as AsyncIterableIterator<Delivery>, key, args);
   }
 
@@ -121,28 +141,40 @@ export class SharedSubscriptions {
   }
 
   private map(source: AsyncIterableIterator<Delivery>, key: string, args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> {
+    const context = args.contextValue as Context;
+    const count = this.options.count?.(context);
     const iterator: AsyncIterableIterator<ExecutionResult> = {
       next: async () => {
         const next = await source.next();
-        if (next.done) return { done: true, value: undefined };
+        if (next.done) {
+          count?.end();
+          return { done: true, value: undefined };
+        }
         const delivery = next.value;
-        if (delivery.kind !== 'event') return { done: false, value: await this.execute(args, delivery) };
+        if (delivery.kind !== 'event') {
+          const value = await this.execute(args, delivery);
+          count?.next();
+          return { done: false, value };
+        }
         const frame = await this.frameOf(delivery, key, args);
         // What `deliver` notes for the delivery metrics, noted for every subscriber (only the
         // first executed the event).
         const { event } = delivery;
-        (args.contextValue as Context).lastDelivered = {
+        context.lastDelivered = {
           channel: event.channel,
           receivedAt: event.receivedAt,
           live: !delivery.replayed && !event.delivery,
         };
+        count?.next();
         return { done: false, value: { [FRAME]: frame } as SharedResult };
       },
       return: async () => {
+        count?.end();
         await source.return?.();
         return { done: true, value: undefined };
       },
       throw: async (error) => {
+        count?.end();
         await source.return?.();
         throw error;
       },
@@ -171,13 +203,17 @@ export class SharedSubscriptions {
   /** Executes the operation for one delivery, masking unexpected errors as the yoga pipeline does. */
   private async execute(args: ExecutionArgs, delivery: Delivery): Promise<ExecutionResult> {
     this.executions++;
-    const result = await this.options.execute({ ...args, rootValue: delivery });
+    return this.masked(await this.options.execute({ ...args, rootValue: delivery }), true);
+  }
+
+  /** `result` with its errors masked as the yoga pipeline masks them; unexpected ones logged when `log`. */
+  private masked(result: ExecutionResult, log = false): ExecutionResult {
     if (!result.errors?.length) return result;
     return {
       ...result,
       errors: result.errors.map((error) => {
         const masked = maskError(error, 'Unexpected error.', false) as GraphQLError;
-        if (masked !== error && masked.message === 'Unexpected error.') {
+        if (log && masked !== error && masked.message === 'Unexpected error.') {
           this.options.log.error('a subscription event failed to execute', { error: error.message });
         }
         return masked;

@@ -16,7 +16,8 @@
  *   closes with 4401 (auth/sessions.ts).
  * - Messages over `maxMessageBytes` close the socket (1009); a socket may
  *   hold `maxSubscriptionsPerSocket` subscriptions, the next one is refused
- *   with LIMIT_EXCEEDED.
+ *   with LIMIT_EXCEEDED; one refused that many times over is flooding and
+ *   is closed (4429), what else it sent unread.
  * - Every operation's context tells the hub how much the socket holds unsent
  *   (`transport.buffered`), so a client that stops reading is found slow.
  * - `close()` ends every socket with 1001 (going away) so clients reconnect
@@ -67,6 +68,10 @@ type Extra = {
   request: IncomingMessage;
   principal?: Principal;
   endSession?: () => void;
+  /** The ids of the subscriptions this socket was let start (those since ended are pruned as it is read). */
+  held?: Set<string>;
+  /** How many subscriptions this socket was refused for being over its limit. */
+  refused?: number;
 };
 
 /** The envelop-wrapped executors, passed to graphql-ws through `rootValue`. */
@@ -84,6 +89,21 @@ const KEEP_ALIVE_MS = 12_000;
 
 /** How long a socket may take to answer the close of a shutting-down gateway. @default 1_000 */
 const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * A socket refused more subscriptions than it may hold is not waiting for its
+ * answers but flooding (10,000 subscribe messages in a burst held up every
+ * other client for most of a second): nothing more it sent is read, the
+ * refusals already made are sent, then it is closed (4429).
+ */
+function cutFlood(socket: WebSocket, refused: number): void {
+  socket.pause();
+  setImmediate(() => {
+    socket.close(4429, `Too many subscriptions: ${refused} refused (HNG_MAX_SUBSCRIPTIONS_PER_SOCKET)`);
+    // It is not read any more, so its answer to the close never is: cut it after the grace.
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+  });
+}
 
 function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(
@@ -111,6 +131,11 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     return out;
   };
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
+  // One refusal for every subscription over the limit: an error is costly to make, a flood makes many.
+  const tooManySubscriptions = errors.limitExceeded(
+    `this socket holds ${limits.maxSubscriptionsPerSocket} subscriptions already`,
+    'HNG_MAX_SUBSCRIPTIONS_PER_SOCKET',
+  );
   const pending = new Map<string, number>();
 
   options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -171,16 +196,19 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
       ctx.extra.principal = principal;
       return true;
     },
-    onSubscribe: async (ctx, _id, params) => {
-      // graphql-ws has put this one's id among the socket's subscriptions already.
-      if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerSocket) {
-        return [
-          errors.limitExceeded(
-            `this socket holds ${limits.maxSubscriptionsPerSocket} subscriptions already`,
-            'HNG_MAX_SUBSCRIPTIONS_PER_SOCKET',
-          ),
-        ];
+    onSubscribe: async (ctx, id, params) => {
+      // Counted in a set of its own, noted before anything is awaited (a burst cannot slip past)
+      // and pruned of those graphql-ws has let go: a flood of subscribe messages costs little
+      // each, where counting ctx.subscriptions (which holds every refusal until it is sent, and
+      // this one already) grew with the flood.
+      const held = (ctx.extra.held ??= new Set());
+      for (const other of held) if (!(other in ctx.subscriptions)) held.delete(other);
+      if (held.size >= limits.maxSubscriptionsPerSocket) {
+        ctx.extra.refused = (ctx.extra.refused ?? 0) + 1;
+        if (ctx.extra.refused === limits.maxSubscriptionsPerSocket + 1) cutFlood(ctx.extra.socket, ctx.extra.refused);
+        return [tooManySubscriptions];
       }
+      held.add(id);
       const { socket, request, principal } = ctx.extra;
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         req: request,

@@ -24,7 +24,8 @@
  *   queue.
  * - Attempts follow the webhook's ordering (deliveries.ts), at most its
  *   `concurrency` (one for `webhook` ordering) and `concurrency` in all on
- *   this instance. A failure is retried on the schedule (schedule.ts), or
+ *   this instance. A webhook whose document no longer compiles (the schema
+ *   changed) is disabled with the compiler's words. A failure is retried on the schedule (schedule.ts), or
  *   when the endpoint asked; after the last attempt, or at once for an
  *   answer retrying cannot change, the delivery is dead. A webhook whose
  *   every attempt failed for `disableAfterMs` is disabled with the reason.
@@ -44,6 +45,7 @@ import { History } from '../events/history.js';
 import { createLoaders } from '../hydra/loaders.js';
 import { encodeCursor } from '../journal/cursor.js';
 import { recorderState } from '../journal/queries/recorder.js';
+import { GatewayError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { CompileSubscription, SubscriptionPlan } from './plan.js';
 import {
@@ -220,6 +222,11 @@ export class WebhookWorker {
         try {
           await this.enqueue(held);
         } catch (error) {
+          if (error instanceof GatewayError && error.code === 'BAD_USER_INPUT') {
+            // Its document no longer compiles (the schema changed under it): say so, do not spin.
+            await this.disable(held, `its subscription no longer compiles against this gateway's schema: ${error.message}`);
+            continue;
+          }
           this.options.log.warn('could not enqueue webhook deliveries', { webhook: held.row.name, error: (error as Error).message });
           this.leasedAt = -Infinity;
         }
@@ -550,15 +557,21 @@ export class WebhookWorker {
 
   /** Disables the webhook once every attempt failed for `disableAfterMs`. */
   private async health(held: Held, failingSince: Date | null, lastError: string | null): Promise<void> {
-    const { pool, settings, log } = this.options;
+    const { settings } = this.options;
     const { row } = held;
     row.failingSince = failingSince;
     if (failingSince === null || Date.now() - failingSince.getTime() < settings.disableAfterMs) return;
     const reason = `every delivery attempt failed since ${failingSince.toISOString()} (more than ${Math.round(settings.disableAfterMs / 1_000)} s); the last: ${lastError ?? 'unknown'}`;
-    await setWebhookState(pool, row.name, 'disabled', reason);
-    await notifyInternal(pool, WEBHOOK_CHANNEL, row.name);
-    this.held.delete(row.id);
-    log.warn('webhook disabled', { webhook: row.name, reason });
+    await this.disable(held, reason);
+  }
+
+  /** Disables a webhook this instance delivers, with the reason shown. */
+  private async disable(held: Held, reason: string): Promise<void> {
+    const { pool, log } = this.options;
+    await setWebhookState(pool, held.row.name, 'disabled', reason);
+    await notifyInternal(pool, WEBHOOK_CHANNEL, held.row.name);
+    this.held.delete(held.row.id);
+    log.warn('webhook disabled', { webhook: held.row.name, reason });
   }
 
   private headersOf(row: WebhookRow, delivery: DeliveryRow, at: Date): Record<string, string> {

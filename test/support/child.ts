@@ -69,3 +69,11 @@ export async function metric(url: string, name: string, labels = ''): Promise<nu
   const match = new RegExp(`^(?:${name})${escaped}\\s+(\\S+)$`, 'm').exec(text);
   return match ? Number(match[1]) : 0;
 }
+
+/** The sum of every sample of `/metrics` whose name matches `name` (a regex source), whatever its labels. */
+export async function metricSum(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+  let sum = 0;
+  for (const match of text.matchAll(new RegExp(`^(?:${name})(?:\\{[^}]*\\})?\\s+(\\S+)$`, 'gm'))) sum += Number(match[1]);
+  return sum;
+}

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { inTransaction } from '../../src/db/transaction.js';
+import { installHydraSchema } from '../../src/hydra/install.js';
 import { leaks, onCleanup } from './gateway.js';
 
 /** A test database and a pool on it. */
@@ -31,16 +32,21 @@ export async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T
 
 /**
  * Clones the template (Hydra's tables, no rows) into a fresh database, or
- * with `empty` makes one without any table; dropped after the test file.
+ * with `empty` makes one without any table, or with `encoding` one in that
+ * server encoding (e.g. `SQL_ASCII`, as old Hydra databases may be) with
+ * Hydra's tables installed; dropped after the test file.
  */
-export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { empty?: boolean; encoding?: string } = {}): Promise<TestDatabase> {
   const { adminUrl, template } = inject('postgres');
   const name = `hng_${randomBytes(6).toString('hex')}`;
+  const create = options.encoding
+    ? `CREATE DATABASE ${name} TEMPLATE template0 ENCODING '${options.encoding}' LC_COLLATE 'C' LC_CTYPE 'C'`
+    : `CREATE DATABASE ${name} TEMPLATE ${options.empty ? 'template0' : template}`;
   // CREATE DATABASE … TEMPLATE fails while another session uses the template
   // (a parallel file cloning it at the same moment): retry a few times.
   for (let attempt = 1; ; attempt++) {
     try {
-      await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${options.empty ? 'template0' : template}`));
+      await admin((c) => c.query(create));
       break;
     } catch (error) {
       if (attempt >= 10 || !/being accessed by other users/.test((error as Error).message)) throw error;
@@ -79,6 +85,14 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   };
   // Dropped after the file, after the gateways and clients started later.
   onCleanup(() => database.drop());
+  if (options.encoding) {
+    const client = await pool.connect();
+    try {
+      await installHydraSchema(client);
+    } finally {
+      client.release();
+    }
+  }
   return database;
 }
 

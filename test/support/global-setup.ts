@@ -5,7 +5,9 @@
  * test file clones its own database from it (see `database.ts`), so files
  * run in parallel without seeing each other's rows or notifications (LISTEN
  * is per database). The client module is built first (dist/client), so the
- * examples, which import `hydra-notify-gateway/client`, run what a user gets.
+ * examples, which import `hydra-notify-gateway/client`, run what a user gets;
+ * and the dashboard when its build is missing or stale (dashboard/build.ts),
+ * as `npm start` does: the gateways the tests start serve it.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { ensureDashboardBuilt } from '../../dashboard/build.js';
 import { importEmbeddedPostgres } from '../../src/db/embedded.js';
 import { installHydraSchema } from '../../src/hydra/install.js';
 import { freePort } from './ports.js';
@@ -33,6 +36,7 @@ function buildClient(): void {
 
 export default async function setup(project: TestProject) {
   buildClient();
+  await ensureDashboardBuilt((line) => process.stderr.write(`${line}\n`));
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stop = async () => {};
   if (!adminUrl) {

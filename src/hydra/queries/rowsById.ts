@@ -6,7 +6,7 @@
  * requires. Columns are listed explicitly (only those this gateway's schema exposes), so
  * a Hydra that adds columns changes nothing here. Read-only.
  */
-import type { Queryable } from '../../db/queryable.js';
+import type { Prepared, Queryable } from '../../db/queryable.js';
 import {
   type Build,
   type BuildOutput,
@@ -27,6 +27,31 @@ export const BUILD_COLUMNS = `b.id, b.finished, b.timestamp, b.jobset_id, b.job,
   b.system, b.priority, b.globalpriority, b.starttime, b.stoptime, b.iscachedbuild, b.buildstatus, b.size,
   b.closuresize, b.releasename, b.keep, b.notificationpendingsince`;
 
+/** Columns of `jobsets` the gateway reads (aliased `j`). */
+const JOBSET_COLUMNS = `j.id, j.project, j.name, j.enabled, j.errormsg, j.errortime, j.lastcheckedtime, j.triggertime,
+  j.checkinterval, j.schedulingshares, j.type, j.flake, j.nixexprinput, j.nixexprpath, j.emailoverride`;
+
+/** Columns of `projects` the gateway reads (aliased `p`). */
+const PROJECT_COLUMNS = `p.name, p.displayname, p.description, p.enabled, p.hidden, p.owner, p.homepage`;
+
+/** `columns` (each `alias.name`) renamed `prefix_name`, for a join whose tables share column names. */
+function prefixed(columns: string, prefix: string): string {
+  return columns
+    .split(',')
+    .map((c) => c.trim())
+    .map((c) => `${c} AS ${prefix}_${c.slice(c.indexOf('.') + 1)}`)
+    .join(', ');
+}
+
+/** The columns of `row` that start with `prefix_`, without it (null when the joined row is absent). */
+function unprefixed(row: Record<string, unknown>, prefix: string, key: string): Record<string, unknown> | null {
+  if (row[`${prefix}_${key}`] === null || row[`${prefix}_${key}`] === undefined) return null;
+  const out: Record<string, unknown> = {};
+  const start = prefix.length + 1;
+  for (const name in row) if (name.startsWith(prefix) && name[prefix.length] === '_') out[name.slice(start)] = row[name];
+  return out;
+}
+
 const STEP_COLUMNS = `s.build, s.stepnr, s.type, s.drvpath, s.busy, s.status, s.errormsg, s.starttime, s.stoptime,
   s.machine, s.system, s.propagatedfrom, s.overhead, s.timesbuilt, s.isnondeterministic, s.resolveddrvpath`;
 
@@ -39,6 +64,34 @@ function byKey<K, T>(keys: readonly K[], rows: T[], key: (row: T) => K): (T | nu
 export async function buildsById(db: Queryable, ids: readonly number[]): Promise<(Build | null)[]> {
   const { rows } = await db.query(`/* buildsById */ SELECT ${BUILD_COLUMNS} FROM builds b WHERE b.id = ANY($1::int[])`, [ids]);
   return byKey(ids, rows.map(toBuild), (b) => b.id);
+}
+
+/** A build with the jobset and project it belongs to, as one statement reads them. */
+export interface BuildWithJobset {
+  build: Build;
+  jobset: Jobset | null;
+  project: Project | null;
+}
+
+const WITH_JOBSETS = `SELECT ${BUILD_COLUMNS}, ${prefixed(JOBSET_COLUMNS, 'j')}, ${prefixed(PROJECT_COLUMNS, 'p')}
+  FROM builds b LEFT JOIN jobsets j ON j.id = b.jobset_id LEFT JOIN projects p ON p.name = j.project`;
+const BUILDS_WITH_JOBSETS = `/* buildsWithJobsets */ ${WITH_JOBSETS} WHERE b.id = ANY($1::int[])`;
+const BUILD_WITH_JOBSET: Prepared = { name: 'buildWithJobset', text: `/* buildWithJobset */ ${WITH_JOBSETS} WHERE b.id = $1` };
+
+/**
+ * `builds` rows by id, each with its jobset and that jobset's project (one statement, one
+ * snapshot): what an event about a build shows is its build, jobset and project.
+ */
+export async function buildsWithJobsets(db: Queryable, ids: readonly number[]): Promise<(BuildWithJobset | null)[]> {
+  // One build (a live event's) is the prepared statement: a generic plan of `= ANY($1)` costs
+  // several times a custom one, a generic plan of `= $1` does not.
+  const { rows } = ids.length === 1 ? await db.query(BUILD_WITH_JOBSET, [ids[0]]) : await db.query(BUILDS_WITH_JOBSETS, [ids]);
+  const found = rows.map((r: Record<string, unknown>) => {
+    const jobset = unprefixed(r, 'j', 'id');
+    const project = unprefixed(r, 'p', 'name');
+    return { build: toBuild(r), jobset: jobset && toJobset(jobset), project: project && toProject(project) };
+  });
+  return byKey(ids, found, (f) => f.build.id);
 }
 
 /** `jobsets` rows by id. */

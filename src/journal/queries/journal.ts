@@ -3,7 +3,7 @@
  * each. Writes are the recorder's alone and go through its LISTEN connection
  * (see `recorder.ts`); reads use the query pool.
  */
-import type { Queryable } from '../../db/queryable.js';
+import type { Prepared, Queryable } from '../../db/queryable.js';
 import { Params } from '../../db/sql.js';
 
 /** A journal row as stored. */
@@ -52,33 +52,68 @@ export interface NewNotification {
   offset: number | null;
 }
 
-/** Appends notifications in order; returns their positions. */
-export async function appendNotifications(db: Queryable, instance: string, items: readonly NewNotification[]): Promise<number[]> {
-  const { rows } = await db.query(
-    `/* appendNotifications */
-     INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, build_id, pending_since, mark, mark_offset, recorded_by)
-     SELECT 'notification', t.channel, t.payload, t.received_at, t.build_id,
-       -- The finish this build_finished announces, kept: the build may finish again later.
-       CASE WHEN t.channel = 'build_finished' THEN (
-         SELECT coalesce(b.notificationpendingsince, b.stoptime) FROM builds b WHERE b.id = t.build_id AND b.finished = 1)
-       END,
-       t.mark, t.mark_offset, $7
-     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::text[], $6::int[])
-          WITH ORDINALITY AS t(channel, payload, received_at, build_id, mark, mark_offset, ord)
-     ORDER BY t.ord
-     RETURNING position`,
-    [
-      items.map((i) => i.channel),
-      items.map((i) => i.payload),
-      items.map((i) => i.receivedAt),
-      items.map((i) => i.buildId),
-      items.map((i) => i.mark),
-      items.map((i) => i.offset),
-      instance,
-    ],
-  );
-  return rows.map((r: { position: string }) => Number(r.position)).sort((a, b) => a - b);
+/** What `appendNotifications` returns for each row, in position order. */
+export interface Appended {
+  position: number;
+  /** build_finished: the finish it announces, read as it was journaled. */
+  pendingSince: number | null;
 }
+
+/**
+ * Appends notifications in order, advances the recorder's heartbeat to
+ * `heartbeatAt` and NOTIFYs `hint` with the last position, in one statement:
+ * atomic on its own, or part of the caller's transaction, and one round trip.
+ * Returns each row's position and pending_since, in position order (the order
+ * of `items`).
+ */
+export async function appendNotifications(
+  db: Queryable,
+  instance: string,
+  items: readonly NewNotification[],
+  beat: { heartbeatAt: Date; hint: string },
+): Promise<Appended[]> {
+  const { rows } = await db.query(APPEND_NOTIFICATIONS, [
+    items.map((i) => i.channel),
+    items.map((i) => i.payload),
+    items.map((i) => i.receivedAt),
+    items.map((i) => i.buildId),
+    items.map((i) => i.mark),
+    items.map((i) => i.offset),
+    instance,
+    beat.heartbeatAt,
+    beat.hint,
+  ]);
+  return rows.map((r: { position: string; pending_since: number | null }) => ({
+    position: Number(r.position),
+    pendingSince: r.pending_since === null ? null : Number(r.pending_since),
+  }));
+}
+
+/** Prepared: it runs for every journal write. */
+const APPEND_NOTIFICATIONS: Prepared = {
+  name: 'appendNotifications',
+  text: `/* appendNotifications */
+     WITH appended AS (
+       INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, build_id, pending_since, mark, mark_offset, recorded_by)
+       SELECT 'notification', t.channel, t.payload, t.received_at, t.build_id,
+         -- The finish this build_finished announces, kept: the build may finish again later.
+         CASE WHEN t.channel = 'build_finished' THEN (
+           SELECT coalesce(b.notificationpendingsince, b.stoptime) FROM builds b WHERE b.id = t.build_id AND b.finished = 1)
+         END,
+         t.mark, t.mark_offset, $7
+       FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::text[], $6::int[])
+            WITH ORDINALITY AS t(channel, payload, received_at, build_id, mark, mark_offset, ord)
+       ORDER BY t.ord
+       RETURNING position, pending_since
+     ), beat AS (
+       -- The recorder's heartbeat (queries/recorder.ts), in the same statement.
+       UPDATE hydra_notify_gateway.recorder SET instance = $7, heartbeat_at = $8
+     ), hint AS (
+       -- A position is far below notifyInternal's payload limit.
+       SELECT pg_notify($9, max(position)::text) FROM appended
+     )
+     SELECT a.position, a.pending_since FROM appended a, hint ORDER BY a.position`,
+};
 
 /** Appends a gap: a window in which no instance listened. */
 export async function appendGap(db: Queryable, instance: string, from: Date, to: Date): Promise<number> {
