@@ -5,8 +5,9 @@
  *
  * Bottom to top: errors.ts, log.ts → db/ → hydra/ → listener/ → journal/ →
  * events/ → consumers/ → webhooks/ → auth/ → schema/ → server/ → gateway.ts → main.ts; simulator/
- * and config.ts stand beside, for main.ts. dashboard/ (the browser's code) and src/
- * import nothing of each other.
+ * and config.ts stand beside, for main.ts. client/ stands apart: it is what
+ * users import (hydra-notify-gateway/client), and imports nothing of the rest.
+ * dashboard/ (the browser's code) and src/ import nothing of each other.
  */
 const leaf = '^src/(errors|log)\\.ts$';
 
@@ -121,6 +122,14 @@ module.exports = {
       ['^src/hydra/', '^src/db/'],
       'simulator/ plays Hydra on the embedded database; it knows nothing of the gateway.',
     ),
+    {
+      name: 'client-imports-only-client',
+      comment:
+        "client/ is the package's public client (hydra-notify-gateway/client), run in users' services and browsers: it speaks to the gateway over its GraphQL API only and imports nothing of the gateway's own code, not even errors.ts or log.ts.",
+      severity: 'error',
+      from: { path: '^src/client/' },
+      to: { path: '^src/', pathNot: '^src/client/' },
+    },
     {
       name: 'only-main-starts-things',
       comment:

@@ -12,7 +12,7 @@
  * `notificationpendingsince`.
  */
 import { describe, expect } from 'vitest';
-import { AcknowledgeBuildFinishedDocument, AcknowledgeBuildsFinishedDocument } from './generated/operations.js';
+import { AcknowledgeBuildFinishedDocument, AcknowledgeBuildsFinishedDocument } from '../src/client/generated/operations.js';
 import { request, requestData } from './support/clients.js';
 import { test as base } from './support/fixtures.js';
 import { finishBuilds, insertBuild, restartBuild } from './support/hydra.js';

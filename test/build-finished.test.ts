@@ -7,7 +7,7 @@
  */
 import { describe, expect } from 'vitest';
 import { buildFinishedPayloads } from '../src/simulator/payloads.js';
-import { BuildFinishedDocument, BuildFinishedIdsDocument, BuildQueuedDocument } from './generated/operations.js';
+import { BuildFinishedDocument, BuildFinishedIdsDocument, BuildQueuedDocument } from '../src/client/generated/operations.js';
 import { subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
 import { notify } from './support/database.js';
 import { fixtures } from './support/fixtures.js';

@@ -10,7 +10,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { describe, expect } from 'vitest';
 import { buildFinishedPayloads } from '../src/simulator/payloads.js';
-import { BuildStartedDocument, EvaluationByIdDocument, JobsetByNameDocument } from './generated/operations.js';
+import { BuildStartedDocument, EvaluationByIdDocument, JobsetByNameDocument } from '../src/client/generated/operations.js';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
 import { notify, type TestDatabase } from './support/database.js';
 import { fixtures } from './support/fixtures.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect } from 'vitest';
 import { parse } from 'graphql';
-import { BuildQueuedDocument } from './generated/operations.js';
+import { BuildQueuedDocument } from '../src/client/generated/operations.js';
 import { authorization, request, subscribeWs, until, wsClient } from './support/clients.js';
 import { test } from './support/fixtures.js';
 

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createLog, type Level } from '../src/log.js';
-import { BuildQueuedDocument } from './generated/operations.js';
+import { BuildQueuedDocument } from '../src/client/generated/operations.js';
 import { requestData, subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
 import { doc } from './support/consumers.js';
 import { admin, createTestDatabase, notify } from './support/database.js';

@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
-import { BuildQueuedDocument, BuildStartedDocument } from './generated/operations.js';
+import { BuildQueuedDocument, BuildStartedDocument } from '../src/client/generated/operations.js';
 import { requestData, subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
 import { ACK, CREATE, caughtUp, finishAndNotify, iso, PENDING } from './support/consumers.js';
 import { notify } from './support/database.js';

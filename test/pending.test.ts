@@ -13,7 +13,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect } from 'vitest';
 import { pendingBuildsStatement } from '../src/hydra/queries/pendingBuilds.js';
-import { AcknowledgeBuildFinishedDocument, PendingBuildFinishedDocument, type PendingBuildFinishedQuery } from './generated/operations.js';
+import {
+  AcknowledgeBuildFinishedDocument,
+  PendingBuildFinishedDocument,
+  type PendingBuildFinishedQuery,
+} from '../src/client/generated/operations.js';
 import { request, requestData } from './support/clients.js';
 import { test as base } from './support/fixtures.js';
 import { finishBuilds, insertBuild, restartBuild, seedJobset } from './support/hydra.js';

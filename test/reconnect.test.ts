@@ -9,7 +9,7 @@
  * when /metrics still answers, without the gauges only the database can give.
  */
 import { describe, expect } from 'vitest';
-import { BuildFinishedDocument, BuildQueuedDocument } from './generated/operations.js';
+import { BuildFinishedDocument, BuildQueuedDocument } from '../src/client/generated/operations.js';
 import { subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
 import { admin, notify, transaction } from './support/database.js';
 import { test } from './support/fixtures.js';

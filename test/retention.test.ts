@@ -5,7 +5,7 @@
  * cursor are refused as CURSOR_EXPIRED rather than skipped.
  */
 import { describe, expect } from 'vitest';
-import { QueueChangedDocument } from './generated/operations.js';
+import { QueueChangedDocument } from '../src/client/generated/operations.js';
 import { subscribeWs, until, wsClient } from './support/clients.js';
 import { notify } from './support/database.js';
 import { test as base, recordingGateway } from './support/fixtures.js';

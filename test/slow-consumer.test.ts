@@ -8,7 +8,7 @@ import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { print } from 'graphql';
-import { QueueChangedDocument } from './generated/operations.js';
+import { QueueChangedDocument } from '../src/client/generated/operations.js';
 import { Stream, subscribeWs, until, wsClient } from './support/clients.js';
 import { notify } from './support/database.js';
 import { fixtures } from './support/fixtures.js';

@@ -39,7 +39,7 @@ import {
   QueueChangedDocument,
   StepFinishedDocument,
   StepStartedDocument,
-} from './generated/operations.js';
+} from '../src/client/generated/operations.js';
 import { requestData, subscribeWs, wsClient } from './support/clients.js';
 import {
   type Exit,

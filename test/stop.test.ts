@@ -32,7 +32,7 @@ import {
 } from './support/command.js';
 import { CONSUME, CREATE, doc } from './support/consumers.js';
 import { freePort } from './support/ports.js';
-import { BuildQueuedDocument } from './generated/operations.js';
+import { BuildQueuedDocument } from '../src/client/generated/operations.js';
 
 const CONSUMER = doc<{ consumer: { name: string } | null }, { name: string }>('query ($name: String!) { consumer(name: $name) { name } }');
 

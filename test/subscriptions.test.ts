@@ -19,7 +19,7 @@ import {
   QueueChangedDocument,
   StepFinishedDocument,
   StepStartedDocument,
-} from './generated/operations.js';
+} from '../src/client/generated/operations.js';
 import { subscribeWs, until, wsClient } from './support/clients.js';
 import { notify, transaction } from './support/database.js';
 import { test } from './support/fixtures.js';

@@ -17,19 +17,28 @@ import { embeddedConnectionString } from '../db/embedded.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { CliError } from './errors.js';
 
+/** The configured database: its URL, and how to name it in a message. */
+export function databaseOf(config: Config): { url: string; where: string } {
+  return config.databaseUrl
+    ? { url: config.databaseUrl, where: 'DATABASE_URL' }
+    : { url: embeddedConnectionString(config.embeddedPgPort), where: `the embedded Postgres (127.0.0.1:${config.embeddedPgPort})` };
+}
+
+/** What to add to "cannot reach" for the embedded database: how to get one. */
+export function reachHint(config: Config): string {
+  return config.databaseUrl ? '' : ' (is the gateway running? start it with npm start, or set DATABASE_URL)';
+}
+
 /** Runs `fn` with a pool on the configured database. */
 export async function withDatabase<T>(config: Config, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const url = config.databaseUrl ?? embeddedConnectionString(config.embeddedPgPort);
-  const where = config.databaseUrl ? 'DATABASE_URL' : `the embedded Postgres (127.0.0.1:${config.embeddedPgPort})`;
+  const { url, where } = databaseOf(config);
   const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'hydra-notify-gateway:cli' });
   pool.on('error', () => {});
   try {
     try {
       await pool.query('/* cliProbe */ SELECT 1');
     } catch (error) {
-      throw new CliError(
-        `cannot reach ${where}: ${(error as Error).message}${config.databaseUrl ? '' : ' (is the gateway running? start it with npm start, or set DATABASE_URL)'}`,
-      );
+      throw new CliError(`cannot reach ${where}: ${(error as Error).message}${reachHint(config)}`);
     }
     const pending = await pendingMigrations(pool);
     if (pending.length > 0) {

@@ -13,8 +13,13 @@ import { Command, CommanderError } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { GatewayError } from '../errors.js';
-import { withDatabaseOnly } from './migrate.js';
+import { backlogCommand } from './backlog.js';
+import { consumerCommands } from './consumers.js';
 import { CliError, EXIT } from './errors.js';
+import { eventsCommands } from './events.js';
+import { withDatabaseOnly } from './migrate.js';
+import { notifyCommand } from './notify.js';
+import { simulateCommand } from './simulate.js';
 import { type CliContext, tokenCommands } from './tokens.js';
 import { webhookCommands } from './webhooks.js';
 
@@ -43,12 +48,17 @@ export function buildProgram(cli: CliContext): Command {
     });
 
   tokenCommands(program, cli);
+  consumerCommands(program, cli);
+  backlogCommand(program, cli);
+  eventsCommands(program, cli);
+  notifyCommand(program, cli);
+  simulateCommand(program, cli);
   webhookCommands(program, cli);
   return program;
 }
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
-export async function run(argv: readonly string[], io: Pick<CliContext, 'out' | 'err'>): Promise<number> {
+export async function run(argv: readonly string[], io: Omit<CliContext, 'config'>): Promise<number> {
   let config: Config | null = null;
   const cli: CliContext = { ...io, config: () => (config ??= loadConfig()) };
   try {

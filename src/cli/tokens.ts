@@ -20,6 +20,10 @@ export interface CliContext {
   config: () => Config;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** A status line: rewritten in place at a terminal, else written as a line. @default err */
+  status?: (text: string) => void;
+  /** Whether stderr is a terminal (a person watches: status lines may come often). @default false */
+  terminal?: boolean;
 }
 
 /** An expiry: an ISO 8601 instant, or a duration from now (`30d`, `12h`, `90m`). */

@@ -245,3 +245,20 @@ export const toBuildOutput = (r: Raw): BuildOutput => ({
   name: String(r.name),
   path: str(r.path),
 });
+
+/** `builds.buildstatus` / `buildsteps.status` codes, by the names the API gives them. */
+export const BUILD_STATUS = {
+  SUCCEEDED: 0,
+  FAILED: 1,
+  DEPENDENCY_FAILED: 2,
+  ABORTED: 3,
+  CANCELLED: 4,
+  FAILED_WITH_OUTPUT: 6,
+  TIMED_OUT: 7,
+  CACHED_FAILURE: 8,
+  UNSUPPORTED_SYSTEM: 9,
+  LOG_LIMIT_EXCEEDED: 10,
+  OUTPUT_LIMIT_EXCEEDED: 11,
+  NOT_DETERMINISTIC: 12,
+  RESOLVED: 13,
+} as const;

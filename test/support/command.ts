@@ -5,7 +5,9 @@
  * its output captured, and the embedded Postgres it runs looked up through
  * the data folder's `postmaster.pid`. Every command and temp folder is
  * disposed after the test file, even on failure: the process group killed,
- * then any postmaster left in its data folder.
+ * then any postmaster left in its data folder. Beside it, the
+ * hydra-notify-gateway command (`runCli` to the end, `CliCommand` while it
+ * keeps running) and the examples' programs (`CliCommand.of`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -57,6 +59,120 @@ export async function runCli(args: readonly string[], vars: Record<string, strin
   const code = await new Promise<number | null>((resolve) => child.once('close', (exit) => resolve(exit)));
   return { code, stdout, stderr };
 }
+
+/**
+ * A command that keeps running (`events tail`, `simulate`, an example),
+ * spawned in a process group of its own, its output read as it comes: a
+ * test awaits a line, then acts, then stops it with a signal. Killed after
+ * the file if still running. `new CliCommand(args)` runs the package's bin;
+ * `CliCommand.of(file, args)` any program (node, python3, sh).
+ */
+export class CliCommand {
+  stdout = '';
+  stderr = '';
+  readonly exit: Promise<Exit>;
+  private readonly child: ChildProcess;
+  private waiters: (() => void)[] = [];
+
+  constructor(args: readonly string[], vars: Record<string, string> = {}, file: string = process.execPath, bin = true) {
+    this.child = spawn(file, bin ? [join(ROOT, 'bin', 'hydra-notify-gateway.js'), ...args] : args, {
+      cwd: ROOT,
+      env: childEnv(vars),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const wake = () => {
+      for (const w of this.waiters.splice(0)) w();
+    };
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+      wake();
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+      wake();
+    });
+    let ended = false;
+    this.exit = new Promise((resolve) =>
+      this.child.once('close', (code, signal) => {
+        ended = true;
+        wake();
+        resolve({ code, signal });
+      }),
+    );
+    this.ended = () => ended;
+    cliCommands.push(this);
+  }
+
+  private readonly ended: () => boolean;
+
+  /** Runs `file args…` (a program, not the bin) with `vars` as its environment's configuration. */
+  static of(file: string, args: readonly string[], vars: Record<string, string> = {}): CliCommand {
+    return new CliCommand(args, vars, file, false);
+  }
+
+  /** Resolves once `predicate` holds for the output so far; rejects if the command ends first or after `timeoutMs`. */
+  async waitFor(predicate: (command: CliCommand) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this)) {
+      if (this.ended()) throw new Error(`ended before ${what}:\n${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${what} not seen within ${timeoutMs} ms:\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The complete lines of stdout so far. */
+  get lines(): string[] {
+    return this.stdout.split('\n').slice(0, -1);
+  }
+
+  /** Ctrl-C: SIGINT to the process (a shell script's pipeline: see `terminateGroup`). */
+  interrupt(): void {
+    this.child.kill('SIGINT');
+  }
+
+  /** SIGTERM to the command itself, as a service manager stops it. */
+  terminate(): void {
+    this.child.kill('SIGTERM');
+  }
+
+  /** SIGTERM to its whole process group: a shell script and the programs of its pipeline. */
+  terminateGroup(): void {
+    process.kill(-this.child.pid!, 'SIGTERM');
+  }
+
+  /** How it ended; rejects after `timeoutMs`. */
+  async exited(timeoutMs = EXIT_MS): Promise<Exit> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms:\n${this.stderr}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exit, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Kills it if it still runs. */
+  async destroy(): Promise<void> {
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone, with its group
+    }
+    if (!this.ended()) await this.exit;
+  }
+}
+
+const cliCommands: CliCommand[] = [];
 
 /**
  * Makes an admin token with the CLI, on the database of the gateway at `url`
@@ -247,6 +363,7 @@ export class StartCommand {
 const commands: StartCommand[] = [];
 
 afterAll(async () => {
+  for (const command of cliCommands.splice(0)) await command.destroy().catch(() => undefined);
   for (const command of commands.splice(0)) await command.destroy().catch(() => undefined);
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });

@@ -4,10 +4,12 @@
  * template database with the Hydra-compatible schema is made once; every
  * test file clones its own database from it (see `database.ts`), so files
  * run in parallel without seeing each other's rows or notifications (LISTEN
- * is per database). The dashboard is built first when its build is missing
- * or stale (dashboard/build.ts), as `npm start` does: the gateways the tests
- * start serve it.
+ * is per database). The client module is built first (dist/client), so the
+ * examples, which import `hydra-notify-gateway/client`, run what a user gets;
+ * and the dashboard when its build is missing or stale (dashboard/build.ts),
+ * as `npm start` does: the gateways the tests start serve it.
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +28,14 @@ declare module 'vitest' {
 
 export const TEMPLATE = 'hng_template';
 
+/** Builds dist/client as `npm run build:client` does; throws with tsc's output when it fails. */
+function buildClient(): void {
+  const build = spawnSync(process.execPath, ['scripts/build-client.mjs'], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`npm run build:client failed:\n${build.stdout}${build.stderr}`);
+}
+
 export default async function setup(project: TestProject) {
+  buildClient();
   await ensureDashboardBuilt((line) => process.stderr.write(`${line}\n`));
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stop = async () => {};

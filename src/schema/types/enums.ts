@@ -5,24 +5,11 @@
  * A code Hydra adds later is not an error: the enum field resolves to null and
  * the raw `…Code` field beside it still carries the number.
  */
+import { BUILD_STATUS } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
 
-/** `builds.buildstatus` / `buildsteps.status` codes. */
-export const BUILD_STATUS = {
-  SUCCEEDED: 0,
-  FAILED: 1,
-  DEPENDENCY_FAILED: 2,
-  ABORTED: 3,
-  CANCELLED: 4,
-  FAILED_WITH_OUTPUT: 6,
-  TIMED_OUT: 7,
-  CACHED_FAILURE: 8,
-  UNSUPPORTED_SYSTEM: 9,
-  LOG_LIMIT_EXCEEDED: 10,
-  OUTPUT_LIMIT_EXCEEDED: 11,
-  NOT_DETERMINISTIC: 12,
-  RESOLVED: 13,
-} as const;
+/** `builds.buildstatus` / `buildsteps.status` codes (Hydra's, kept in hydra/rows.ts). */
+export { BUILD_STATUS };
 
 /** `buildsteps.busy` codes. */
 export const BUSY = {
