@@ -14,12 +14,12 @@ const CLI_TESTS = { timeout: 180_000 };
 import pg from 'pg';
 import { BuildQueuedDocument, ConsumerBuildFinishedDocument } from '../src/client/generated/operations.js';
 import { CHANNELS } from '../src/hydra/channels.js';
-import { requestData, subscribeWs, until, wsClient } from './support/clients.js';
+import { requestData, subscribed, until } from './support/clients.js';
 import { CliCommand, runCli } from './support/command.js';
 import { ACK, caughtUp, finishAndNotify, iso } from './support/consumers.js';
 import { createTestDatabase, notify } from './support/database.js';
 import { test } from './support/fixtures.js';
-import { onCleanup, type TestGateway } from './support/gateway.js';
+import { onCleanup } from './support/gateway.js';
 import { insertBuild, insertBuildsOneByOne } from './support/hydra.js';
 
 /** Every command under `prefix`, found by running `--help` on each as a user would: its path and its help. */
@@ -35,18 +35,6 @@ async function commandsUnder(prefix: string[]): Promise<{ path: string; help: st
     found.push([{ path: path.join(' '), help, code }, ...(await commandsUnder(path))]);
   }
   return found.flat().filter((c, i, all) => all.findIndex((d) => d.path === c.path) === i);
-}
-
-/** Subscribes with graphql-ws and waits until the gateway holds one more subscriber. */
-async function subscribed<T, V extends Record<string, unknown>>(
-  gateway: TestGateway,
-  document: Parameters<typeof subscribeWs<T, V>>[1],
-  variables?: V,
-) {
-  const before = gateway.hub.size;
-  const stream = subscribeWs(wsClient(gateway.url), document, variables);
-  await until(() => gateway.hub.size > before, 10_000, 'subscribed');
-  return stream;
 }
 
 describe('--help', CLI_TESTS, () => {

@@ -22,9 +22,10 @@ import { buildFinishedPayloads } from '../src/simulator/payloads.js';
 import { type Stream, subscribeWs, until, wsClient } from './support/clients.js';
 import { createTestDatabase, notify, type NotifyStyle, type TestDatabase } from './support/database.js';
 import { recordingGateway } from './support/fixtures.js';
-import { onCleanup, startTestGateway } from './support/gateway.js';
+import { startTestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
 import { StartCommand, tempDir } from './support/command.js';
+import { Writer } from './support/writer.js';
 
 /** A database of each test's own (its journal is compared whole), and the jobset nixpkgs:trunk in it. */
 const test = base
@@ -110,43 +111,6 @@ async function untilAsync(predicate: () => Promise<boolean>, timeoutMs: number, 
       holds = await predicate();
     },
   );
-}
-
-/**
- * Sends builds_added with increasing ids, three per transaction, alternating
- * NOTIFY statements and pg_notify, until stopped (after the file at the latest).
- */
-class Writer {
-  /** The first id not sent yet: every id at or above it is sent after this moment. */
-  next: number;
-  private stopping = false;
-  private readonly done: Promise<void>;
-
-  constructor(pool: pg.Pool, first: number) {
-    this.next = first;
-    this.done = this.run(pool);
-    this.done.catch(() => {});
-    onCleanup(async () => void (await this.stop().catch(() => 0)));
-  }
-
-  private async run(pool: pg.Pool): Promise<void> {
-    for (let t = 0; !this.stopping; t++) {
-      const ids = [this.next, this.next + 1, this.next + 2];
-      this.next += 3;
-      await notify(
-        pool,
-        ids.map((id) => ['builds_added', String(id)] as const),
-        t % 2 ? 'function' : 'statement',
-      );
-    }
-  }
-
-  /** Stops after the transaction in flight; returns the last id sent. */
-  async stop(): Promise<number> {
-    this.stopping = true;
-    await this.done;
-    return this.next - 1;
-  }
 }
 
 /** Reads `stream` until it delivered builds_added `id`; returns every id read on the way. */

@@ -20,24 +20,11 @@ import {
   StepFinishedDocument,
   StepStartedDocument,
 } from '../src/client/generated/operations.js';
-import { subscribeWs, until, wsClient } from './support/clients.js';
+import { subscribed, until } from './support/clients.js';
 import { notify, transaction } from './support/database.js';
 import { test } from './support/fixtures.js';
-import type { TestGateway } from './support/gateway.js';
 import { hasRecord } from './support/logs.js';
 import { finishBuilds, insertBuild, insertEval, insertStep } from './support/hydra.js';
-
-/** Subscribes and waits until the gateway holds `expected` hub subscribers. */
-async function subscribed<T, V extends Record<string, unknown>>(
-  gateway: TestGateway,
-  document: Parameters<typeof subscribeWs<T, V>>[1],
-  variables?: V,
-) {
-  const before = gateway.hub.size;
-  const stream = subscribeWs(wsClient(gateway.url), document, variables);
-  await until(() => gateway.hub.size > before, 10_000, 'subscription registered');
-  return stream;
-}
 
 describe('evaluation events', () => {
   test('evalStarted carries the trace id and the jobset with its project', async ({ db, gateway, jobsetId }) => {

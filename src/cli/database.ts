@@ -10,9 +10,6 @@
  */
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { ConsumerService } from '../consumers/service.js';
-import { EventHub } from '../events/hub.js';
-import { silentLog } from '../log.js';
 import { embeddedConnectionString } from '../db/embedded.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { CliError } from './errors.js';
@@ -50,17 +47,4 @@ export async function withDatabase<T>(config: Config, fn: (pool: pg.Pool) => Pro
   } finally {
     await pool.end();
   }
-}
-
-/** The consumer service on a CLI's pool: its operations, without the subscriptions of a running gateway. */
-export function consumerService(pool: pg.Pool, config: Config): ConsumerService {
-  return new ConsumerService({
-    pool,
-    hub: new EventHub(),
-    mode: config.mode,
-    visibilityMs: config.visibilityTimeoutMs,
-    log: silentLog,
-    recording: () => false,
-    maxAckBatch: config.limits.maxAckBatch,
-  });
 }

@@ -18,7 +18,8 @@ import type pg from 'pg';
 import { decodeCursor } from '../journal/cursor.js';
 import { compileSubscription } from '../schema/subscriptions.js';
 import { type DeliveryRow, type StatusRule, type WebhookSummary, WebhookService } from '../webhooks/service.js';
-import { consumerService, withDatabase } from './database.js';
+import { withDatabase } from './database.js';
+import { consumerService } from './services.js';
 import { CliError, EXIT } from './errors.js';
 import type { CliContext } from './tokens.js';
 

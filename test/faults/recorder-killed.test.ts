@@ -19,47 +19,17 @@ import type pg from 'pg';
 import { describe, expect } from 'vitest';
 import { request, requestData, until } from '../support/clients.js';
 import { ACK, CREATE, finishAndNotify, PENDING, doc, pendingColumn } from '../support/consumers.js';
-import { notify } from '../support/database.js';
 import { test } from '../support/fixtures.js';
-import { onCleanup } from '../support/gateway.js';
 import { insertBuildsOneByOne } from '../support/hydra.js';
 import { type ChildGateway, shareAdminToken, startChildGateway } from '../support/child.js';
 import { report } from './support/figures.js';
 import { compareWithJournal, readJournal, Subscriber } from './support/subscribers.js';
+import { Writer } from '../support/writer.js';
 
 const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name } }');
 /** Fast takeovers: try the lock every 100 ms, beat every 200 ms. */
 const FAST = { HNG_RECORDER_RETRY_MS: '100', HNG_HEARTBEAT_MS: '200' };
 const CONSUMERS = ['c1', 'c2', 'c3'] as const;
-
-/** Sends builds_added with increasing ids, three per transaction, both NOTIFY styles, until stopped. */
-class Writer {
-  next = 1;
-  private stopping = false;
-  private readonly done: Promise<void>;
-
-  constructor(pool: pg.Pool) {
-    this.done = (async () => {
-      for (let t = 0; !this.stopping; t++) {
-        const ids = [this.next, this.next + 1, this.next + 2];
-        this.next += 3;
-        await notify(
-          pool,
-          ids.map((id) => ['builds_added', String(id)] as const),
-          t % 2 ? 'function' : 'statement',
-        );
-      }
-    })();
-    onCleanup(() => this.stop().then(() => {}));
-  }
-
-  /** Stops after the transaction in flight; returns the last id sent. */
-  async stop(): Promise<number> {
-    this.stopping = true;
-    await this.done;
-    return this.next - 1;
-  }
-}
 
 /** The instance named in the recorder's state row: the one recording now (or the last one). */
 async function recorderName(pool: pg.Pool): Promise<string | null> {
@@ -141,7 +111,7 @@ describe('three instances, the recorder SIGKILLed and then the next one', () => 
       ),
     );
 
-    const writer = new Writer(db.pool);
+    const writer = new Writer(db.pool, 1);
     await until(() => subscribers.every((s) => s.seen.length > 0), 30_000, 'every subscriber receiving');
 
     // Acknowledgements through all three instances at once, while the stream flows.

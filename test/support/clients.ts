@@ -11,7 +11,7 @@ import { type ExecutionResult, print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { type Client, createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { adminTokens, onCleanup } from './gateway.js';
+import { adminTokens, onCleanup, type TestGateway } from './gateway.js';
 
 /** Who a client is: `token` is sent as its bearer token; null sends none; unset sends the gateway's admin token. */
 export interface As {
@@ -141,6 +141,18 @@ export function subscribeWs<T, V extends Record<string, unknown>>(
   const stream = new Stream<T>();
   stream.dispose = client.subscribe<T>({ query: print(document), variables: variables ?? {} }, stream.sink);
   onCleanup(async () => stream.dispose());
+  return stream;
+}
+
+/** Subscribes over graphql-ws and waits until the gateway holds one more hub subscriber. */
+export async function subscribed<T, V extends Record<string, unknown>>(
+  gateway: TestGateway,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Promise<Stream<T>> {
+  const before = gateway.hub.size;
+  const stream = subscribeWs(wsClient(gateway.url), document, variables);
+  await until(() => gateway.hub.size > before, 10_000, 'subscription registered');
   return stream;
 }
 

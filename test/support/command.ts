@@ -30,6 +30,19 @@ export { hasRecord, logRecords, type LogRecord, STACK_FRAME, WARN_OR_ERROR } fro
 const tempDirs: string[] = [];
 
 /** The environment of a child: this process's, without the developer's own configuration, plus `vars`. */
+/** `exit`, or a rejection naming what the process printed on stderr when it has not exited within `timeoutMs`. */
+async function exitWithin(exit: Promise<Exit>, timeoutMs: number, stderr: () => string): Promise<Exit> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms:\n${stderr()}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([exit, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function childEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) {
@@ -149,16 +162,8 @@ export class CliCommand {
   }
 
   /** How it ended; rejects after `timeoutMs`. */
-  async exited(timeoutMs = EXIT_MS): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms:\n${this.stderr}`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.exit, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  exited(timeoutMs = EXIT_MS): Promise<Exit> {
+    return exitWithin(this.exit, timeoutMs, () => this.stderr);
   }
 
   /** Kills it if it still runs. */
@@ -315,16 +320,8 @@ export class StartCommand {
   }
 
   /** How the process ended; rejects after `timeoutMs`. */
-  async exited(timeoutMs = EXIT_MS): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms:\n${this.stderr}`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.exit, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  exited(timeoutMs = EXIT_MS): Promise<Exit> {
+    return exitWithin(this.exit, timeoutMs, () => this.stderr);
   }
 
   /** SIGTERM to the command itself, as `kill <pid>` or a service manager sends it. */
