@@ -46,7 +46,7 @@ import { EventHub } from './events/hub.js';
 import { Pipeline } from './events/pipeline.js';
 import type { StreamSource } from './events/subscribe.js';
 import { missingHydraTables } from './hydra/install.js';
-import { createLoaders, type Loaders } from './hydra/loaders.js';
+import { createLoaders } from './hydra/loaders.js';
 import { migrate } from './db/migrate.js';
 import { JournalReader } from './journal/reader.js';
 import { Recorder, TAKEOVER_HINT } from './journal/recorder.js';
@@ -383,14 +383,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     {
       schema,
       context: ({ principal, transport, resumeAfter }) => {
-        // Made on first use: a subscription's events bring loaders of their own, so most
-        // subscribers' contexts never need these (eight DataLoaders each, per subscriber).
-        let loaders: Loaders | null = null;
+        // A set whose loaders are made on first use (hydra/loaders.ts): a subscription's events
+        // bring sets of their own, so most subscribers' contexts never make one.
         return {
           db: pool,
-          get loaders() {
-            return (loaders ??= createLoaders(pool));
-          },
+          loaders: createLoaders(pool),
           principal,
           consumers,
           tokens,

@@ -28,14 +28,14 @@ import type { Build, BuildOutput, BuildStep, Evaluation, Jobset, Project } from 
 
 /** The loaders of one scope (a request or an event). */
 export interface Loaders {
-  build: DataLoader<number, Build | null>;
-  jobset: DataLoader<number, Jobset | null>;
-  jobsetByName: DataLoader<{ project: string; name: string }, Jobset | null, string>;
-  project: DataLoader<string, Project | null>;
-  evaluation: DataLoader<number, Evaluation | null>;
-  step: DataLoader<{ buildId: number; stepNr: number }, BuildStep | null, string>;
-  stepsOfBuild: DataLoader<number, BuildStep[]>;
-  outputsOfBuild: DataLoader<number, BuildOutput[]>;
+  readonly build: DataLoader<number, Build | null>;
+  readonly jobset: DataLoader<number, Jobset | null>;
+  readonly jobsetByName: DataLoader<{ project: string; name: string }, Jobset | null, string>;
+  readonly project: DataLoader<string, Project | null>;
+  readonly evaluation: DataLoader<number, Evaluation | null>;
+  readonly step: DataLoader<{ buildId: number; stepNr: number }, BuildStep | null, string>;
+  readonly stepsOfBuild: DataLoader<number, BuildStep[]>;
+  readonly outputsOfBuild: DataLoader<number, BuildOutput[]>;
 }
 
 /** A row together with the loader set that loaded it. */
@@ -51,25 +51,74 @@ export function loadedAll<T extends object>(loaders: Loaders, rows: readonly T[]
   return rows.map((r) => loaded(loaders, r)!);
 }
 
-/** A fresh loader set over `db`. Batches are capped at 1,000 keys per statement. */
+/**
+ * A fresh loader set over `db`. Batches are capped at 1,000 keys per
+ * statement. Each loader is made on its first use: a context is copied by the
+ * GraphQL pipeline (which reads its `loaders`), so a subscriber's context holds
+ * a set although its events bring sets of their own; an unused set is a few
+ * empty slots, not eight DataLoaders with their caches (about 3 KB a
+ * subscriber).
+ */
 export function createLoaders(db: Queryable): Loaders {
-  const options = { maxBatchSize: 1_000 };
-  const loaders: Loaders = {
-    build: new DataLoader(async (ids) => {
-      const found = await buildsWithJobsets(db, ids);
+  return new LoaderSet(db);
+}
+
+const BATCH = { maxBatchSize: 1_000 };
+
+class LoaderSet implements Loaders {
+  #build?: Loaders['build'];
+  #jobset?: Loaders['jobset'];
+  #jobsetByName?: Loaders['jobsetByName'];
+  #project?: Loaders['project'];
+  #evaluation?: Loaders['evaluation'];
+  #step?: Loaders['step'];
+  #stepsOfBuild?: Loaders['stepsOfBuild'];
+  #outputsOfBuild?: Loaders['outputsOfBuild'];
+
+  constructor(private readonly db: Queryable) {}
+
+  get build(): Loaders['build'] {
+    return (this.#build ??= new DataLoader(async (ids) => {
+      const found = await buildsWithJobsets(this.db, ids);
       for (const f of found) {
-        if (f?.jobset) loaders.jobset.prime(f.jobset.id, f.jobset);
-        if (f?.project) loaders.project.prime(f.project.name, f.project);
+        if (f?.jobset) this.jobset.prime(f.jobset.id, f.jobset);
+        if (f?.project) this.project.prime(f.project.name, f.project);
       }
       return found.map((f) => f?.build ?? null);
-    }, options),
-    jobset: new DataLoader((ids) => jobsetsById(db, ids), options),
-    jobsetByName: new DataLoader((keys) => jobsetsByName(db, keys), { ...options, cacheKeyFn: (k) => `${k.project}\0${k.name}` }),
-    project: new DataLoader((names) => projectsByName(db, names), options),
-    evaluation: new DataLoader((ids) => evaluationsById(db, ids), options),
-    step: new DataLoader((keys) => stepsByKey(db, keys), { ...options, cacheKeyFn: (k) => `${k.buildId}/${k.stepNr}` }),
-    stepsOfBuild: new DataLoader((ids) => stepsOfBuilds(db, ids), options),
-    outputsOfBuild: new DataLoader((ids) => outputsOfBuilds(db, ids), options),
-  };
-  return loaders;
+    }, BATCH));
+  }
+
+  get jobset(): Loaders['jobset'] {
+    return (this.#jobset ??= new DataLoader((ids) => jobsetsById(this.db, ids), BATCH));
+  }
+
+  get jobsetByName(): Loaders['jobsetByName'] {
+    return (this.#jobsetByName ??= new DataLoader((keys) => jobsetsByName(this.db, keys), {
+      ...BATCH,
+      cacheKeyFn: (k) => `${k.project}\0${k.name}`,
+    }));
+  }
+
+  get project(): Loaders['project'] {
+    return (this.#project ??= new DataLoader((names) => projectsByName(this.db, names), BATCH));
+  }
+
+  get evaluation(): Loaders['evaluation'] {
+    return (this.#evaluation ??= new DataLoader((ids) => evaluationsById(this.db, ids), BATCH));
+  }
+
+  get step(): Loaders['step'] {
+    return (this.#step ??= new DataLoader((keys) => stepsByKey(this.db, keys), {
+      ...BATCH,
+      cacheKeyFn: (k) => `${k.buildId}/${k.stepNr}`,
+    }));
+  }
+
+  get stepsOfBuild(): Loaders['stepsOfBuild'] {
+    return (this.#stepsOfBuild ??= new DataLoader((ids) => stepsOfBuilds(this.db, ids), BATCH));
+  }
+
+  get outputsOfBuild(): Loaders['outputsOfBuild'] {
+    return (this.#outputsOfBuild ??= new DataLoader((ids) => outputsOfBuilds(this.db, ids), BATCH));
+  }
 }
