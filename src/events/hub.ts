@@ -141,53 +141,8 @@ export class EventHub {
   /** A new subscriber's iterator; `return()` unsubscribes. */
   subscribe(options: SubscribeOptions): AsyncIterableIterator<Delivery> {
     const s: Subscriber = { options, queue: [], queuedAt: [], overflowed: false, why: null, wake: null, done: this.closed };
-    let gapBefore: GapNotice | null = null;
     if (!this.closed) this.subscribers.add(s);
-    const finish = (): IteratorResult<Delivery> => {
-      s.done = true;
-      this.subscribers.delete(s);
-      s.wake?.();
-      return { done: true, value: undefined };
-    };
-    const iterator: AsyncIterableIterator<Delivery> = {
-      next: async () => {
-        while (!s.done) {
-          if (s.overflowed) {
-            const value: Delivery = { kind: 'overflow', why: s.why ?? 'it fell behind' };
-            finish();
-            return { done: false, value };
-          }
-          const event = s.queue.shift();
-          s.queuedAt.shift();
-          if (!event) {
-            await new Promise<void>((resolve) => (s.wake = resolve));
-            s.wake = null;
-            continue;
-          }
-          if (isGap(event) && !options.channels.has('gap')) {
-            gapBefore = gapBefore ? { channel: 'gap', from: gapBefore.from, to: event.notice.to } : event.notice;
-            continue;
-          }
-          try {
-            if (isGap(event) || !options.accept || (await options.accept(event))) {
-              const value: Delivery = { kind: 'event', event, gapBefore };
-              gapBefore = null;
-              return { done: false, value };
-            }
-          } catch (error) {
-            finish();
-            return { done: false, value: { kind: 'error', error: error as Error } };
-          }
-        }
-        return { done: true, value: undefined };
-      },
-      return: async () => finish(),
-      throw: async () => finish(),
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return new SubscriberIterator(s, this.subscribers);
   }
 
   /** Ends every subscription and refuses new ones. */
@@ -199,5 +154,73 @@ export class EventHub {
       this.subscribers.delete(s);
       s.wake?.();
     }
+  }
+}
+
+/**
+ * A subscriber's side of the hub. A class, not an object of closures: an idle
+ * subscriber holds one small object, its methods are shared (each closure made
+ * per subscriber costs its own memory, and more under tsx's keepNames).
+ */
+class SubscriberIterator implements AsyncIterableIterator<Delivery> {
+  /** Gaps this subscriber did not ask for, merged, to be noted on its next event. */
+  private gapBefore: GapNotice | null = null;
+
+  constructor(
+    private readonly s: Subscriber,
+    private readonly subscribers: Set<Subscriber>,
+  ) {}
+
+  async next(): Promise<IteratorResult<Delivery>> {
+    const { s } = this;
+    const { options } = s;
+    while (!s.done) {
+      if (s.overflowed) {
+        const value: Delivery = { kind: 'overflow', why: s.why ?? 'it fell behind' };
+        this.finish();
+        return { done: false, value };
+      }
+      const event = s.queue.shift();
+      s.queuedAt.shift();
+      if (!event) {
+        await new Promise<void>((resolve) => (s.wake = resolve));
+        s.wake = null;
+        continue;
+      }
+      if (isGap(event) && !options.channels.has('gap')) {
+        this.gapBefore = this.gapBefore ? { channel: 'gap', from: this.gapBefore.from, to: event.notice.to } : event.notice;
+        continue;
+      }
+      try {
+        if (isGap(event) || !options.accept || (await options.accept(event))) {
+          const value: Delivery = { kind: 'event', event, gapBefore: this.gapBefore };
+          this.gapBefore = null;
+          return { done: false, value };
+        }
+      } catch (error) {
+        this.finish();
+        return { done: false, value: { kind: 'error', error: error as Error } };
+      }
+    }
+    return { done: true, value: undefined };
+  }
+
+  async return(): Promise<IteratorResult<Delivery>> {
+    return this.finish();
+  }
+
+  async throw(): Promise<IteratorResult<Delivery>> {
+    return this.finish();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Delivery> {
+    return this;
+  }
+
+  private finish(): IteratorResult<Delivery> {
+    this.s.done = true;
+    this.subscribers.delete(this.s);
+    this.s.wake?.();
+    return { done: true, value: undefined };
   }
 }

@@ -91,7 +91,10 @@ export const builder = new SchemaBuilder<Types>({
       read: holds(principal, 'read'),
       ack: holds(principal, 'ack'),
       admin: holds(principal, 'admin'),
-      actFor: (consumer) => mayActFor(principal, consumer),
+      // A method, not an arrow function: Pothos keeps these scopes with each subscription.
+      actFor(consumer: string | null) {
+        return mayActFor(principal, consumer);
+      },
     }),
     unauthorizedError: (_parent, { principal }, info) =>
       errors.forbidden(

@@ -143,8 +143,12 @@ export class SharedSubscriptions {
   private map(source: AsyncIterableIterator<Delivery>, key: string, args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> {
     const context = args.contextValue as Context;
     const count = this.options.count?.(context);
+    // Methods, not arrow functions: each subscriber holds this object, and an arrow function
+    // stored in a property is given its name at run time (tsx's keepNames), which costs a
+    // property store per function per subscriber.
+    const owner = this;
     const iterator: AsyncIterableIterator<ExecutionResult> = {
-      next: async () => {
+      async next() {
         const next = await source.next();
         if (next.done) {
           count?.end();
@@ -152,11 +156,11 @@ export class SharedSubscriptions {
         }
         const delivery = next.value;
         if (delivery.kind !== 'event') {
-          const value = await this.execute(args, delivery);
+          const value = await owner.execute(args, delivery);
           count?.next();
           return { done: false, value };
         }
-        const frame = await this.frameOf(delivery, key, args);
+        const frame = await owner.frameOf(delivery, key, args);
         // What `deliver` notes for the delivery metrics, noted for every subscriber (only the
         // first executed the event).
         const { event } = delivery;
@@ -168,17 +172,19 @@ export class SharedSubscriptions {
         count?.next();
         return { done: false, value: { [FRAME]: frame } as SharedResult };
       },
-      return: async () => {
+      async return() {
         count?.end();
         await source.return?.();
         return { done: true, value: undefined };
       },
-      throw: async (error) => {
+      async throw(error) {
         count?.end();
         await source.return?.();
         throw error;
       },
-      [Symbol.asyncIterator]: () => iterator,
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
     };
     return iterator;
   }

@@ -154,12 +154,15 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     pending.set(address, waiting + 1);
     wss.handleUpgrade(req, socket, head, (ws) => {
       let counted = true;
-      const settle = () => {
-        if (!counted) return;
-        counted = false;
-        const n = (pending.get(address) ?? 1) - 1;
-        if (n > 0) pending.set(address, n);
-        else pending.delete(address);
+      // A method rather than an arrow function: kept for the socket's life (see events/hub.ts).
+      const { settle } = {
+        settle() {
+          if (!counted) return;
+          counted = false;
+          const n = (pending.get(address) ?? 1) - 1;
+          if (n > 0) pending.set(address, n);
+          else pending.delete(address);
+        },
       };
       (ws as WebSocket & { settlePending?: () => void }).settlePending = settle;
       ws.once('close', settle);
@@ -215,10 +218,15 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
         socket,
         params,
         principal,
+        // Methods, not arrow functions: every subscription keeps this object (see events/hub.ts).
         transport: {
           kind: 'ws',
-          buffered: () => socket.bufferedAmount,
-          close: (reason: string) => socket.close(4008, reason.slice(0, 120)),
+          buffered() {
+            return socket.bufferedAmount;
+          },
+          close(reason: string) {
+            socket.close(4008, reason.slice(0, 120));
+          },
         },
       });
       let document;
@@ -256,14 +264,18 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) =>
-          new Promise((resolve, reject) => {
+        // Methods, not arrow functions: kept for the socket's life (see events/hub.ts).
+        send(data) {
+          return new Promise((resolve, reject) => {
             const message = splice(data);
             if (socket.readyState !== socket.OPEN) return resolve();
             socket.send(message, (error) => (error ? reject(error) : resolve()));
-          }),
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
+          });
+        },
+        close(code, reason) {
+          socket.close(code, reason);
+        },
+        onMessage(handle) {
           socket.on('message', async (data) => {
             try {
               await handle(String(data));
@@ -271,7 +283,8 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
               log.warn('WebSocket message handling failed', { error: (error as Error).message });
               socket.close(1011, 'Internal server error');
             }
-          }),
+          });
+        },
       },
       { socket, request },
     );
