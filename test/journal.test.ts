@@ -25,6 +25,7 @@ import { recordingGateway } from './support/fixtures.js';
 import { startTestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
 import { StartCommand, tempDir } from './support/command.js';
+import { readJournal } from './support/journal.js';
 import { Writer } from './support/writer.js';
 
 /** A database of each test's own (its journal is compared whole), and the jobset nixpkgs:trunk in it. */
@@ -63,34 +64,6 @@ type Finished = { buildFinished: { buildId: number; source: string; cursor: stri
 const finishedDocument = parse(`subscription ($after: String) { buildFinished(after: $after) {
   buildId source cursor precededByGap { from to }
 } }`) as TypedDocumentNode<Finished, { after?: string }>;
-
-/** A journal row as the tests compare it. */
-interface Row {
-  position: number;
-  kind: string;
-  channel: string;
-  payload: string;
-  gapFrom: Date | null;
-  gapTo: Date | null;
-  recordedBy: string;
-}
-
-async function journal(pool: pg.Pool, after = 0): Promise<Row[]> {
-  const { rows } = await pool.query(
-    `SELECT position, kind, channel, payload, gap_from, gap_to, recorded_by FROM hydra_notify_gateway.journal
-     WHERE position > $1 ORDER BY position`,
-    [after],
-  );
-  return rows.map((r) => ({
-    position: Number(r.position),
-    kind: r.kind,
-    channel: r.channel,
-    payload: r.payload,
-    gapFrom: r.gap_from,
-    gapTo: r.gap_to,
-    recordedBy: r.recorded_by,
-  }));
-}
 
 /** The builds_added ids the journal holds, in position order. */
 async function journaledIds(pool: pg.Pool): Promise<number[]> {
@@ -160,8 +133,8 @@ describe('two instances on one database', () => {
     for (const { style, notifications } of transactions) await notify(db.pool, notifications, style);
 
     // The journal: each exactly once, in the order sent, by the one recorder.
-    await untilAsync(async () => (await journal(db.pool)).filter((r) => r.kind === 'notification').length >= 500, 15_000, '500 rows');
-    const rows = (await journal(db.pool)).filter((r) => r.kind === 'notification');
+    await untilAsync(async () => (await readJournal(db.pool)).filter((r) => r.kind === 'notification').length >= 500, 15_000, '500 rows');
+    const rows = (await readJournal(db.pool)).filter((r) => r.kind === 'notification');
     expect(rows.map((r) => [r.channel, r.payload])).toEqual(sent);
     expect(new Set(rows.map((r) => r.recordedBy))).toEqual(new Set([recording()[0]!.instance]));
 
@@ -222,8 +195,8 @@ describe('the recorder killed for real', () => {
     const afterListen = ids.filter((i) => i >= from);
     expect(afterListen).toEqual(Array.from({ length: last - from + 1 }, (_, i) => from + i));
     expect(ids.every((i, k) => k === 0 || i > ids[k - 1]!)).toBe(true);
-    expect((await journal(db.pool)).filter((r) => r.kind !== 'notification')).toEqual([]);
-    const recorders = new Set((await journal(db.pool)).map((r) => r.recordedBy));
+    expect((await readJournal(db.pool)).filter((r) => r.kind !== 'notification')).toEqual([]);
+    const recorders = new Set((await readJournal(db.pool)).map((r) => r.recordedBy));
     expect(recorders.has('follower') && recorders.size === 2).toBe(true);
     // The follower's subscriber saw the hand-over as one unbroken stream.
     expect(consecutive(received)).toBe(true);
@@ -246,7 +219,7 @@ describe('a window nobody heard', () => {
     const before = await live.take(2);
     expect(before.map((e) => e.events.channel)).toEqual(['builds_added', 'build_finished']);
     const cursor = before[1]!.events.cursor;
-    const lastBefore = Math.max(...(await journal(db.pool)).map((r) => r.position));
+    const lastBefore = Math.max(...(await readJournal(db.pool)).map((r) => r.position));
 
     const closing = new Date();
     await first.close();
@@ -266,7 +239,7 @@ describe('a window nobody heard', () => {
     const started = new Date();
     await until(() => second.recorder.recording, 10_000, 'second recording');
 
-    const rows = await journal(db.pool, lastBefore);
+    const rows = await readJournal(db.pool, lastBefore);
     expect(rows.map((r) => [r.kind, r.channel, r.payload])).toEqual([
       ['gap', 'gap', ''],
       ['recovered', 'build_finished', String(pending)],
@@ -331,7 +304,7 @@ describe("the recorder's LISTEN connection killed", () => {
     await readUntil(stream, last, received);
 
     expect(await journaledIds(db.pool)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
-    const journaled = await journal(db.pool);
+    const journaled = await readJournal(db.pool);
     expect(journaled.filter((r) => r.kind !== 'notification')).toEqual([]);
     expect(new Set(journaled.map((r) => r.recordedBy))).toEqual(new Set(['a', 'b']));
     expect(consecutive(received)).toBe(true);

@@ -29,7 +29,8 @@ import { insertBuilds } from '../support/hydra.js';
 import { metric } from '../support/child.js';
 import { report } from './support/figures.js';
 import { badPayload, goodPayload, namedBuilds, Random, seedOfRun, wellFormed } from './support/fuzz.js';
-import { readJournal, Subscriber } from './support/subscribers.js';
+import { Subscriber } from './support/subscribers.js';
+import { readJournal } from '../support/journal.js';
 
 /** Malformed and well-formed payloads per channel. */
 const BAD_PER_CHANNEL = 80;

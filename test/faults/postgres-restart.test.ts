@@ -26,7 +26,8 @@ import { onCleanup, startTestGateway, type TestGateway } from '../support/gatewa
 import { finishBuilds, insertBuildsOneByOne, seedJobset } from '../support/hydra.js';
 import { report } from './support/figures.js';
 import { type Outage, startRestartablePostgres } from './support/postgres.js';
-import { compareWithJournal, readJournal, Subscriber } from './support/subscribers.js';
+import { compareWithJournal, Subscriber } from './support/subscribers.js';
+import { readJournal } from '../support/journal.js';
 
 /** The recorder's heartbeat: how far before the stop a gap may start. */
 const HEARTBEAT_MS = 200;

@@ -23,7 +23,8 @@ import { test } from '../support/fixtures.js';
 import { insertBuildsOneByOne } from '../support/hydra.js';
 import { type ChildGateway, shareAdminToken, startChildGateway } from '../support/child.js';
 import { report } from './support/figures.js';
-import { compareWithJournal, readJournal, Subscriber } from './support/subscribers.js';
+import { compareWithJournal, Subscriber } from './support/subscribers.js';
+import { readJournal } from '../support/journal.js';
 import { Writer } from '../support/writer.js';
 
 const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name } }');

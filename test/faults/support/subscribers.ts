@@ -12,12 +12,12 @@
 import { print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { type Client, createClient as createWsClient } from 'graphql-ws';
-import type pg from 'pg';
 import WebSocket from 'ws';
 import { decodeCursor } from '../../../src/journal/cursor.js';
 import { authorization, tokenFor } from '../../support/clients.js';
 import { doc } from '../../support/consumers.js';
 import { onCleanup } from '../../support/gateway.js';
+import type { JournalRow } from '../../support/journal.js';
 
 /** What a subscriber keeps of one event. */
 export interface Seen {
@@ -35,35 +35,6 @@ export interface Seen {
 export const EVENTS = doc<{ events: Omit<Seen, 'position' | 'typename'> & { __typename: string } }, { after?: string | null }>(
   `subscription ($after: String) { events(after: $after) { __typename channel payload cursor source ... on GapEvent { from to } } }`,
 );
-
-/** A journal row as subscribers are checked against it. */
-export interface JournalRow {
-  position: number;
-  kind: string;
-  channel: string;
-  payload: string;
-  gapFrom: Date | null;
-  gapTo: Date | null;
-  receivedAt: Date;
-  recordedBy: string;
-}
-
-/** The whole journal, in position order. */
-export async function readJournal(pool: pg.Pool): Promise<JournalRow[]> {
-  const { rows } = await pool.query(
-    `SELECT position, kind, channel, payload, gap_from, gap_to, received_at, recorded_by FROM hydra_notify_gateway.journal ORDER BY position`,
-  );
-  return rows.map((r) => ({
-    position: Number(r.position),
-    kind: r.kind,
-    channel: r.channel,
-    payload: r.payload,
-    gapFrom: r.gap_from,
-    gapTo: r.gap_to,
-    receivedAt: r.received_at,
-    recordedBy: r.recorded_by,
-  }));
-}
 
 /** One resuming `events` subscriber; see the module contract. */
 export class Subscriber {
