@@ -17,6 +17,7 @@ import type { Queryable } from '../db/queryable.js';
 import { createEvent } from '../events/event.js';
 import type { Delivery, EventHub } from '../events/hub.js';
 import { interruptible } from '../events/stream.js';
+import type { Loaders } from '../hydra/loaders.js';
 import type { Log } from '../log.js';
 import type { ConsumerHints } from './hints.js';
 import { type Claimed, claimOccurrences, releaseLeases } from './queries/claim.js';
@@ -35,17 +36,21 @@ export interface ConsumeOptions {
   log: Log;
 }
 
-/** The delivery of one occurrence of `consumer`, as its subscribers (and a webhook bound to it) receive it. */
-export function occurrenceDelivery(db: Queryable, consumer: string, claimed: Claimed): Delivery {
-  const event = createEvent(db, {
-    position: claimed.journalPosition ?? 0,
-    notice: { channel: 'build_finished', buildId: claimed.buildId, dependentIds: [], selfListed: false },
-    payload: String(claimed.buildId),
-    receivedAt: new Date(),
-    source: claimed.journalPosition === null ? 'RECOVERED' : 'LIVE',
-    pendingSince: claimed.pendingSince,
-    delivery: { consumer, count: claimed.deliveries },
-  });
+/** The delivery of one occurrence of `consumer`, as its subscribers (and a webhook bound to it) receive it; `shared`: the loader set of a batch rendered together. */
+export function occurrenceDelivery(db: Queryable, consumer: string, claimed: Claimed, shared?: Loaders): Delivery {
+  const event = createEvent(
+    db,
+    {
+      position: claimed.journalPosition ?? 0,
+      notice: { channel: 'build_finished', buildId: claimed.buildId, dependentIds: [], selfListed: false },
+      payload: String(claimed.buildId),
+      receivedAt: new Date(),
+      source: claimed.journalPosition === null ? 'RECOVERED' : 'LIVE',
+      pendingSince: claimed.pendingSince,
+      delivery: { consumer, count: claimed.deliveries },
+    },
+    shared,
+  );
   return { kind: 'event', event, gapBefore: null };
 }
 

@@ -34,7 +34,6 @@ import {
   attemptsOf,
   deliveriesPage,
   type DeliveryRow,
-  getDelivery,
   insertDeliveries,
   pruneDeliveriesBatch,
   resetDelivery,
@@ -221,12 +220,10 @@ export class WebhookService {
   /** Makes a delivery pending again, due now, with the same message id. */
   async redeliver(deliveryId: string): Promise<DeliveryRow> {
     const id = /^\d{1,15}$/.test(deliveryId) ? Number(deliveryId) : null;
-    const found = id === null ? null : await getDelivery(this.options.pool, id);
-    if (!found) throw errors.deliveryNotFound(deliveryId);
-    const reset = (await resetDelivery(this.options.pool, found.id))!;
-    const webhook = (await listWebhooks(this.options.pool)).find((w) => w.id === found.webhookId);
-    if (webhook) await this.hint(webhook.name);
-    return reset;
+    const reset = id === null ? null : await resetDelivery(this.options.pool, id);
+    if (!reset) throw errors.deliveryNotFound(deliveryId);
+    await this.hint(reset.webhook);
+    return reset.delivery;
   }
 
   /** Delivers again everything after journal position `after`, with new message ids. */

@@ -310,11 +310,9 @@ export class WebhookWorker {
     for (;;) {
       const page = await history.next(through);
       const ready = page.full ? page.events : [...page.events, ...history.finish()];
-      // Rendered side by side with one set of loaders for the page (its rows load in one batch
-      // per table, as read now), kept in journal order.
-      const loaders = createLoaders(pool);
-      const shared = ready.map((event) => Object.create(event, { loaders: { value: loaders } }) as GatewayEvent);
-      for (const made of await Promise.all(shared.map((event) => this.deliveriesOf(row, plan, event)))) items.push(...made);
+      // Rendered side by side (the page's events share one loader set, events/history.ts, so its
+      // rows load in one batch per table), kept in journal order.
+      for (const made of await Promise.all(ready.map((event) => this.deliveriesOf(row, plan, event)))) items.push(...made);
       events += ready.length;
       if (!page.full || events >= BATCH) break;
     }
@@ -337,21 +335,25 @@ export class WebhookWorker {
     const room = settings.maxQueued - (await pendingCount(pool, row.id));
     if (room <= 0) return;
     const unsent = await unsentOccurrences(pool, row.id, row.consumer!, Math.min(room, BATCH));
-    const items: NewDelivery[] = [];
-    for (const occurrence of unsent) {
-      // Its count is this delivery's (the body is the same on every attempt).
-      const delivery = occurrenceDelivery(pool, row.consumer!, { ...occurrence, deliveries: occurrence.deliveries + 1 });
-      items.push({
-        ...this.delivery(row, {
-          key: `b${occurrence.buildId}_${occurrence.pendingSince}`,
-          eventType: plan.field,
-          position: occurrence.journalPosition,
-          body: await this.render(plan, delivery.kind === 'event' ? delivery.event : null),
-        }),
-        buildId: occurrence.buildId,
-        occurrenceSince: occurrence.pendingSince,
-      });
-    }
+    // Rendered side by side with one loader set for the batch (its rows load in one batch per
+    // table), kept in order.
+    const loaders = createLoaders(pool);
+    const items: NewDelivery[] = await Promise.all(
+      unsent.map(async (occurrence) => {
+        // Its count is this delivery's (the body is the same on every attempt).
+        const delivery = occurrenceDelivery(pool, row.consumer!, { ...occurrence, deliveries: occurrence.deliveries + 1 }, loaders);
+        return {
+          ...this.delivery(row, {
+            key: `b${occurrence.buildId}_${occurrence.pendingSince}`,
+            eventType: plan.field,
+            position: occurrence.journalPosition,
+            body: await this.render(plan, delivery.kind === 'event' ? delivery.event : null),
+          }),
+          buildId: occurrence.buildId,
+          occurrenceSince: occurrence.pendingSince,
+        };
+      }),
+    );
     await insertDeliveries(pool, row.id, items);
     if (unsent.length === BATCH) this.again = true;
   }
@@ -431,9 +433,7 @@ export class WebhookWorker {
     const room = Math.min(own, settings.concurrency - this.inFlight);
     if (room <= 0 || !this.leaseAllowsAttempt()) return;
     held.fetching = true;
-    const due = inOrder
-      ? dueInOrder(pool, held.row.id, IN_ORDER_BATCH)
-      : dueDeliveries(pool, held.row.id, held.row.ordering, [...held.inFlight], room);
+    const due = inOrder ? dueInOrder(pool, held.row.id, IN_ORDER_BATCH) : dueDeliveries(pool, held.row.id, [...held.inFlight], room);
     due
       .then((rows) => {
         if (rows.length === 0) return;
@@ -485,10 +485,12 @@ export class WebhookWorker {
       await recording;
     } finally {
       held.inFlight.delete(slot);
+      // Others waited only if every slot of the instance was taken (their own room is theirs).
+      const othersWaited = this.inFlight >= this.options.settings.concurrency;
       this.inFlight -= 1;
-      // The next ones of this webhook at once; and the others waited for a slot maybe.
+      // The next ones of this webhook at once; and the others, if they waited for this slot.
       this.dispatch(held);
-      for (const other of this.held.values()) if (other !== held) this.dispatch(other);
+      if (othersWaited) for (const other of this.held.values()) if (other !== held) this.dispatch(other);
       // Room was made: what the journal holds beyond the queued deliveries comes next.
       if (held.row.consumer !== null || held.row.cursor < this.options.published()) this.hint();
     }

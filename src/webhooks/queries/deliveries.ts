@@ -119,25 +119,18 @@ export async function insertDeliveries(db: Queryable, webhookId: number, items: 
 }
 
 /**
- * Up to `limit` deliveries of the webhook due now by its ordering, skipping
- * `busy` (in flight on this instance; with `webhook` ordering, one in flight
- * means none is due).
+ * For `build` ordering: up to `limit` deliveries of the webhook due now, the
+ * oldest pending one of each build (and each delivery without a build),
+ * skipping `busy` (in flight on this instance). `webhook` ordering reads
+ * `dueInOrder`.
  */
-export async function dueDeliveries(
-  db: Queryable,
-  webhookId: number,
-  ordering: 'webhook' | 'build',
-  busy: readonly number[],
-  limit: number,
-): Promise<DueDelivery[]> {
+export async function dueDeliveries(db: Queryable, webhookId: number, busy: readonly number[], limit: number): Promise<DueDelivery[]> {
   if (limit <= 0) return [];
-  const heads =
-    ordering === 'webhook'
-      ? `SELECT * FROM hydra_notify_gateway.webhook_deliveries WHERE webhook_id = $1 AND state = 'pending' ORDER BY id LIMIT 1`
-      : `SELECT DISTINCT ON (coalesce(build_id::bigint, -id)) * FROM hydra_notify_gateway.webhook_deliveries
-         WHERE webhook_id = $1 AND state = 'pending' ORDER BY coalesce(build_id::bigint, -id), id`;
   const { rows } = await db.query(
-    `/* dueDeliveries */ SELECT ${DUE_COLUMNS} FROM (${heads}) d JOIN hydra_notify_gateway.webhooks w ON w.id = d.webhook_id
+    `/* dueDeliveries */ SELECT ${DUE_COLUMNS} FROM (
+       SELECT DISTINCT ON (coalesce(build_id::bigint, -id)) * FROM hydra_notify_gateway.webhook_deliveries
+       WHERE webhook_id = $1 AND state = 'pending' ORDER BY coalesce(build_id::bigint, -id), id
+     ) d JOIN hydra_notify_gateway.webhooks w ON w.id = d.webhook_id
      WHERE d.next_attempt_at <= clock_timestamp() AND NOT (d.id = ANY($2::bigint[]))
      ORDER BY d.id LIMIT $3`,
     [webhookId, busy, limit],
@@ -159,15 +152,6 @@ export async function dueInOrder(db: Queryable, webhookId: number, limit: number
     [webhookId, limit],
   );
   return rows.map(toDue);
-}
-
-/** When the next delivery of the webhook is due (null: none pending). */
-export async function nextDue(db: Queryable, webhookId: number): Promise<Date | null> {
-  const { rows } = await db.query(
-    `/* nextDueDelivery */ SELECT min(next_attempt_at) AS at FROM hydra_notify_gateway.webhook_deliveries WHERE webhook_id = $1 AND state = 'pending'`,
-    [webhookId],
-  );
-  return (rows[0]?.at as Date | null) ?? null;
 }
 
 /**
@@ -218,14 +202,14 @@ export async function recordAttempt(
   return (rows[0]?.failing_since as Date | null) ?? null;
 }
 
-/** Makes a delivery pending again, due now (its attempts go on counting); the row, or null. */
-export async function resetDelivery(db: Queryable, id: number): Promise<DeliveryRow | null> {
+/** Makes a delivery pending again, due now (its attempts go on counting); the row and its webhook's name, or null. */
+export async function resetDelivery(db: Queryable, id: number): Promise<{ delivery: DeliveryRow; webhook: string } | null> {
   const { rows } = await db.query(
     `/* resetDelivery */ UPDATE hydra_notify_gateway.webhook_deliveries d SET state = 'pending', next_attempt_at = now()
-     WHERE id = $1 RETURNING ${COLUMNS}`,
+     FROM hydra_notify_gateway.webhooks w WHERE d.id = $1 AND w.id = d.webhook_id RETURNING ${COLUMNS}, w.name AS webhook_name`,
     [id],
   );
-  return rows[0] ? toDelivery(rows[0]) : null;
+  return rows[0] ? { delivery: toDelivery(rows[0]), webhook: rows[0].webhook_name as string } : null;
 }
 
 /** A page of a webhook's deliveries, newest first, before id `before`; `limit + 1` rows. */
@@ -280,12 +264,4 @@ export async function pendingCount(db: Queryable, webhookId: number): Promise<nu
     [webhookId],
   );
   return Number(rows[0].n);
-}
-
-/** One delivery, or null. */
-export async function getDelivery(db: Queryable, id: number): Promise<DeliveryRow | null> {
-  const { rows } = await db.query(`/* getDelivery */ SELECT ${COLUMNS} FROM hydra_notify_gateway.webhook_deliveries d WHERE d.id = $1`, [
-    id,
-  ]);
-  return rows[0] ? toDelivery(rows[0]) : null;
 }

@@ -98,6 +98,12 @@ export function checkReporterOptions(options: ReporterOptions): ReporterOptions 
   return options;
 }
 
+/** A value DataLoader's loadMany gave, or the error it held, thrown. */
+function rethrown<T>(value: T | Error): T {
+  if (value instanceof Error) throw value;
+  return value;
+}
+
 function fill(template: string, values: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
@@ -134,18 +140,21 @@ export async function statusRequests(
     default:
       return [];
   }
+  const jobs = options.rules.map((rule) => new RegExp(`^(?:${rule.jobs ?? '.*'})$`));
+  // Loaded together: the event's loader set batches the rows of all its builds (a finish with its
+  // dependents) into one statement per table. A failed load fails the event, as one load did.
+  const loadedBuilds = (await event.loaders.build.loadMany(builds)).map(rethrown);
+  // A build reported as queued that has finished meanwhile reports its finish instead (with its own event).
+  const reported = loadedBuilds.filter((b): b is Build => b !== null && (finishedState || !b.finished));
+  const jobsets = (await event.loaders.jobset.loadMany(reported.map((b) => b.jobsetId))).map(rethrown);
   const requests: StatusRequest[] = [];
-  for (const buildId of builds) {
-    const build = await event.loaders.build.load(buildId);
-    if (!build) continue;
-    // A build reported as queued that has finished meanwhile reports its finish instead (with its own event).
-    if (!finishedState && build.finished) continue;
-    const jobset = await event.loaders.jobset.load(build.jobsetId);
+  for (const [i, build] of reported.entries()) {
+    const jobset = jobsets[i];
     if (!jobset) continue;
     const state: State = finishedState ? stateOfStatus(build.buildStatus) : 'pending';
-    const evaluations = onlyEvaluation === null ? await evaluationsOf(db, buildId) : [onlyEvaluation];
+    const evaluations = onlyEvaluation === null ? await evaluationsOf(db, build.id) : [onlyEvaluation];
     for (const [index, rule] of options.rules.entries()) {
-      if (!new RegExp(`^(?:${rule.jobs ?? '.*'})$`).test(`${jobset.project}:${jobset.name}:${build.job}`)) continue;
+      if (!jobs[index]!.test(`${jobset.project}:${jobset.name}:${build.job}`)) continue;
       for (const target of await commitsOf(db, evaluations, rule.inputs ?? [])) {
         requests.push(request(baseUrl, options, rule, index, { build, jobset, target, state }));
       }
