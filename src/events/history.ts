@@ -134,9 +134,7 @@ export async function historyPage(db: Queryable, query: HistoryQuery): Promise<H
   while (out.length <= query.limit && history.scanned < SCAN_LIMIT) {
     const page = await history.next();
     const events = page.full ? page.events : [...page.events, ...history.finish()];
-    // Filtered together, so the rows they need load in one batch.
-    const kept = await Promise.all(events.map((event) => isGap(event) || matches(event, query.filter)));
-    for (let i = 0; i < events.length; i++) if (kept[i]) out.push(events[i]!);
+    out.push(...(await wanted(events, query.filter)));
     if (!page.full) {
       exhausted = true;
       break;
@@ -147,4 +145,13 @@ export async function historyPage(db: Queryable, query: HistoryQuery): Promise<H
   const hasNextPage = out.length > query.limit || (!exhausted && history.scanned >= SCAN_LIMIT);
   const last = events.at(-1);
   return { events, hasNextPage, endPosition: last ? last.position : hasNextPage ? history.position : null };
+}
+
+/**
+ * The events a filter keeps (gaps always), in order; filtered together, so the
+ * rows they need load in one batch.
+ */
+export async function wanted(events: readonly GatewayEvent[], filter: EventFilter | null | undefined): Promise<GatewayEvent[]> {
+  const kept = await Promise.all(events.map((event) => isGap(event) || matches(event, filter)));
+  return events.filter((_, i) => kept[i]);
 }

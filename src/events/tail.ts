@@ -19,9 +19,9 @@
 import type { Queryable } from '../db/queryable.js';
 import type { Channel } from '../hydra/channels.js';
 import { lastPosition } from '../journal/queries/journal.js';
-import { type GatewayEvent, isGap } from './event.js';
-import { checkFilter, type EventFilter, matches } from './filter.js';
-import { assertNotExpired, History } from './history.js';
+import type { GatewayEvent } from './event.js';
+import { checkFilter, type EventFilter } from './filter.js';
+import { assertNotExpired, History, wanted } from './history.js';
 
 /** What a tail follows. */
 export interface TailOptions {
@@ -57,22 +57,18 @@ export async function* tail(db: Queryable, options: TailOptions): AsyncGenerator
   const pollMs = options.pollMs ?? 1_000;
   const chunkWindowMs = options.chunkWindowMs ?? 50;
 
-  async function* wanted(events: readonly GatewayEvent[]): AsyncGenerator<GatewayEvent> {
-    for (const event of events) if (isGap(event) || (await matches(event, options.filter))) yield event;
-  }
-
   while (!options.signal?.aborted) {
     const page = await history.next();
-    yield* wanted(page.events);
+    yield* await wanted(page.events, options.filter);
     if (page.full) continue;
     if (history.openFrom === null) {
       await options.wait(pollMs);
     } else if (!(await options.wait(chunkWindowMs))) {
       const before = history.position;
       const more = await history.next();
-      yield* wanted(more.events);
+      yield* await wanted(more.events, options.filter);
       // No further row within the window: the split payload is complete (Hydra sends its chunks back to back).
-      if (history.position === before) yield* wanted(history.finish());
+      if (history.position === before) yield* await wanted(history.finish(), options.filter);
     }
   }
 }

@@ -60,12 +60,6 @@ function byKey<K, T>(keys: readonly K[], rows: T[], key: (row: T) => K): (T | nu
   return keys.map((k) => index.get(k) ?? null);
 }
 
-/** `builds` rows by id. */
-export async function buildsById(db: Queryable, ids: readonly number[]): Promise<(Build | null)[]> {
-  const { rows } = await db.query(`/* buildsById */ SELECT ${BUILD_COLUMNS} FROM builds b WHERE b.id = ANY($1::int[])`, [ids]);
-  return byKey(ids, rows.map(toBuild), (b) => b.id);
-}
-
 /** A build with the jobset and project it belongs to, as one statement reads them. */
 export interface BuildWithJobset {
   build: Build;
@@ -96,20 +90,14 @@ export async function buildsWithJobsets(db: Queryable, ids: readonly number[]): 
 
 /** `jobsets` rows by id. */
 export async function jobsetsById(db: Queryable, ids: readonly number[]): Promise<(Jobset | null)[]> {
-  const { rows } = await db.query(
-    `/* jobsetsById */ SELECT id, project, name, enabled, errormsg, errortime, lastcheckedtime, triggertime,
-       checkinterval, schedulingshares, type, flake, nixexprinput, nixexprpath, emailoverride
-     FROM jobsets WHERE id = ANY($1::int[])`,
-    [ids],
-  );
+  const { rows } = await db.query(`/* jobsetsById */ SELECT ${JOBSET_COLUMNS} FROM jobsets j WHERE j.id = ANY($1::int[])`, [ids]);
   return byKey(ids, rows.map(toJobset), (j) => j.id);
 }
 
 /** `jobsets` rows by (project, name), keys formatted as `project:name`. */
 export async function jobsetsByName(db: Queryable, keys: readonly { project: string; name: string }[]): Promise<(Jobset | null)[]> {
   const { rows } = await db.query(
-    `/* jobsetsByName */ SELECT j.id, j.project, j.name, j.enabled, j.errormsg, j.errortime, j.lastcheckedtime,
-       j.triggertime, j.checkinterval, j.schedulingshares, j.type, j.flake, j.nixexprinput, j.nixexprpath, j.emailoverride
+    `/* jobsetsByName */ SELECT ${JOBSET_COLUMNS}
      FROM jobsets j JOIN unnest($1::text[], $2::text[]) AS k(project, name) ON j.project = k.project AND j.name = k.name`,
     [keys.map((k) => k.project), keys.map((k) => k.name)],
   );
@@ -119,11 +107,7 @@ export async function jobsetsByName(db: Queryable, keys: readonly { project: str
 
 /** `projects` rows by name. */
 export async function projectsByName(db: Queryable, names: readonly string[]): Promise<(Project | null)[]> {
-  const { rows } = await db.query(
-    `/* projectsByName */ SELECT name, displayname, description, enabled, hidden, owner, homepage
-     FROM projects WHERE name = ANY($1::text[])`,
-    [names],
-  );
+  const { rows } = await db.query(`/* projectsByName */ SELECT ${PROJECT_COLUMNS} FROM projects p WHERE p.name = ANY($1::text[])`, [names]);
   return byKey(names, rows.map(toProject), (p) => p.name);
 }
 
