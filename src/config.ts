@@ -125,8 +125,12 @@ export const VARIABLES = z.object({
   /** Delays before a failed webhook delivery is tried again (the n-th after the n-th failure, ±20 % jitter); after the last it is dead. @default '5s,30s,2m,10m,30m,1h,2h,4h,8h,12h' */
   HNG_WEBHOOK_RETRY_SCHEDULE: z
     .string()
-    .regex(/^\s*\d+(\.\d+)?(ms|s|m|h|d)\s*(,\s*\d+(\.\d+)?(ms|s|m|h|d)\s*)*$/, 'delays like 5s,30s,2m,1h (units ms, s, m, h, d)')
-    .default('5s,30s,2m,10m,30m,1h,2h,4h,8h,12h'),
+    .default('5s,30s,2m,10m,30m,1h,2h,4h,8h,12h')
+    .transform((text, ctx) => {
+      const delays = parseSchedule(text);
+      if (typeof delays === 'string') ctx.addIssue({ code: 'custom', message: delays });
+      return typeof delays === 'string' ? z.NEVER : delays;
+    }),
   /** The deadline of one webhook request. @default 10_000 */
   HNG_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
   /** How long every attempt of a webhook may fail before it is disabled. @default 432_000_000 (5 days) */
@@ -170,8 +174,8 @@ export interface Config {
   /** Null: the default list (loopback names, HOST, this machine's name). */
   allowedHosts: string[] | null;
   webhooks: {
-    /** As written; webhooks/schedule.ts parses it. */
-    retrySchedule: string;
+    /** The delays before each retry, in milliseconds. */
+    retrySchedule: number[];
     timeoutMs: number;
     disableAfterMs: number;
     concurrency: number;
@@ -192,6 +196,21 @@ export interface Config {
     connectionInitTimeoutMs: number;
     maxPendingSocketsPerAddress: number;
   };
+}
+
+const DELAY_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A schedule like `5s,30s,2m,1h` in milliseconds, or what is wrong with it. */
+function parseSchedule(text: string): number[] | string {
+  const delays: number[] = [];
+  for (const entry of text.split(',')) {
+    const match = /^\s*(\d+(?:\.\d+)?)(ms|s|m|h|d)\s*$/.exec(entry);
+    if (!match) return `not a delay: ${JSON.stringify(entry)} (write delays like 5s,30s,2m,1h; units ms, s, m, h, d)`;
+    const ms = Math.round(Number(match[1]) * DELAY_UNITS[match[2]!]!);
+    if (ms <= 0) return `a delay must be at least 1 ms, got ${JSON.stringify(entry.trim())}`;
+    delays.push(ms);
+  }
+  return delays;
 }
 
 /** Every configuration problem found, one line each. */

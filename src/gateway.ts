@@ -60,7 +60,7 @@ import { defaultAllowedHosts } from './server/policy.js';
 import type { SharedSubscriptions } from './server/shared.js';
 import { schema } from './schema/index.js';
 import { compileSubscription } from './schema/subscriptions.js';
-import { DEFAULT_SCHEDULE, parseSchedule } from './webhooks/schedule.js';
+import { DEFAULT_SCHEDULE } from './webhooks/schedule.js';
 import { WebhookService } from './webhooks/service.js';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings, WebhookWorker } from './webhooks/worker.js';
 
@@ -324,7 +324,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     instance,
     log: log.child({ component: 'webhooks' }),
     published: () => pipeline.settled,
-    settings: { schedule: parseSchedule(DEFAULT_SCHEDULE), ...DEFAULT_WEBHOOK_SETTINGS, ...options.webhooks },
+    settings: { schedule: DEFAULT_SCHEDULE, ...DEFAULT_WEBHOOK_SETTINGS, ...options.webhooks },
     onAttempt: (webhook, outcome, latencyMs) => metrics.webhookAttempt(webhook, outcome, latencyMs),
   });
   const recorder = new Recorder({

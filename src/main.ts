@@ -24,7 +24,6 @@
  */
 import pg from 'pg';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { parseSchedule } from './webhooks/schedule.js';
 import { type EmbeddedDatabase, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded.js';
 import { type Gateway, StartupError, startGateway } from './gateway.js';
 import { installHydraSchema } from './hydra/install.js';
@@ -124,7 +123,7 @@ async function start(config: Config, log: Log, running: Running, stopping: () =>
     corsOrigins: config.corsOrigins,
     allowedHosts: config.allowedHosts?.includes('*') ? '*' : (config.allowedHosts ?? undefined),
     webhooks: {
-      schedule: parseSchedule(config.webhooks.retrySchedule),
+      schedule: config.webhooks.retrySchedule,
       timeoutMs: config.webhooks.timeoutMs,
       disableAfterMs: config.webhooks.disableAfterMs,
       concurrency: config.webhooks.concurrency,

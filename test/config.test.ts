@@ -36,6 +36,22 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the webhook retry schedule into milliseconds, and refuses one it cannot use as a configuration error', () => {
+    expect(loadConfig({}).webhooks.retrySchedule).toEqual([
+      5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 43_200_000,
+    ]);
+    expect(loadConfig({ HNG_WEBHOOK_RETRY_SCHEDULE: '200ms, 1.5s,1d' }).webhooks.retrySchedule).toEqual([200, 1_500, 86_400_000]);
+    // A zero delay passed the configuration once and then failed the start with a stack trace.
+    for (const bad of ['0s', '0.1ms', '5s,,1m', '5 seconds']) {
+      expect(() => loadConfig({ HNG_WEBHOOK_RETRY_SCHEDULE: bad }), bad).toThrow(ConfigError);
+      try {
+        loadConfig({ HNG_WEBHOOK_RETRY_SCHEDULE: bad });
+      } catch (error) {
+        expect((error as ConfigError).problems.join('\n'), bad).toContain('HNG_WEBHOOK_RETRY_SCHEDULE');
+      }
+    }
+  });
+
   it('reports every invalid variable in one error', () => {
     let error: unknown;
     try {

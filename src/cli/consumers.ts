@@ -19,7 +19,7 @@ import type { CliContext } from './tokens.js';
 import { parseBuildId } from './values.js';
 
 /** A consumer as `--json` prints it. */
-export function consumerJson(row: ConsumerRow) {
+function consumerJson(row: ConsumerRow) {
   return {
     name: row.name,
     paused: row.paused,

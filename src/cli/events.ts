@@ -39,14 +39,14 @@ interface TailOptions extends FilterOptions {
   json?: boolean;
 }
 
-/** Hints that new rows may be there: a hint that comes while nobody waits is kept for the next wait. */
+/** Hints that new rows may be there: a hint that comes while nobody waits is kept for the next wait (the tail waits one at a time). */
 class Hints {
-  private waiters = new Set<(woken: boolean) => void>();
+  private waiter: ((woken: boolean) => void) | null = null;
   private pending = false;
 
   wake(): void {
-    if (this.waiters.size === 0) this.pending = true;
-    for (const waiter of [...this.waiters]) waiter(true);
+    if (this.waiter) this.waiter(true);
+    else this.pending = true;
   }
 
   wait(ms: number): Promise<boolean> {
@@ -58,10 +58,10 @@ class Hints {
       const timer = setTimeout(() => done(false), ms);
       const done = (woken: boolean) => {
         clearTimeout(timer);
-        this.waiters.delete(done);
+        this.waiter = null;
         resolve(woken);
       };
-      this.waiters.add(done);
+      this.waiter = done;
     });
   }
 }
@@ -77,7 +77,7 @@ async function rowsOf(event: GatewayEvent) {
 }
 
 /** An event as `--json` prints it: its journal fields, the fields of its payload, and the rows it names. */
-export async function eventJson(event: GatewayEvent): Promise<Record<string, unknown>> {
+async function eventJson(event: GatewayEvent): Promise<Record<string, unknown>> {
   const base = {
     cursor: encodeCursor(event.position),
     channel: event.channel,
@@ -106,7 +106,7 @@ export async function eventJson(event: GatewayEvent): Promise<Record<string, unk
 }
 
 /** An event as one line for people: instant, channel, what it says, its cursor last. */
-export async function eventLine(event: GatewayEvent): Promise<string> {
+async function eventLine(event: GatewayEvent): Promise<string> {
   const cursor = encodeCursor(event.position);
   if (isGap(event)) {
     const gap = event.notice as GapNotice;

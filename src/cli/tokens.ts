@@ -27,7 +27,7 @@ export interface CliContext {
 }
 
 /** An expiry: an ISO 8601 instant, or a duration from now (`30d`, `12h`, `90m`). */
-export function parseExpiry(value: string, now = Date.now()): Date {
+function parseExpiry(value: string, now = Date.now()): Date {
   const duration = /^(\d+)([dhm])$/.exec(value);
   if (duration) return new Date(now + Number(duration[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[duration[2] as 'd' | 'h' | 'm']);
   const date = new Date(value);

@@ -4,10 +4,11 @@
  * error (exit code 2) naming the option and what it expected.
  */
 import { InvalidArgumentError } from 'commander';
+import { isInt4 } from '../hydra/rows.js';
 
 /** A build id: a positive int4. */
 export function parseBuildId(value: string): number {
-  if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || Number(value) > 2_147_483_647)
+  if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || !isInt4(Number(value)))
     throw new InvalidArgumentError(`a build id is a positive integer, got ${JSON.stringify(value)}`);
   return Number(value);
 }

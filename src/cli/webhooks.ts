@@ -20,6 +20,7 @@ import { compileSubscription } from '../schema/subscriptions.js';
 import { type DeliveryRow, type StatusRule, type WebhookSummary, WebhookService } from '../webhooks/service.js';
 import { withDatabase } from './database.js';
 import { consumerService } from './services.js';
+import { parseCount } from './values.js';
 import { CliError, EXIT } from './errors.js';
 import type { CliContext } from './tokens.js';
 
@@ -78,7 +79,7 @@ export function webhookCommands(program: Command, cli: CliContext): void {
     .requiredOption('--subscription <document>', 'a subscription document of one field, or @file to read it from a file')
     .option('--variables <json>', "the document's variables, a JSON object")
     .option('--ordering <ordering>', 'webhook (one at a time, in order) or build (in order per build, concurrently)', 'webhook')
-    .option('--concurrency <n>', 'for --ordering build: builds at once (1 to 64)', '4')
+    .option('--concurrency <n>', 'for --ordering build: builds at once (1 to 64, default 4)', parseCount)
     .option('--secret <whsec>', 'a whsec_… secret to sign with (default: a new one)')
     .option('--json', 'print the secret and the webhook as JSON')
     .action(
@@ -88,7 +89,7 @@ export function webhookCommands(program: Command, cli: CliContext): void {
         subscription: string;
         variables?: string;
         ordering: string;
-        concurrency: string;
+        concurrency?: number;
         secret?: string;
         json?: boolean;
       }) => {
@@ -100,7 +101,7 @@ export function webhookCommands(program: Command, cli: CliContext): void {
             document,
             variables: options.variables === undefined ? undefined : json('--variables', options.variables),
             ordering: options.ordering as 'webhook' | 'build',
-            concurrency: Number(options.concurrency),
+            concurrency: options.concurrency,
             secret: options.secret ?? null,
           }),
         );
@@ -220,13 +221,13 @@ export function webhookCommands(program: Command, cli: CliContext): void {
     .description("Show a webhook's deliveries, newest first, with each attempt's status and error")
     .argument('<name>')
     .option('--state <state>', 'pending, delivered or dead')
-    .option('--first <n>', 'how many (at most 500)', '20')
+    .option('--first <n>', 'how many (at most 500)', parseCount, 20)
     .option('--json', 'print JSON, the delivery log included')
-    .action(async (name: string, options: { state?: string; first: string; json?: boolean }) => {
+    .action(async (name: string, options: { state?: string; first: number; json?: boolean }) => {
       if (options.state && !['pending', 'delivered', 'dead'].includes(options.state))
         throw new CliError('--state is pending, delivered or dead', EXIT.usage);
-      const limit = Number(options.first);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new CliError('--first is 1 to 500', EXIT.usage);
+      const limit = options.first;
+      if (limit > 500) throw new CliError('--first is 1 to 500', EXIT.usage);
       const { deliveries, attempts } = await run(async (s) => {
         const page = await s.deliveries(name, { limit, before: null, state: (options.state as DeliveryRow['state']) ?? null });
         return { deliveries: page.deliveries, attempts: await s.attempts(page.deliveries.map((d) => d.id)) };

@@ -52,7 +52,7 @@ export interface AckResult {
 }
 
 /** Checks requests and turns them into occurrences: LIMIT_EXCEEDED for a batch too long, BAD_USER_INPUT for an instant Hydra cannot store. */
-export function toOccurrences(requests: readonly AckRequest[], maxBatch = MAX_BATCH): Occurrence[] {
+export function toOccurrences(requests: readonly AckRequest[], maxBatch: number): Occurrence[] {
   if (requests.length > maxBatch) {
     throw errors.limitExceeded(`at most ${maxBatch} items per batch, got ${requests.length}`, 'HNG_MAX_ACK_BATCH');
   }

@@ -33,7 +33,7 @@ import type { Notice } from '../hydra/payloads.js';
 import { type PendingPosition, type PendingQuery, pendingBuilds } from '../hydra/queries/pendingBuilds.js';
 import type { Build, Occurrence } from '../hydra/rows.js';
 import type { Log } from '../log.js';
-import { acknowledge, type AckRequest, type AckResult, MAX_BATCH, type Mode, settleHeld, toOccurrences } from './acknowledgement.js';
+import { acknowledge, type AckRequest, type AckResult, type Mode, settleHeld, toOccurrences } from './acknowledgement.js';
 import { consume } from './delivery.js';
 import { ConsumerHints } from './hints.js';
 import { checkConsumerName, isConsumerName } from './names.js';
@@ -75,8 +75,8 @@ export interface ConsumerServiceOptions {
   recording: () => boolean;
   /** @default 60_000 // 1 minute */
   reconcileEveryMs?: number;
-  /** Most items of one acknowledgement batch. @default 1_000 */
-  maxAckBatch?: number;
+  /** Most items of one acknowledgement batch (`HNG_MAX_ACK_BATCH`). */
+  maxAckBatch: number;
   /** Told the outcomes of every acknowledgement call that succeeded (the metrics count them). */
   onAcknowledged?: (consumer: string | null, results: readonly AckResult[]) => void;
 }
@@ -142,7 +142,7 @@ export class ConsumerService {
 
   /** Acknowledges on Hydra's column (consumer null) or for a consumer, answering item by item. */
   async acknowledge(consumer: string | null, requests: readonly AckRequest[]): Promise<AckResult[]> {
-    const occurrences = toOccurrences(requests, this.options.maxAckBatch ?? MAX_BATCH);
+    const occurrences = toOccurrences(requests, this.options.maxAckBatch);
     if (consumer !== null) await this.existing(consumer);
     const results = await acknowledge(this.options.pool, this.options.mode, consumer, occurrences);
     this.options.onAcknowledged?.(consumer, results);

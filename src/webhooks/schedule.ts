@@ -11,21 +11,10 @@
  * would forget it. See docs/decisions.md.
  */
 
-/** The default schedule: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h (about 28 h in all). */
-export const DEFAULT_SCHEDULE = '5s,30s,2m,10m,30m,1h,2h,4h,8h,12h';
-
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses a schedule like `5s,30s,2m,1h`; throws a RangeError naming the bad entry. */
-export function parseSchedule(text: string): number[] {
-  const delays = text.split(',').map((entry) => {
-    const match = /^\s*(\d+(?:\.\d+)?)(ms|s|m|h|d)\s*$/.exec(entry);
-    if (!match) throw new RangeError(`not a delay: ${JSON.stringify(entry)} (write e.g. 5s, 2m, 1h)`);
-    return Math.round(Number(match[1]) * UNITS[match[2]!]!);
-  });
-  if (delays.length === 0 || delays.some((d) => d <= 0)) throw new RangeError('a schedule has at least one positive delay');
-  return delays;
-}
+/** The default schedule: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h (about 28 h in all), in ms; `HNG_WEBHOOK_RETRY_SCHEDULE` (config.ts) sets another. */
+export const DEFAULT_SCHEDULE: readonly number[] = [
+  5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 43_200_000,
+];
 
 /** The delay before attempt `failures + 1`, with jitter; null when no attempt is left. */
 export function retryDelay(schedule: readonly number[], failures: number, random: () => number = Math.random): number | null {
