@@ -81,8 +81,8 @@ export function DeliveryView({ feed }: { feed: LiveFeed }) {
       });
   };
 
+  // The first read is the [chosen] effect's (it runs on mount too).
   useEffect(() => {
-    refresh();
     let soon: ReturnType<typeof setTimeout> | null = null;
     const stop = feed.onEvent((event) => {
       if (event.__typename === 'BuildFinishedEvent') soon ??= setTimeout(() => ((soon = null), refresh()), 1_000);

@@ -132,23 +132,21 @@ function summary(events: readonly EventFieldsFragment[]): string {
   return `On this page: ${parts.join(', ')}.`;
 }
 
-/** The History view; `query` is the hash's query string. */
+/** The History view; `query` is the hash's query string. New filters start it afresh (first page, opened now). */
 export function HistoryView({ query }: { query: URLSearchParams }) {
   const filters = filtersOf(query);
+  return <Timeline key={hashOf(filters)} filters={filters} />;
+}
+
+function Timeline({ filters }: { filters: HistoryFilters }) {
   const key = hashOf(filters);
   const [draft, setDraft] = useState(filters);
   const [pages, setPages] = useState<(string | null)[]>([null]);
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
-  const [openedAt, setOpenedAt] = useState(Date.now());
+  const [openedAt] = useState(() => Date.now());
   const after = pages[pages.length - 1] ?? null;
-
-  useEffect(() => {
-    setDraft(filters);
-    setPages([null]);
-    setOpenedAt(Date.now());
-  }, [key]);
 
   useEffect(() => {
     let current = true;
