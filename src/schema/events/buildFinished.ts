@@ -6,14 +6,22 @@
  * failure) and `pendingSince`, the `notificationpendingsince` this occurrence
  * reports, which `acknowledgeBuildFinished` takes back for compare-and-set.
  */
+import type { Channel } from '../../hydra/channels.js';
 import { errors } from '../../errors.js';
 import type { EventOf } from '../../events/event.js';
-import { openStream } from '../../events/subscribe.js';
 import { loaded } from '../../hydra/loaders.js';
 import { fromUnix } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
 import { BuildRef } from '../types/refs.js';
-import { AFTER_DESCRIPTION, buildField, deliver, EventFilterInput, HydraEventRef, SUBSCRIPTION_CHANNELS } from './common.js';
+import {
+  AFTER_DESCRIPTION,
+  buildField,
+  deliver,
+  EventFilterInput,
+  HydraEventRef,
+  SUBSCRIPTION_CHANNELS,
+  subscribeEvents,
+} from './common.js';
 
 type FinishedEvent = EventOf<'build_finished'>;
 
@@ -62,7 +70,8 @@ export const BuildFinishedEventRef = builder.objectRef<FinishedEvent>('BuildFini
   }),
 });
 
-SUBSCRIPTION_CHANNELS.set('buildFinished', () => ['build_finished']);
+const FINISHED: readonly Channel[] = ['build_finished'];
+SUBSCRIPTION_CHANNELS.set('buildFinished', () => FINISHED);
 
 builder.subscriptionField('buildFinished', (t) =>
   t.field({
@@ -79,14 +88,7 @@ builder.subscriptionField('buildFinished', (t) =>
       }),
     },
     subscribe: async (_, { filter, after, consumer }, ctx) => {
-      if (consumer == null)
-        return openStream(ctx.streams, {
-          channels: ['build_finished'],
-          filter,
-          after,
-          resumeAfter: ctx.resumeAfter,
-          transport: ctx.transport,
-        });
+      if (consumer == null) return subscribeEvents(ctx, FINISHED, filter, after);
       if (filter || after) throw errors.badInput('a consumer subscription takes neither filter nor after: its pending set is its position');
       return ctx.consumers.consume(consumer);
     },

@@ -18,6 +18,7 @@ import { GraphQLError } from 'graphql';
 import { errors } from '../../errors.js';
 import type { GapNotice, GatewayEvent } from '../../events/event.js';
 import type { Delivery } from '../../events/hub.js';
+import type { EventFilter } from '../../events/filter.js';
 import { openStream } from '../../events/subscribe.js';
 import type { Channel } from '../../hydra/channels.js';
 import { type Loaders, loaded } from '../../hydra/loaders.js';
@@ -136,6 +137,16 @@ export function deliver<E extends GatewayEvent>(delivery: Delivery, ctx: Context
   }
 }
 
+/** A subscriber's events of `channels`, filtered, after `after` (or the SSE `Last-Event-ID`), on its transport. */
+export function subscribeEvents(
+  ctx: Context,
+  channels: readonly (Channel | 'gap')[],
+  filter: EventFilter | null | undefined,
+  after: string | null | undefined,
+) {
+  return openStream(ctx.streams, { channels, filter, after, resumeAfter: ctx.resumeAfter, transport: ctx.transport });
+}
+
 /**
  * Registers the subscription field `field`: events of `channels`, typed as
  * `ref`, with the `filter` and `after` arguments every subscription takes.
@@ -152,8 +163,7 @@ export function eventSubscription<E extends GatewayEvent>(
       type: ref,
       description,
       args: { filter: t.arg({ type: EventFilterInput }), after: t.arg.string({ description: AFTER_DESCRIPTION }) },
-      subscribe: (_, { filter, after }, ctx) =>
-        openStream(ctx.streams, { channels, filter, after, resumeAfter: ctx.resumeAfter, transport: ctx.transport }),
+      subscribe: (_, { filter, after }, ctx) => subscribeEvents(ctx, channels, filter, after),
       // Pothos cannot resolve its result type for a generic E; deliver<E> returns the ref's type.
       resolve: (delivery, _args, ctx) => deliver<E>(delivery, ctx) as never,
     }),

@@ -5,12 +5,19 @@
  */
 import type { GapNotice, GatewayEvent } from '../../events/event.js';
 import { type HistoryPage, historyPage } from '../../events/history.js';
-import { openStream } from '../../events/subscribe.js';
 import { CHANNELS, type Channel } from '../../hydra/channels.js';
 import { decodeCursor, encodeCursor } from '../../journal/cursor.js';
 import { builder } from '../builder.js';
 import { MAX_PAGE, PageInfoRef, pageSize } from '../types/pending.js';
-import { AFTER_DESCRIPTION, deliver, type Delivered, EventFilterInput, HydraEventRef, SUBSCRIPTION_CHANNELS } from './common.js';
+import {
+  AFTER_DESCRIPTION,
+  deliver,
+  type Delivered,
+  EventFilterInput,
+  HydraEventRef,
+  SUBSCRIPTION_CHANNELS,
+  subscribeEvents,
+} from './common.js';
 
 export const ChannelEnum = builder.enumType('NotificationChannel', {
   description: "A Hydra channel, upper-cased (BUILD_FINISHED is Postgres's build_finished).",
@@ -68,10 +75,12 @@ builder.queryField('events', (t) =>
   }),
 );
 
-SUBSCRIPTION_CHANNELS.set('events', (args) => [
-  ...((args.channels as Channel[] | null)?.length ? (args.channels as Channel[]) : CHANNELS),
+/** The channels of an `events` subscription: those chosen (default: all), and gaps. */
+const eventsChannels = (channels: readonly Channel[] | null | undefined): (Channel | 'gap')[] => [
+  ...(channels?.length ? channels : CHANNELS),
   'gap',
-]);
+];
+SUBSCRIPTION_CHANNELS.set('events', (args) => eventsChannels(args.channels as Channel[] | null));
 
 builder.subscriptionField('events', (t) =>
   t.field({
@@ -82,14 +91,7 @@ builder.subscriptionField('events', (t) =>
       channels: t.arg({ type: [ChannelEnum] }),
       after: t.arg.string({ description: AFTER_DESCRIPTION }),
     },
-    subscribe: (_, { filter, channels, after }, ctx) =>
-      openStream(ctx.streams, {
-        channels: [...(channels?.length ? channels : CHANNELS), 'gap'],
-        filter,
-        after,
-        resumeAfter: ctx.resumeAfter,
-        transport: ctx.transport,
-      }),
+    subscribe: (_, { filter, channels, after }, ctx) => subscribeEvents(ctx, eventsChannels(channels), filter, after),
     resolve: (delivery, _args, ctx) => deliver(delivery, ctx),
   }),
 );

@@ -8,8 +8,15 @@ import type { GatewayEvent } from '../../events/event.js';
 import { QUEUE_CHANNELS, type QueueChannel } from '../../hydra/channels.js';
 import type { Notice } from '../../hydra/payloads.js';
 import { builder } from '../builder.js';
-import { openStream } from '../../events/subscribe.js';
-import { AFTER_DESCRIPTION, buildField, deliver, EventFilterInput, HydraEventRef, SUBSCRIPTION_CHANNELS } from './common.js';
+import {
+  AFTER_DESCRIPTION,
+  buildField,
+  deliver,
+  EventFilterInput,
+  HydraEventRef,
+  SUBSCRIPTION_CHANNELS,
+  subscribeEvents,
+} from './common.js';
 
 type QueueEvent = GatewayEvent<Extract<Notice, { channel: QueueChannel }>>;
 
@@ -39,9 +46,10 @@ const QueueChangedEventRef = builder.objectRef<QueueEvent>('QueueChangedEvent').
   }),
 });
 
-SUBSCRIPTION_CHANNELS.set('queueChanged', (args) =>
-  (args.kinds as QueueChannel[] | null)?.length ? (args.kinds as QueueChannel[]) : QUEUE_CHANNELS,
-);
+/** The channels of a `queueChanged` subscription: the kinds chosen (default: all). */
+const queueChannels = (kinds: readonly QueueChannel[] | null | undefined): readonly QueueChannel[] =>
+  kinds?.length ? kinds : QUEUE_CHANNELS;
+SUBSCRIPTION_CHANNELS.set('queueChanged', (args) => queueChannels(args.kinds as QueueChannel[] | null));
 
 builder.subscriptionField('queueChanged', (t) =>
   t.field({
@@ -52,14 +60,7 @@ builder.subscriptionField('queueChanged', (t) =>
       kinds: t.arg({ type: [QueueChangeKindEnum] }),
       after: t.arg.string({ description: AFTER_DESCRIPTION }),
     },
-    subscribe: (_, { filter, kinds, after }, ctx) =>
-      openStream(ctx.streams, {
-        channels: kinds?.length ? kinds : QUEUE_CHANNELS,
-        filter,
-        after,
-        resumeAfter: ctx.resumeAfter,
-        transport: ctx.transport,
-      }),
+    subscribe: (_, { filter, kinds, after }, ctx) => subscribeEvents(ctx, queueChannels(kinds), filter, after),
     resolve: (delivery, _args, ctx) => deliver<QueueEvent>(delivery, ctx),
   }),
 );
