@@ -100,39 +100,27 @@ export class Pipeline {
     if (row.kind === 'gap') {
       this.flush();
       this.stats.gaps++;
-      this.emit(
-        createEvent(
-          this.options.db,
-          {
-            position: row.position,
-            notice: { channel: 'gap', from: row.gapFrom!, to: row.gapTo! },
-            payload: '',
-            receivedAt: row.receivedAt,
-            source: 'LIVE',
-          },
-          this.options.loaders?.(),
-        ),
-      );
+      this.emit({
+        position: row.position,
+        notice: { channel: 'gap', from: row.gapFrom!, to: row.gapTo! },
+        payload: '',
+        receivedAt: row.receivedAt,
+        source: 'LIVE',
+      });
       return;
     }
     if (row.kind === 'recovered') {
       this.flush();
       this.stats.recovered++;
       const notice: BuildFinished = { channel: 'build_finished', buildId: Number(row.payload), dependentIds: [], selfListed: false };
-      this.emit(
-        createEvent(
-          this.options.db,
-          {
-            position: row.position,
-            notice,
-            payload: row.payload,
-            receivedAt: row.receivedAt,
-            source: 'RECOVERED',
-            pendingSince: row.pendingSince ?? undefined,
-          },
-          this.options.loaders?.(),
-        ),
-      );
+      this.emit({
+        position: row.position,
+        notice,
+        payload: row.payload,
+        receivedAt: row.receivedAt,
+        source: 'RECOVERED',
+        pendingSince: row.pendingSince ?? undefined,
+      });
       return;
     }
     const { channel, payload } = row;
@@ -150,13 +138,7 @@ export class Pipeline {
       return;
     }
     this.flush();
-    this.emit(
-      createEvent(
-        this.options.db,
-        { position: row.position, notice, payload, receivedAt: row.receivedAt, source: 'LIVE' },
-        this.options.loaders?.(),
-      ),
-    );
+    this.emit({ position: row.position, notice, payload, receivedAt: row.receivedAt, source: 'LIVE' });
   }
 
   /** Emits any open `build_finished` chunks now. */
@@ -166,21 +148,15 @@ export class Pipeline {
     this.open = null;
     if (open.timer) clearTimeout(open.timer);
     const notice: BuildFinished = { ...open.notice, dependentIds: [...open.dependents] };
-    this.emit(
-      createEvent(
-        this.options.db,
-        {
-          position: open.position,
-          notice,
-          payload: open.payloads.join('\n'),
-          receivedAt: open.receivedAt,
-          source: 'LIVE',
-          chunks: open.payloads.length,
-          pendingSince: open.pendingSince ?? undefined,
-        },
-        this.options.loaders?.(),
-      ),
-    );
+    this.emit({
+      position: open.position,
+      notice,
+      payload: open.payloads.join('\n'),
+      receivedAt: open.receivedAt,
+      source: 'LIVE',
+      chunks: open.payloads.length,
+      pendingSince: open.pendingSince ?? undefined,
+    });
   }
 
   /** Emits what is open and stops the chunk timer (shutdown, end of a replay). */
@@ -216,7 +192,9 @@ export class Pipeline {
     current.timer = setTimeout(() => this.flush(), this.options.chunkWindowMs);
   }
 
-  private emit(event: GatewayEvent): void {
+  /** Makes the event (with the page's loader set, when the pipeline is given one) and hands it on. */
+  private emit(init: Parameters<typeof createEvent>[1]): void {
+    const event = createEvent(this.options.db, init, this.options.loaders?.());
     this.stats.published.set(event.channel, (this.stats.published.get(event.channel) ?? 0) + 1);
     this.options.emit(event);
   }
