@@ -169,6 +169,7 @@ export interface Gateway {
   webhookWorker: WebhookWorker;
   /** Executions of subscription events, shared by identical subscriptions. */
   shared: SharedSubscriptions;
+  /** Stops everything, every step even if one fails; a second call waits for the first. */
   close(): Promise<void>;
 }
 
@@ -197,7 +198,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   // An idle client that loses its server must not crash the process. While closing, a
   // connection that is still ending may see the database stop: expected, not worth a warning.
-  let closing = false;
+  let closing: Promise<void> | null = null;
   pool.on('error', (error) => (closing ? log.debug : log.warn)('query pool connection lost', { error: error.message }));
 
   try {
@@ -466,38 +467,41 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     webhooks,
     webhookWorker,
     shared: http.shared,
-    async close() {
-      closing = true;
-      consumers.stop();
-      sessions.stop();
-      retention.stop();
-      // Two chains that do not wait for each other, so that a client slow to close its socket
-      // delays neither the journal nor the release of the recorder lock; the pool, which both
-      // use, closes last. Every step runs even if one before it failed.
-      const failures = (
-        await Promise.all([
-          settle(
-            () => http.close(), // stops accepting; every WebSocket ends with 1001, every SSE stream ends
-            () => windDown(hub, pool), // the subscriptions of those clients end; a consumer's releases its leases
-            () => hub.close(), // any left end now
-          ),
-          settle(
-            () => webhookWorker.stop(), // the requests under way end and are recorded; the leases are given up
-          ),
-          settle(
-            () => recorder.stop(), // journals what it still holds
-            () => reader.stop(),
-            () => pipeline.close(),
-            () => listener.stop(), // ends the LISTEN session, and with it the recorder lock
-          ),
-        ])
-      ).flat();
-      failures.push(...(await settle(() => endPool(pool))));
-      if (failures.length > 0) {
-        throw new AggregateError(failures, `closing the gateway: ${failures.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`);
-      }
+    close() {
+      return (closing ??= closeAll());
     },
   };
+
+  async function closeAll(): Promise<void> {
+    consumers.stop();
+    sessions.stop();
+    retention.stop();
+    // Two chains that do not wait for each other, so that a client slow to close its socket
+    // delays neither the journal nor the release of the recorder lock; the pool, which both
+    // use, closes last. Every step runs even if one before it failed.
+    const failures = (
+      await Promise.all([
+        settle(
+          () => http.close(), // stops accepting; every WebSocket ends with 1001, every SSE stream ends
+          () => windDown(hub, pool), // the subscriptions of those clients end; a consumer's releases its leases
+          () => hub.close(), // any left end now
+        ),
+        settle(
+          () => webhookWorker.stop(), // the requests under way end and are recorded; the leases are given up
+        ),
+        settle(
+          () => recorder.stop(), // journals what it still holds
+          () => reader.stop(),
+          () => pipeline.close(),
+          () => listener.stop(), // ends the LISTEN session, and with it the recorder lock
+        ),
+      ])
+    ).flat();
+    failures.push(...(await settle(() => endPool(pool))));
+    if (failures.length > 0) {
+      throw new AggregateError(failures, `closing the gateway: ${failures.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`);
+    }
+  }
 }
 
 /** How long `close()` waits for the subscriptions of closed sockets to end. @default 2_000 */

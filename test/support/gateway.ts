@@ -43,11 +43,12 @@ export async function startTestGateway(connectionString: string, options: Partia
     reconnectMaxMs: 200,
     ...options,
   });
+  // A test that closed its gateway has had it end its own way (close() waits for the first call).
   const close = gateway.close.bind(gateway);
-  let closed: Promise<void> | null = null;
-  gateway.close = () => (closed ??= close());
+  let closedByTest = false;
+  gateway.close = () => ((closedByTest = true), close());
   onCleanup(async () => {
-    if (closed) return;
+    if (closedByTest) return;
     // Every client of the file has left (they were disposed first): so must their subscriptions.
     const deadline = Date.now() + 3_000;
     while (gateway.hub.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
