@@ -14,29 +14,24 @@
  * characters, many tabs, non-ASCII.
  */
 import { type Channel, QUEUE_CHANNELS } from '../../../src/hydra/channels.js';
+import { between, chance, pick, seededRandom } from '../../../src/simulator/dice.js';
 
-/** A seeded generator (mulberry32): the same seed, the same payloads. */
+/** A seeded generator (the simulator's mulberry32 and its helpers): the same seed, the same payloads. */
 export class Random {
-  private state: number;
-  constructor(readonly seed: number) {
-    this.state = seed >>> 0;
-  }
   /** A float in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(readonly seed: number) {
+    this.next = seededRandom(seed);
   }
   /** An integer in [min, max]. */
   int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
+    return between(this.next, min, max);
   }
   pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
+    return pick(this.next, items);
   }
   chance(p: number): boolean {
-    return this.next() < p;
+    return chance(this.next, p);
   }
 }
 
