@@ -41,6 +41,16 @@ export class GatewayError extends GraphQLError {
   }
 }
 
+/**
+ * The GraphQL response body of an error answered outside GraphQL execution (a
+ * refusal over HTTP or SSE): its message and extensions, without the `http`
+ * hints the transport has already applied.
+ */
+export function errorResult(error: GatewayError): { errors: { message: string; extensions: Record<string, unknown> }[] } {
+  const { http: _http, ...extensions } = error.extensions;
+  return { errors: [{ message: error.message, extensions }] };
+}
+
 /** A value quoted for a message, cut so that a hostile argument cannot flood the reply or the log. */
 export function quoted(value: unknown, max = 100): string {
   const text = JSON.stringify(value) ?? String(value);

@@ -33,7 +33,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
-import { errors, type GatewayError } from '../errors.js';
+import { errorResult, errors, type GatewayError } from '../errors.js';
 import type { Context, Transport } from '../schema/builder.js';
 import type { Log } from '../log.js';
 import { type Asset, sendAsset } from './assets.js';
@@ -96,10 +96,9 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 
 function sendError(res: ServerResponse, error: GatewayError, status?: number): void {
   const http = (error.extensions.http ?? {}) as { status?: number; headers?: Record<string, string> };
-  const { http: _http, ...extensions } = error.extensions;
   res
     .writeHead(status ?? http.status ?? 400, { 'content-type': 'application/json; charset=utf-8', ...http.headers })
-    .end(JSON.stringify({ errors: [{ message: error.message, extensions }] }));
+    .end(JSON.stringify(errorResult(error)));
 }
 
 /** A GET that asks for GraphiQL's page (a browser navigating to /graphql), which needs no token. */

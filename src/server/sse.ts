@@ -19,7 +19,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
-import { errors, type GatewayError } from '../errors.js';
+import { errorResult, errors, type GatewayError } from '../errors.js';
 import type { Context } from '../schema/builder.js';
 import { FRAME, isShared } from './shared.js';
 
@@ -43,7 +43,7 @@ function frames(result: Result): string {
 type FetchAPI = { Response: typeof Response; ReadableStream: typeof ReadableStream };
 
 function errorFrame(error: GatewayError): string {
-  return frames({ errors: [{ message: error.message, extensions: { code: error.extensions.code } }] });
+  return frames(errorResult(error));
 }
 
 /** How a stream's session ends it: `end` is set by the stream, `unregister` by the session. */
@@ -140,10 +140,10 @@ export function useSseCursors(sessions: Sessions): Plugin<Record<string, unknown
             const refusal = errors.badInput(
               'subscriptions are served over WebSocket (graphql-ws) or Server-Sent Events (Accept: text/event-stream)',
             );
-            return new (fetchAPI as unknown as FetchAPI).Response(
-              JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.extensions.code } }] }),
-              { status: 406, headers: { 'content-type': 'application/json' } },
-            );
+            return new (fetchAPI as unknown as FetchAPI).Response(JSON.stringify(errorResult(refusal)), {
+              status: 406,
+              headers: { 'content-type': 'application/json' },
+            });
           },
           accept.split(',')[0]?.trim() || 'application/json',
         );
@@ -158,13 +158,10 @@ export function useSseCursors(sessions: Sessions): Plugin<Record<string, unknown
         } catch (error) {
           void iterable[Symbol.asyncIterator]().return?.();
           const refusal = error as GatewayError;
-          return new (fetchAPI as unknown as FetchAPI).Response(
-            JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.extensions.code } }] }),
-            {
-              status: 429,
-              headers: { 'content-type': 'application/json' },
-            },
-          );
+          return new (fetchAPI as unknown as FetchAPI).Response(JSON.stringify(errorResult(refusal)), {
+            status: 429,
+            headers: { 'content-type': 'application/json' },
+          });
         }
         return sseResponse(iterable, fetchAPI as unknown as FetchAPI, session);
       }, 'text/event-stream');
