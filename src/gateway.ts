@@ -19,8 +19,8 @@
  *   the rest it reads from the parts at scrape time.
  * - `close()` stops serving and ends every subscription (WebSockets with
  *   1001, so clients reconnect elsewhere) while, side by side, the recorder
- *   journals what it still holds and the LISTEN connection closes (releasing
- *   the recorder lock); then the pool closes. Every step runs even if another
+ *   journals what it still holds and closes its connection (releasing the
+ *   recorder lock), and the LISTEN connection closes; then the pool closes. Every step runs even if another
  *   failed; the failures are thrown together (`AggregateError`). A start that
  *   fails releases what it had opened the same way. The gateway never owns
  *   the database server (see `db/embedded.ts`); bounding the time a close
@@ -49,6 +49,7 @@ import { missingHydraTables } from './hydra/install.js';
 import { createLoaders } from './hydra/loaders.js';
 import { migrate } from './db/migrate.js';
 import { JournalReader } from './journal/reader.js';
+import { RecorderConnection } from './journal/connection.js';
 import { Recorder, TAKEOVER_HINT } from './journal/recorder.js';
 import { Retention } from './journal/retention.js';
 import { Listener } from './listener/listener.js';
@@ -95,6 +96,10 @@ export interface GatewayOptions {
   reconnectGraceMs?: number;
   /** The recorder's heartbeat. @default 2_000 */
   heartbeatMs?: number;
+  /** Notifications heard and not yet journaled before the LISTEN socket is paused. @default 10_000 */
+  maxListenerBacklog?: number;
+  /** How long the LISTEN socket may stay paused before the connection is dropped (and a gap journaled). @default 60_000 */
+  listenerMaxPauseMs?: number;
   /** How long journal rows are kept. @default 30 days */
   retentionMs?: number;
   /** How often old rows are pruned. @default 600_000 // 10 minutes */
@@ -235,6 +240,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     instance,
     databaseNow: () => Date.now() + listener.clockOffsetMs,
     listener: () => listener.status,
+    backlog: () => recorder.backlog.size,
     recording: () => recorder.recording,
     pipeline: () => pipeline.stats,
     overflows: () => hub.overflows,
@@ -274,11 +280,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     reconnectMinMs: options.reconnectMinMs ?? 250,
     reconnectMaxMs: options.reconnectMaxMs ?? 15_000,
     probeMs: options.listenerProbeMs ?? 10_000,
+    maxPauseMs: options.listenerMaxPauseMs,
     log: log.child({ component: 'listener' }),
-    onNotification: (channel, payload, receivedAt, own) => {
+    onNotification: (channel, payload, receivedAt, senderPid) => {
       // The rows of this instance's own journal writes come through `onCommitted`; a takeover's,
       // and every other instance's, are read.
-      if (channel === JOURNAL_CHANNEL) return own && payload !== TAKEOVER_HINT ? undefined : reader.hint();
+      if (channel === JOURNAL_CHANNEL) {
+        return senderPid === recorderConnection.pid && payload !== TAKEOVER_HINT ? undefined : reader.hint();
+      }
       if (channel === CONSUMER_CHANNEL) return consumers.hints.emit(payload);
       if (channel === TOKEN_CHANNEL) {
         tokens.forget(Number(payload));
@@ -328,13 +337,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     settings: { schedule: DEFAULT_SCHEDULE, ...DEFAULT_WEBHOOK_SETTINGS, ...options.webhooks },
     onAttempt: (webhook, outcome, latencyMs) => metrics.webhookAttempt(webhook, outcome, latencyMs),
   });
+  const recorderConnection: RecorderConnection = new RecorderConnection({
+    connection: { connectionString: options.connectionString },
+    log: log.child({ component: 'recorder' }),
+    onLost: () => recorder.connectionLost(),
+  });
   const recorder = new Recorder({
     listener,
+    connection: recorderConnection,
     instance,
     log: log.child({ component: 'recorder' }),
     lockRetryMs: options.lockRetryMs,
     reconnectGraceMs: options.reconnectGraceMs,
     heartbeatMs: options.heartbeatMs,
+    maxBacklog: options.maxListenerBacklog,
     onCommitted: (rows) => reader.committed(rows),
     hooks: {
       appended: (tx, rows) => consumers.journaled(tx, rows),
@@ -360,6 +376,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await settle(
       () => reader.stop(),
       () => retention.stop(),
+      () => recorder.stop(),
       () => listener.stop(),
       () => pool.end(),
     );
@@ -490,10 +507,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           () => webhookWorker.stop(), // the requests under way end and are recorded; the leases are given up
         ),
         settle(
-          () => recorder.stop(), // journals what it still holds
+          () => recorder.stop(), // journals what it still holds, then ends its session and with it the lock
+          () => recorderConnection.close(), // ends that session even if the recorder's stop failed
           () => reader.stop(),
           () => pipeline.close(),
-          () => listener.stop(), // ends the LISTEN session, and with it the recorder lock
+          () => listener.stop(), // ends the LISTEN session
         ),
       ])
     ).flat();

@@ -2,13 +2,14 @@
  * The backlog's bookkeeping, on its own: notifications are keyed by the last
  * mark and their offset after it; a journaled key drops everything up to it;
  * unkeyed notifications are matched against the journal's tail by content;
- * a new connection starts over.
+ * a new connection starts over; a key journaled before this instance heard it
+ * is owed and dropped through when heard.
  */
 import { describe, expect, it } from 'vitest';
 import { Backlog } from '../src/journal/backlog.js';
 
 const at = new Date('2026-01-01T00:00:00Z');
-const heard = (b: Backlog, ...payloads: string[]) => payloads.map((p) => b.hear('builds_added', p, at));
+const heard = (b: Backlog, ...payloads: string[]) => payloads.map((p) => b.hear('builds_added', p, at)!);
 
 describe('Backlog', () => {
   it('keys notifications by the last mark and their offset after it', () => {
@@ -82,5 +83,59 @@ describe('Backlog', () => {
     heard(b, '4');
     b.putBack(batch);
     expect(b.take(10).map((h) => h.payload)).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('owes a journaled key it has not reached yet, and drops everything through it when it is heard', () => {
+    const b = new Backlog();
+    b.passMark('m');
+    heard(b, '1', '2');
+    // The recorder journaled through (m, 4): this instance read its socket more slowly.
+    expect(b.dropThrough('m', 4)).toBe(false);
+    expect(b.owes).toBe(true);
+    expect(b.size).toBe(2);
+    heard(b, '3', '4');
+    expect(b.hear('builds_added', '5', at)).toBeNull();
+    expect([b.size, b.owes]).toEqual([0, false]);
+    heard(b, '6');
+    expect(b.take(10).map((h) => h.payload)).toEqual(['6']);
+  });
+
+  it('owes a key under a mark it has not passed; a new connection forgets it', () => {
+    const b = new Backlog();
+    heard(b, '1');
+    expect(b.dropThrough('later', 0)).toBe(false);
+    b.passMark('later');
+    expect(b.hear('builds_added', '2', at)).toBeNull();
+    expect(b.size).toBe(0);
+    expect(b.dropThrough('again', 0)).toBe(false);
+    b.reset();
+    expect(b.owes).toBe(false);
+    b.passMark('again');
+    expect(heard(b, '3')).toHaveLength(1);
+    expect(b.size).toBe(1);
+  });
+
+  it('knows the keys it passed, held or dropped, from those ahead of it', () => {
+    const b = new Backlog();
+    b.passMark('m');
+    heard(b, '1', '2');
+    expect(b.dropThrough('m', 0)).toBe(true);
+    expect([b.passedKey('m', 0), b.passedKey('m', 1), b.passedKey('m', 2), b.passedKey('n', 0), b.passedKey(null, null)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    b.passMark('n');
+    expect(b.passedKey('m', 7)).toBe(true);
+  });
+
+  it('remembers the most entries it held at once', () => {
+    const b = new Backlog();
+    heard(b, '1', '2', '3');
+    b.take(3);
+    heard(b, '4');
+    expect(b.peak).toBe(3);
   });
 });

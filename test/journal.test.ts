@@ -293,9 +293,9 @@ describe("the recorder's LISTEN connection killed", () => {
     expect(rows[0].killed).toBe(true);
     await until(() => b.recorder.recording, 5_000, 'b recording');
     await until(() => a.listener.status.reconnects === 1 && a.listener.status.connected, 5_000, 'a reconnected');
-    // After its grace, a tries the lock again on its new connection (and fails), while the writer goes on.
+    // After its grace, a tries the lock again on a new recorder's connection (and fails), while the writer goes on.
     const lastQuery = async () =>
-      String((await db.pool.query('SELECT query FROM pg_stat_activity WHERE pid = $1', [a.listener.status.backendPid])).rows[0]?.query);
+      String((await db.pool.query('SELECT query FROM pg_stat_activity WHERE pid = $1', [a.recorder.connectionPid])).rows[0]?.query);
     expect(await lastQuery()).not.toContain('tryRecorderLock');
     await untilAsync(async () => (await lastQuery()).includes('tryRecorderLock'), 5_000, 'a trying the lock again');
     expect([a.recorder.recording, b.recorder.recording]).toEqual([false, true]);

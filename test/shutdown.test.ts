@@ -17,7 +17,7 @@ import { WARN_OR_ERROR, watchedSocket } from './support/command.js';
 import { insertBuild, seedJobset } from './support/hydra.js';
 
 describe('closing a gateway', () => {
-  it('runs every step when one fails: the LISTEN connection, the HTTP server and the pool close, and the failure is reported', async () => {
+  it("runs every step when one fails: the recorder's and LISTEN connections, the HTTP server and the pool close, and the failure is reported", async () => {
     const db = await createTestDatabase();
     const first = await recordingGateway(db.url, { instance: 'failing-close', lockRetryMs: 50 });
     const second = await startTestGateway(db.url, { instance: 'successor', lockRetryMs: 50, reconnectGraceMs: 0 });
@@ -31,7 +31,7 @@ describe('closing a gateway', () => {
     await expect(closing).rejects.toThrow(AggregateError);
     await expect(closing).rejects.toThrow(/journal flush failed/);
 
-    // The LISTEN session ended, and with it the recorder lock: the other instance records now.
+    // The recorder's session ended all the same, and with it the recorder lock: the other instance records now.
     await until(() => second.recorder.recording, 10_000, 'the second instance recording');
     expect(first.server.listening).toBe(false);
     await expect(fetch(first.url)).rejects.toThrow();

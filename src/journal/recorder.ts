@@ -4,10 +4,17 @@
  * Contract:
  * - Every instance hears every notification on its LISTEN connection and
  *   keeps what the journal may not hold yet in its `Backlog`. Exactly one
- *   instance records: the one whose LISTEN connection holds the recorder's
- *   advisory lock. Its writes go through that same connection, so a recorder
- *   whose connection died can neither hold the lock nor write: the lock is
- *   the fence, and positions are assigned by one writer, in delivery order.
+ *   instance records: the one whose recorder's connection (connection.ts)
+ *   holds the recorder's advisory lock; positions are assigned by that one
+ *   writer, in delivery order. The lock is the fence: when the LISTEN
+ *   connection is lost, the recorder's connection is closed with it, so an
+ *   instance that does not listen neither holds the lock nor writes; when
+ *   the recorder's connection is lost, the instance stops recording and
+ *   tries the lock again, keeping what it heard.
+ * - Back-pressure: past `maxBacklog` notifications waiting, the LISTEN socket
+ *   is paused (they wait in Postgres's queue), and read again at half of it,
+ *   or when the journal is ahead of what this instance heard. Memory stays
+ *   bounded whatever the burst.
  * - The others try the lock every `lockRetryMs`; when the recorder dies its
  *   session ends, the lock frees, and one of them takes over within about a
  *   second. An instance whose own connection was just re-established waits
@@ -21,8 +28,16 @@
  *   journaled, then every build_finished still pending in Hydra's table that
  *   finished since, as `recovered` rows.
  * - The heartbeat (`recorder.heartbeat_at`, the database's clock) means
- *   "everything heard before this instant is journaled"; it is written in the
- *   same transaction as the rows, and at least every `heartbeatMs`.
+ *   "everything committed before this instant is journaled"; it is written in
+ *   the same transaction as the rows, and at least every `heartbeatMs`. It
+ *   never passes what the LISTEN connection proved it heard (its `syncedAt`,
+ *   and for a notification still waiting, the `syncedAt` it was heard
+ *   under), so a paused or silently dead connection holds it back.
+ * - A takeover first takes the lock, then reads the LISTEN connection on
+ *   until it has heard the journal's last row (or a round trip shows that
+ *   row is not coming on this connection), then aligns: a follower that
+ *   paused behind the recorder catches up first, holding no more than it
+ *   was behind.
  * - Marks: each instance NOTIFYs a mark when it starts listening, and the
  *   recorder every `heartbeatMs` while notifications flow, so keys stay
  *   short-lived and comparable.
@@ -37,8 +52,9 @@
  *   holding nothing `hooks.wants` is one statement (rows, heartbeat and hint:
  *   atomic without a transaction around it). After a gap, `hooks.gap` is told
  *   from when Hydra's tables must be re-read.
- * - Every statement goes through the LISTEN connection's exclusive turns
- *   (listener.ts): a transaction, a mark or a lock attempt runs alone.
+ * - Every statement runs in an exclusive turn of its connection (db/turns.ts):
+ *   marks and syncs on the LISTEN connection; the lock, takeovers and journal
+ *   writes on the recorder's.
  */
 import type { Queryable } from '../db/queryable.js';
 import { JOURNAL_CHANNEL, MARK_CHANNEL, notifyInternal } from '../db/channels.js';
@@ -48,6 +64,7 @@ import { type Notice, PayloadError, parsePayload } from '../hydra/payloads.js';
 import type { Listener } from '../listener/listener.js';
 import type { Log } from '../log.js';
 import { Backlog, type Heard } from './backlog.js';
+import type { RecorderConnection } from './connection.js';
 import { type Appended, appendGap, appendNotifications, appendRecovered, type JournalRow, journalTail } from './queries/journal.js';
 import { heartbeat, RECORDER_LOCK, recorderState, tryRecorderLock } from './queries/recorder.js';
 
@@ -72,7 +89,9 @@ export interface RecorderHooks {
 
 /** Settings of the recorder. */
 export interface RecorderOptions {
-  listener: Pick<Listener, 'exclusive' | 'clockOffsetMs'>;
+  listener: Pick<Listener, 'exclusive' | 'clockOffsetMs' | 'syncedAt' | 'sync' | 'pause' | 'resume'>;
+  /** The connection that holds the lock and writes (connection.ts). */
+  connection: Pick<RecorderConnection, 'exclusive' | 'close' | 'pid'>;
   /** This instance's name in the journal (`recorded_by`). */
   instance: string;
   log: Log;
@@ -85,6 +104,8 @@ export interface RecorderOptions {
   heartbeatMs?: number;
   /** Rows per journal transaction. @default 1_000 */
   batchSize?: number;
+  /** Notifications waiting before the LISTEN socket is paused. @default 10_000 */
+  maxBacklog?: number;
   /** The rows of each journal write once committed, in position order, as the journal holds them. */
   onCommitted?: (rows: readonly JournalRow[]) => void;
 }
@@ -101,7 +122,15 @@ const RECOVERY_SLACK_S = 5;
 export class Recorder {
   readonly backlog = new Backlog();
   private leader = false;
+  /** The LISTEN connection's generation: a batch taken under another is not put back. */
   private epoch = 0;
+  /** Leadership's generation: bumped whenever a lock this instance held or tried may be gone. */
+  private term = 0;
+  /** A takeover reads the LISTEN connection up to this journaled key: no pause meanwhile. */
+  private catchingUp: { mark: string; offset: number; heard: () => void } | null = null;
+  /** Whether the LISTEN connection is up (between `listening` and `lost`). */
+  private listens = false;
+  private beating = false;
   private listeningSince = new Date();
   private listenSentAt = new Date();
   private lockTimer: NodeJS.Timeout | null = null;
@@ -118,6 +147,11 @@ export class Recorder {
 
   constructor(private readonly options: RecorderOptions) {}
 
+  /** The backend pid of the recorder's connection, while it is open. */
+  get connectionPid(): number | null {
+    return this.options.connection.pid;
+  }
+
   /** Whether this instance records now. */
   get recording(): boolean {
     return this.leader;
@@ -125,12 +159,13 @@ export class Recorder {
 
   /** Every notification heard, in delivery order (Hydra's and marks). */
   hear(channel: string, payload: string, receivedAt: Date): void {
-    if (channel === MARK_CHANNEL) {
-      this.backlog.passMark(payload);
-      return;
-    }
-    this.backlog.hear(channel, payload, receivedAt);
+    if (channel === MARK_CHANNEL) this.backlog.passMark(payload);
+    else this.backlog.hear(channel, payload, receivedAt, this.options.listener.syncedAt);
+    const target = this.catchingUp;
+    if (target && this.backlog.passedKey(target.mark, target.offset)) target.heard();
+    if (channel === MARK_CHANNEL) return;
     this.heardSinceMark = true;
+    if (this.backlog.size >= this.maxBacklog && !this.catchingUp) this.options.listener.pause();
     // Flushed once the current read is handed over: everything Postgres delivered
     // together (one transaction's notifications, a split build_finished) goes into
     // one journal transaction rather than one each.
@@ -149,27 +184,55 @@ export class Recorder {
     this.backlog.reset();
     this.listeningSince = info.listeningSince;
     this.listenSentAt = info.listenSentAt;
-    const epoch = ++this.epoch;
+    ++this.epoch;
+    this.listens = true;
     void this.mark().catch(() => {});
-    const attempt = () => {
-      this.lockTimer = null;
-      if (this.stopped || epoch !== this.epoch) return;
-      void this.tryLead(epoch).then((led) => {
-        if (!led && !this.stopped && epoch === this.epoch) this.lockTimer = setTimeout(attempt, this.options.lockRetryMs ?? 1_000);
-      });
-    };
-    this.lockTimer = setTimeout(attempt, info.reconnected ? (this.options.reconnectGraceMs ?? 3_000) : 0);
+    this.candidate(info.reconnected ? (this.options.reconnectGraceMs ?? 3_000) : 0);
   }
 
-  /** The LISTEN connection was lost: whatever lock it held is gone. */
+  /** The LISTEN connection was lost: the recorder's connection, and the lock, go with it. */
   lost(): void {
     this.epoch++;
+    this.listens = false;
     this.resign();
+    void this.options.connection.close();
+  }
+
+  /** The recorder's connection was lost (the lock with it): stop recording and try again, keeping what was heard. */
+  connectionLost(): void {
+    if (this.stopped || !this.listens) return;
+    this.resign();
+    this.candidate(this.options.lockRetryMs ?? 1_000);
   }
 
   /** A journal row was read (by this instance's reader): what it covers is no longer owed. */
   journaled(row: { mark: string | null; markOffset: number | null }): void {
-    if (!this.leader) this.backlog.dropThrough(row.mark, row.markOffset);
+    if (this.leader) return;
+    this.backlog.dropThrough(row.mark, row.markOffset);
+    this.relieve();
+  }
+
+  /** Tries the lock after `delayMs`, and again every `lockRetryMs`, until it leads or the term ends. */
+  private candidate(delayMs: number): void {
+    if (this.lockTimer) clearTimeout(this.lockTimer);
+    const term = this.term;
+    const attempt = () => {
+      this.lockTimer = null;
+      if (this.stopped || term !== this.term) return;
+      void this.tryLead(term).then((led) => {
+        if (!led && !this.stopped && term === this.term) this.lockTimer = setTimeout(attempt, this.options.lockRetryMs ?? 1_000);
+      });
+    };
+    this.lockTimer = setTimeout(attempt, delayMs);
+  }
+
+  private get maxBacklog(): number {
+    return this.options.maxBacklog ?? 10_000;
+  }
+
+  /** Reads the LISTEN socket again once the backlog is down to half, or the journal is ahead of it. */
+  private relieve(): void {
+    if (this.backlog.size <= this.maxBacklog / 2 || this.backlog.owes) this.options.listener.resume();
   }
 
   /**
@@ -186,9 +249,11 @@ export class Recorder {
     this.stopped = true;
     this.epoch++;
     this.resign();
+    await this.options.connection.close();
   }
 
   private resign(): void {
+    this.term++;
     if (this.lockTimer) clearTimeout(this.lockTimer);
     if (this.beatTimer) clearInterval(this.beatTimer);
     this.lockTimer = this.beatTimer = null;
@@ -202,39 +267,82 @@ export class Recorder {
     await this.options.listener.exclusive((db) => notifyInternal(db, MARK_CHANNEL, mark));
   }
 
-  private async tryLead(epoch: number): Promise<boolean> {
-    const { listener } = this.options;
+  private async tryLead(term: number): Promise<boolean> {
+    const { listener, connection } = this.options;
+    const epoch = this.epoch;
     let gapSince: number | null = null;
+    let locked = false;
     try {
-      const led = await listener.exclusive(async (db) => {
-        if (!(await tryRecorderLock(db))) return false;
-        if (epoch !== this.epoch) return false;
+      await connection.exclusive(async (db) => {
+        if (!(await tryRecorderLock(db))) return;
+        locked = true;
+        if (term !== this.term) throw new Error('connection changed during takeover');
+        await this.catchUp((await journalTail(db, 1)).at(-1));
         gapSince = await transaction(db, (tx) => this.takeOver(tx, epoch));
-        return epoch === this.epoch;
+        if (term !== this.term) throw new Error('connection changed during takeover');
       });
-      if (!led) return false;
+      if (!locked) return false;
       // Consumers learn of the gap's finishes before this instance starts recording new ones.
       if (gapSince !== null) await this.afterGap(gapSince);
-      if (epoch !== this.epoch) return false;
+      if (term !== this.term) return false;
       this.leader = true;
       this.takeovers++;
-      this.beatTimer = setInterval(() => {
-        this.again = true;
-        void this.flush();
-        if (this.heardSinceMark) void this.mark().catch(() => {});
-      }, this.options.heartbeatMs ?? 2_000);
+      this.beatTimer = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 2_000);
       this.beatTimer.unref();
       this.options.log.info('recording the journal', { instance: this.options.instance });
       void this.flush();
       return true;
     } catch (error) {
       // The lock is the session's: a takeover that failed must not keep others from trying.
-      await listener
-        .exclusive((db) => db.query('/* recorderUnlock */ SELECT pg_advisory_unlock($1::bigint)', [RECORDER_LOCK]))
-        .catch(() => {});
+      if (locked) {
+        await connection
+          .exclusive((db) => db.query('/* recorderUnlock */ SELECT pg_advisory_unlock($1::bigint)', [RECORDER_LOCK]), false)
+          .catch(() => {});
+      }
       this.options.log.warn('could not take over recording', { error: (error as Error).message });
       return false;
     }
+  }
+
+  /**
+   * Reads the LISTEN connection on until `last` (the journal's last row) is
+   * heard, or a round trip shows it is not coming on this connection (it was
+   * sent before this LISTEN, or the row is a gap's).
+   */
+  private async catchUp(last: { mark: string | null; markOffset: number | null } | undefined): Promise<void> {
+    if (!last || last.mark === null || last.markOffset === null || this.backlog.passedKey(last.mark, last.markOffset)) return;
+    const { listener } = this.options;
+    let heard!: () => void;
+    const reached = new Promise<void>((resolve) => (heard = resolve));
+    this.catchingUp = { mark: last.mark, offset: last.markOffset, heard };
+    try {
+      listener.resume();
+      // The round trip goes on in its turn; whatever it still reads is heard as usual.
+      const synced = listener.sync();
+      synced.catch(() => {});
+      await Promise.race([reached, synced]);
+    } finally {
+      this.catchingUp = null;
+    }
+  }
+
+  /**
+   * The heartbeat: a round trip on the LISTEN connection (a mark when
+   * notifications came since the last one), so `syncedAt` moves on, then a
+   * journal write, with nothing new if need be.
+   */
+  private async beat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      await (this.heardSinceMark ? this.mark() : this.options.listener.sync());
+    } catch {
+      // The LISTEN connection is down: `lost` follows, and the heartbeat stays where it was.
+    } finally {
+      this.beating = false;
+    }
+    this.again = true;
+    void this.flush();
   }
 
   private async afterGap(sinceUnix: number): Promise<void> {
@@ -253,7 +361,12 @@ export class Recorder {
     const tail = await journalTail(db, TAIL);
     const state = await recorderState(db);
     const last = tail.at(-1);
-    const heardLast = last ? this.backlog.dropThrough(last.mark, last.markOffset) : false;
+    // Heard: held until now, or dropped already when this instance's reader read it.
+    const heardLast = last
+      ? this.backlog.dropThrough(last.mark, last.markOffset) || this.backlog.passedKey(last.mark, last.markOffset)
+      : false;
+    // After the round trip, a journaled key not heard is not coming on this connection.
+    this.backlog.forgive();
     const lastSeen = state.heartbeatAt;
     // The last recorder's heartbeat ("journaled everything heard before") precedes this LISTEN.
     const gap = !heardLast && lastSeen !== null && lastSeen < this.listeningSince;
@@ -292,31 +405,33 @@ export class Recorder {
     this.flushing = true;
     let done!: () => void;
     this.flushDone = new Promise((resolve) => (done = resolve));
-    const { listener, instance, hooks } = this.options;
+    const { listener, connection, instance, hooks } = this.options;
     const batchSize = this.options.batchSize ?? 1_000;
     try {
       while (this.leader && (this.backlog.size > 0 || this.again)) {
         this.again = false;
         const epoch = this.epoch;
-        const before = new Date(Date.now() + listener.clockOffsetMs);
+        const before = Math.min(Date.now() + listener.clockOffsetMs, listener.syncedAt);
         // The chunks of one split build_finished go into one journal transaction.
         const items = this.backlog.take(batchSize, sameBuildFinished);
-        // Everything heard up to the last item is journaled with this batch; up to
-        // `before` too if nothing was left behind. Under sustained load the
+        // Everything committed before the first notification left waiting is journaled
+        // with this batch (it was committed after its floor); everything the LISTEN
+        // connection proved it heard, if none is left. Under sustained load the
         // heartbeat still advances, batch by batch.
-        const journaledThrough = this.backlog.size === 0 ? before : (items.at(-1)?.receivedAt ?? null);
+        const waiting = this.backlog.peek();
+        const journaledThrough = new Date(waiting ? Math.min(waiting.floor, before) : before);
         const notices = items.map(noticeOf);
         const rows = items.map((item, i) => toNew(item, notices[i]!));
         const hooked = items.length > 0 && hooks?.appended !== undefined && (hooks.wants ? notices.some(hooks.wants) : true);
         let appended: Appended[] = [];
         try {
-          await listener.exclusive(async (db) => {
+          await connection.exclusive(async (db) => {
             if (items.length === 0) {
-              if (journaledThrough) await heartbeat(db, instance, journaledThrough);
+              await heartbeat(db, instance, journaledThrough);
               return;
             }
             const write = (tx: Queryable) =>
-              appendNotifications(tx, instance, rows, { heartbeatAt: journaledThrough!, hint: JOURNAL_CHANNEL });
+              appendNotifications(tx, instance, rows, { heartbeatAt: journaledThrough, hint: JOURNAL_CHANNEL });
             if (!hooked) {
               appended = await write(db);
               return;
@@ -334,6 +449,7 @@ export class Recorder {
           this.options.log.warn('journal write failed', { error: (error as Error).message, rows: items.length });
           break;
         }
+        this.relieve();
         if (appended.length > 0) {
           this.options.onCommitted?.(
             appended.map(({ position, pendingSince }, i) => ({
@@ -354,6 +470,7 @@ export class Recorder {
       }
     } finally {
       this.flushing = false;
+      this.relieve();
       done();
     }
   }

@@ -11,35 +11,49 @@
  * - Notifications are handed to `onNotification` synchronously, in the order
  *   Postgres delivered them (commit order), stamped with the time of receipt
  *   on the database's clock (a measured offset), comparable across instances,
- *   and marked `own` when this connection's session sent them.
+ *   with the backend pid of the session that sent them.
  * - Delivery is at most once per connection: what was sent while no
  *   connection listened is lost to this module. Every successful LISTEN calls
  *   `onListening` first (with `reconnected` and the LISTEN's start times), so
  *   the recorder can account for the window it missed (journal/recorder.ts).
- * - Its server session carries TCP keepalives and the recorder's advisory
- *   lock. Statements on it are serialized by design: `exclusive(fn)` gives
- *   `fn` the connection to itself (a whole transaction, or one statement),
- *   turn by turn, so a statement never runs inside another caller's
- *   transaction and pg never sees a second query while one executes. The
- *   probe takes its turn like any caller. A turn belongs to the connection it
- *   started on: after a reconnect, a statement of an old turn fails rather
- *   than run on the new connection.
+ * - Its server session carries TCP keepalives. Statements on it (marks,
+ *   syncs, the probe) are serialized by design, in exclusive turns
+ *   (db/turns.ts); a turn belongs to the connection it started on.
+ * - `syncedAt` is the proof that it listens: every notification committed
+ *   before that instant (the database's clock, the sending of the last
+ *   answered statement on this connection) has been handed on, since
+ *   Postgres delivers what a session was notified of before answering it.
+ *   The recorder's heartbeat never claims more (journal/recorder.ts), so a
+ *   connection that died silently cannot make it claim what nobody heard.
+ * - Back-pressure: `pause()` stops reading the socket, so notifications wait
+ *   in Postgres's queue (which holds gigabytes) instead of this process;
+ *   `resume()` reads on. A pause is not a stall for the probe. A pause that
+ *   lasts `maxPauseMs` ends the connection as lost (a reconnect, and the
+ *   recorder's gap accounting): Postgres's queue is shared by every
+ *   listener, Hydra's own among them, and must not fill because one
+ *   gateway stopped reading.
  * - In a SQL_ASCII database the session takes payloads as bytes, so that one
  *   that is not UTF-8 cannot end it (`ENCODING_SQL`).
  */
 import pg from 'pg';
 import { INTERNAL_CHANNELS } from '../db/channels.js';
 import type { Queryable } from '../db/queryable.js';
+import { Turns } from '../db/turns.js';
 import { CHANNELS } from '../hydra/channels.js';
 import type { Log } from '../log.js';
 import { backoffDelay } from './backoff.js';
+
+/** The socket a `pg.Client` reads from (pg keeps it as `connection.stream`). */
+function streamOf(client: pg.Client): NodeJS.ReadableStream {
+  return (client as unknown as { connection: { stream: NodeJS.ReadableStream } }).connection.stream;
+}
 
 /** How the listener connects and reports. */
 export interface ListenerOptions {
   /** Connection settings for the dedicated LISTEN connection. */
   connection: pg.ClientConfig;
-  /** Called for every notification, in delivery order; `own`: sent by this connection's session. */
-  onNotification: (channel: string, payload: string, receivedAt: Date, own: boolean) => void;
+  /** Called for every notification, in delivery order, with the backend pid of the session that sent it. */
+  onNotification: (channel: string, payload: string, receivedAt: Date, senderPid: number) => void;
   /**
    * Called after every successful LISTEN, before any notification of the new
    * connection is handed on; `reconnected` is false the first time;
@@ -55,6 +69,8 @@ export interface ListenerOptions {
   reconnectMaxMs?: number;
   /** Probe the connection with `SELECT 1` this often. @default 10_000 // 10 seconds */
   probeMs?: number;
+  /** A pause this long ends the connection (see the contract). @default 60_000 // a minute */
+  maxPauseMs?: number;
   log: Log;
 }
 
@@ -89,21 +105,16 @@ export interface ListenerState {
   reconnects: number;
   /** When the connection was lost, while it is down. */
   downSince: Date | null;
-}
-
-/** One connection's queue of exclusive turns. */
-interface Session {
-  client: pg.Client;
-  /** Settles when the last turn queued so far has ended. */
-  tail: Promise<unknown>;
-  /** When a statement on it last completed (this machine's clock). */
-  lastProgress: number;
+  /** Whether reading is paused (back-pressure). */
+  paused: boolean;
+  /** How many times reading was paused. */
+  pauses: number;
 }
 
 /** The dedicated LISTEN connection with reconnect; see the module contract. */
 export class Listener {
   private client: pg.Client | null = null;
-  private session: Session | null = null;
+  private session: Turns | null = null;
   private connecting: pg.Client | null = null;
   private stopped = false;
   /** The database's clock minus this machine's, measured at the last connect (ms). */
@@ -111,13 +122,62 @@ export class Listener {
   private timer: NodeJS.Timeout | null = null;
   private probe: NodeJS.Timeout | null = null;
   private attempt = 0;
-  private readonly state: ListenerState = { connected: false, backendPid: null, reconnects: 0, downSince: null };
+  /** See `syncedAt` (the database's clock, ms). */
+  private syncedAtMs = 0;
+  private pauseTimer: NodeJS.Timeout | null = null;
+  private readonly state: ListenerState = { connected: false, backendPid: null, reconnects: 0, downSince: null, paused: false, pauses: 0 };
 
   constructor(private readonly options: ListenerOptions) {}
 
   /** A snapshot of the connection state (for health checks and tests). */
   get status(): Readonly<ListenerState> {
-    return { ...this.state };
+    return { ...this.state, paused: this.paused };
+  }
+
+  /**
+   * Every notification committed before this instant (the database's clock,
+   * ms since the epoch) has been handed on; see the contract.
+   */
+  get syncedAt(): number {
+    return this.syncedAtMs;
+  }
+
+  /** Whether reading is paused (`pause`). */
+  get paused(): boolean {
+    return this.pauseTimer !== null;
+  }
+
+  /** Stops reading the socket: notifications wait in Postgres (see the contract). */
+  pause(): void {
+    const client = this.client;
+    if (!client || this.pauseTimer) return;
+    streamOf(client).pause();
+    this.state.pauses++;
+    const since = Date.now();
+    const limit = this.options.maxPauseMs ?? 60_000;
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = null;
+      this.lost(
+        client,
+        new Error(`reading paused for ${Math.round((Date.now() - since) / 1_000)} s: what it hears is not being journaled`),
+      );
+    }, limit);
+    this.pauseTimer.unref();
+  }
+
+  /** Reads on after `pause`. */
+  resume(): void {
+    if (!this.pauseTimer) return;
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    // The probe measures silence from here: what waited meanwhile is read first.
+    if (this.session) this.session.lastProgress = Date.now();
+    if (this.client) streamOf(this.client).resume();
+  }
+
+  /** One round trip on the connection: resolves once `syncedAt` covers the moment it was called. */
+  async sync(): Promise<void> {
+    await this.query('/* listenerSync */ SELECT 1');
   }
 
   /** Connects and LISTENs; rejects if this first attempt fails. */
@@ -131,6 +191,7 @@ export class Listener {
     if (this.timer) clearTimeout(this.timer);
     if (this.probe) clearInterval(this.probe);
     const client = this.client;
+    if (client) this.unpause(client);
     this.client = null;
     this.session = null;
     this.state.connected = false;
@@ -148,13 +209,12 @@ export class Listener {
     let offsetMs = 0;
     // Notifications that arrive before `onListening` ran wait for it, so the
     // caller learns of the new connection before any of its notifications.
-    let early: [string, string, Date, boolean][] | null = [];
+    let early: [string, string, Date, number][] | null = [];
     client.on('notification', (n) => {
       if (client !== this.client && client !== this.connecting) return;
       const at = new Date(Date.now() + offsetMs);
-      const own = n.processId === (client as unknown as { processID: number | null }).processID;
-      if (early) early.push([n.channel, n.payload ?? '', at, own]);
-      else this.options.onNotification(n.channel, n.payload ?? '', at, own);
+      if (early) early.push([n.channel, n.payload ?? '', at, n.processId]);
+      else this.options.onNotification(n.channel, n.payload ?? '', at, n.processId);
     });
     let listeningSince: Date;
     let listenSentAt: Date;
@@ -179,8 +239,15 @@ export class Listener {
       this.connecting = null;
     }
     this.client = client;
-    this.session = { client, tail: Promise.resolve(), lastProgress: Date.now() };
+    const session: Turns = new Turns(
+      client,
+      'LISTEN',
+      () => this.session === session,
+      (sentAt) => (this.syncedAtMs = Math.max(this.syncedAtMs, sentAt + offsetMs)),
+    );
+    this.session = session;
     this.clockOffsetMs = offsetMs;
+    this.syncedAtMs = listenSentAt.getTime();
     if (this.stopped) {
       await client.end().catch(() => {});
       return;
@@ -203,31 +270,18 @@ export class Listener {
     this.options.onListening?.({ reconnected, downSince, attempt, listeningSince, listenSentAt });
     const waiting = early;
     early = null;
-    for (const [channel, payload, at, own] of waiting) this.options.onNotification(channel, payload, at, own);
+    for (const [channel, payload, at, pid] of waiting) this.options.onNotification(channel, payload, at, pid);
   }
 
   /**
    * Runs `fn` with the LISTEN connection to itself, after every turn queued
-   * before it. The recorder works this way: its advisory lock and its writes
-   * must die with this connection, so that only an instance that is
-   * listening can record. `fn` must use the `db` it is given (calling
-   * `exclusive` again from inside would wait for itself). Rejects when not
-   * connected, and a statement of a turn whose connection was lost rejects.
+   * before it (db/turns.ts). `fn` must use the `db` it is given. Rejects when
+   * not connected, and a statement of a turn whose connection was lost rejects.
    */
   exclusive<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
     const session = this.session;
     if (!session) return Promise.reject(new Error('the LISTEN connection is down'));
-    const db: Queryable = {
-      query: async (text, values) => {
-        if (this.session !== session) throw new Error('the LISTEN connection was lost');
-        const result = await session.client.query(text, values);
-        session.lastProgress = Date.now();
-        return result;
-      },
-    };
-    const turn = session.tail.then(() => fn(db));
-    session.tail = turn.catch(() => {});
-    return turn;
+    return session.run(fn);
   }
 
   /** Runs one statement on the LISTEN connection, in its turn (see `exclusive`). */
@@ -240,7 +294,7 @@ export class Listener {
     const every = this.options.probeMs ?? 10_000;
     this.probe = setInterval(() => {
       const session = this.session;
-      if (!session || session.client !== client) return;
+      if (!session || session.client !== client || this.paused) return;
       // A half-open TCP connection delivers nothing and raises nothing; a
       // probe that does not answer exposes it. The probe waits for its turn:
       // while other turns keep completing statements, the connection is alive.
@@ -248,6 +302,10 @@ export class Listener {
       const queuedAt = Date.now();
       const check = () => {
         if (answered || this.session !== session) return;
+        if (this.paused) {
+          deadline = setTimeout(check, every);
+          return;
+        }
         const stalled = session.lastProgress < queuedAt || Date.now() - session.lastProgress >= every;
         if (stalled) this.lost(client, new Error('probe query timed out'));
         else deadline = setTimeout(check, every);
@@ -272,6 +330,7 @@ export class Listener {
     if (client !== this.client || this.stopped) return;
     this.client = null;
     this.session = null;
+    this.unpause(client);
     if (this.probe) clearInterval(this.probe);
     this.probe = null;
     Object.assign(this.state, { connected: false, backendPid: null, downSince: new Date() });
@@ -280,6 +339,14 @@ export class Listener {
     this.options.log.warn('listener connection lost', { error: error.message });
     this.options.onLost?.(error);
     this.schedule();
+  }
+
+  /** Before `client` is ended: a paused socket would never see the server's end. */
+  private unpause(client: pg.Client): void {
+    if (!this.pauseTimer) return;
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    streamOf(client).resume();
   }
 
   private schedule(): void {

@@ -60,6 +60,8 @@ export interface MetricsSources {
   /** Now on the database's clock, in ms since the epoch. */
   databaseNow: () => number;
   listener: () => Readonly<ListenerState>;
+  /** Notifications heard and not known to be journaled (the recorder's backlog). */
+  backlog: () => number;
   recording: () => boolean;
   pipeline: () => PipelineStats;
   /** Subscriptions the hub ended with SLOW_CONSUMER. */
@@ -243,6 +245,28 @@ export class GatewayMetrics {
       registers,
       collect: mirror(() => sources.listener().reconnects),
     });
+    new Gauge({
+      name: 'hng_listener_paused',
+      help: 'Whether the LISTEN connection is paused (1): notifications wait in Postgres until the journal catches up.',
+      registers,
+      collect() {
+        this.set(sources.listener().paused ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'hng_listener_pauses_total',
+      help: 'Times the LISTEN connection was paused because notifications came faster than they were journaled.',
+      registers,
+      collect: mirror(() => sources.listener().pauses),
+    });
+    new Gauge({
+      name: 'hng_listener_backlog',
+      help: 'Notifications this instance heard that it does not know to be journaled yet.',
+      registers,
+      collect() {
+        this.set(sources.backlog());
+      },
+    });
     new Counter({
       name: 'hng_slow_consumer_total',
       help: 'Subscriptions ended with SLOW_CONSUMER.',
@@ -363,6 +387,11 @@ function databaseMetrics(snapshot: DatabaseSnapshot | null, readerPosition: numb
     'hng_recorder_heartbeat_age_seconds',
     "Seconds since the recorder's last heartbeat (it beats every HNG_HEARTBEAT_MS while an instance records).",
     journal.heartbeatAgeSeconds === null ? null : Math.max(0, journal.heartbeatAgeSeconds),
+  );
+  gauge(
+    'hng_notify_queue_usage',
+    "The fraction (0 to 1) of Postgres's notification queue in use: a listener that stops reading holds it; when full, NOTIFY fails, Hydra's too.",
+    journal.notifyQueueUsage,
   );
   const perConsumer = (name: string, help: string, value: (c: ConsumerBacklog) => number) => {
     const g = new Gauge({ name, help, labelNames: ['consumer'], registers });
