@@ -1,6 +1,6 @@
 /**
  * The recorder's own rules, against the real Postgres: statements on the
- * LISTEN connection run one at a time (a heartbeat's mark never lands inside a
+ * LISTEN connection and on the recorder's connection run one at a time (a heartbeat's mark never lands inside a
  * journal transaction, and pg never sees a second query while one executes),
  * and a malformed build_finished is journaled as received but creates nothing
  * anywhere: no event for a subscriber, no occurrence for a consumer.
@@ -21,15 +21,16 @@ async function journaled(db: TestDatabase, channel: string): Promise<number> {
   return Number(rows[0].n);
 }
 
-describe('the LISTEN connection', () => {
-  test('runs one statement at a time while heartbeats, marks and probes fire during journal transactions', async ({ db }) => {
-    // Every statement sent on the gateway's LISTEN connection while another is still executing or queued.
+describe("the LISTEN and recorder's connections", () => {
+  test('each run one statement at a time while heartbeats, marks and probes fire during journal transactions', async ({ db }) => {
+    // Every statement sent on the gateway's LISTEN or recorder's connection while another is still executing or queued.
     const overlapping: string[] = [];
     type Internals = pg.Client & { connectionParameters: { application_name?: string }; _activeQuery: unknown; _queryQueue: unknown[] };
     const original = pg.Client.prototype.query;
     pg.Client.prototype.query = function (this: Internals, ...args: unknown[]) {
       const busy = this._activeQuery !== null && this._activeQuery !== undefined;
-      if (this.connectionParameters.application_name === 'hydra-notify-gateway:listen' && (busy || this._queryQueue.length > 0)) {
+      const own = ['hydra-notify-gateway:listen', 'hydra-notify-gateway:record'].includes(this.connectionParameters.application_name ?? '');
+      if (own && (busy || this._queryQueue.length > 0)) {
         const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text;
         overlapping.push(String(text).slice(0, 80));
       }
