@@ -60,7 +60,13 @@ export interface Frame {
   json: string;
   /** The event's cursor, for SSE's `id:`. */
   cursor: string | null;
+  /** The marker every subscriber's transport receives for it (one object, not one each). */
+  result?: SharedResult;
+  /** What each subscriber notes for the delivery metrics, live and not (one object each, not one per delivery). */
+  noted?: [live: DeliveredNote, replayed: DeliveredNote];
 }
+
+type DeliveredNote = NonNullable<Context['lastDelivered']>;
 
 /** The key under which results carry their frame. */
 export const FRAME: unique symbol = Symbol('hng.frame');
@@ -84,7 +90,8 @@ function usesOf(operation: OperationDefinitionNode, name: string): number {
 
 /** Shared executions; see the module contract. */
 export class SharedSubscriptions {
-  private readonly frames = new WeakMap<GatewayEvent, Map<string, Promise<Frame>>>();
+  /** Each event's frames by variant: the execution under way, then the frame itself. */
+  private readonly frames = new WeakMap<GatewayEvent, Map<string, Frame | Promise<Frame>>>();
   /** Each document's text, numbered: two parses of one text are one document. */
   private readonly documents = new WeakMap<DocumentNode, number>();
   private readonly texts = new Map<string, number>();
@@ -160,17 +167,19 @@ export class SharedSubscriptions {
           count?.next();
           return { done: false, value };
         }
-        const frame = await owner.frameOf(delivery, key, args);
+        // Executed by the first subscriber; the others take the frame without waiting a tick.
+        const pending = owner.frameOf(delivery, key, args);
+        const frame = pending instanceof Promise ? await pending : pending;
         // What `deliver` notes for the delivery metrics, noted for every subscriber (only the
         // first executed the event).
         const { event } = delivery;
-        context.lastDelivered = {
-          channel: event.channel,
-          receivedAt: event.receivedAt,
-          live: !delivery.replayed && !event.delivery,
-        };
+        const noted = (frame.noted ??= [
+          { channel: event.channel, receivedAt: event.receivedAt, live: !event.delivery },
+          { channel: event.channel, receivedAt: event.receivedAt, live: false },
+        ]);
+        context.lastDelivered = noted[delivery.replayed ? 1 : 0];
         count?.next();
-        return { done: false, value: { [FRAME]: frame } as SharedResult };
+        return { done: false, value: (frame.result ??= { [FRAME]: frame } as SharedResult) };
       },
       async return() {
         count?.end();
@@ -189,7 +198,7 @@ export class SharedSubscriptions {
     return iterator;
   }
 
-  private frameOf(delivery: Extract<Delivery, { kind: 'event' }>, key: string, args: ExecutionArgs): Promise<Frame> {
+  private frameOf(delivery: Extract<Delivery, { kind: 'event' }>, key: string, args: ExecutionArgs): Frame | Promise<Frame> {
     const { event, gapBefore } = delivery;
     const variant = gapBefore ? `${key}\u0000${gapBefore.from.getTime()}-${gapBefore.to.getTime()}` : key;
     let byKey = this.frames.get(event);
@@ -197,11 +206,13 @@ export class SharedSubscriptions {
     let frame = byKey.get(variant);
     if (!frame) {
       const cursor = event.position > 0 ? encodeCursor(event.position) : null;
-      frame = this.execute(args, delivery).then((result) => ({
-        json: JSON.stringify(cursor ? { ...result, extensions: { ...result.extensions, cursor } } : result),
-        cursor,
-      }));
-      byKey.set(variant, frame);
+      const executing = this.execute(args, delivery).then((result) => {
+        const done: Frame = { json: JSON.stringify(cursor ? { ...result, extensions: { ...result.extensions, cursor } } : result), cursor };
+        byKey.set(variant, done);
+        return done;
+      });
+      byKey.set(variant, executing);
+      frame = executing;
     }
     return frame;
   }

@@ -84,6 +84,9 @@ interface Enveloped {
 const PLACEHOLDER = '\u0000hng-shared-frame';
 const QUOTED_PLACEHOLDER = JSON.stringify(PLACEHOLDER);
 
+/** Bytes a socket may hold unsent before graphql-ws waits for each write of it to complete. */
+const WAIT_BYTES = 65_536;
+
 /** How often a socket is pinged; one that did not answer the previous ping is cut. @default 12_000 // 12 seconds */
 const KEEP_ALIVE_MS = 12_000;
 
@@ -266,11 +269,13 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
         protocol: socket.protocol,
         // Methods, not arrow functions: kept for the socket's life (see events/hub.ts).
         send(data) {
-          return new Promise((resolve, reject) => {
-            const message = splice(data);
-            if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(message, (error) => (error ? reject(error) : resolve()));
-          });
+          const message = splice(data);
+          if (socket.readyState !== socket.OPEN) return;
+          // A socket whose client reads keeps nothing unsent: graphql-ws need not wait for the
+          // write (a promise and two closures per delivery). One that holds WAIT_BYTES unsent
+          // makes it wait, so its events queue in the hub, which ends it as a slow consumer.
+          if (socket.bufferedAmount < WAIT_BYTES) return void socket.send(message);
+          return new Promise((resolve, reject) => socket.send(message, (error) => (error ? reject(error) : resolve())));
         },
         close(code, reason) {
           socket.close(code, reason);
