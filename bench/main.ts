@@ -1,7 +1,8 @@
 /**
  * `npm run bench` (`-- --quick` for a short run, `-- --only=fanout,sse` for
  * some scenarios, `-- --no-quiet-wait` not to wait for a quiet machine before
- * each phase): measures the gateway beside the raw floor and plain yoga on
+ * each phase, `-- --compiled` to run the gateway from tsc's JavaScript instead
+ * of under tsx, see support/compiled.ts): measures the gateway beside the raw floor and plain yoga on
  * this machine, in one run, and prints the table of figures.
  *
  * Contract: it starts its own Postgres (bench/support/postgres.ts), runs the
@@ -25,19 +26,22 @@ import { renderTable, Results, writeReport } from './report.js';
 import { PG_QUEUE_DEPRECATION } from './servers/launch.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { killAllChildren } from './support/children.js';
+import { buildCompiled } from './support/compiled.js';
 import { type BenchPostgres, startPostgres } from './support/postgres.js';
 import { idleLoad, MachineLoad } from './support/load.js';
 import { elapsedSeconds, progress, warn } from './support/progress.js';
 
-const USAGE = `usage: npm run bench [-- --quick] [--no-quiet-wait] [--only=${SCENARIOS.map((s) => s.name).join(',')}]`;
+const USAGE = `usage: npm run bench [-- --quick] [--no-quiet-wait] [--compiled] [--only=${SCENARIOS.map((s) => s.name).join(',')}]`;
 
-function parseArgs(argv: string[]): { quick: boolean; only: string[] | null; quietWait: boolean } {
+function parseArgs(argv: string[]): { quick: boolean; only: string[] | null; quietWait: boolean; compiled: boolean } {
   let quick = false;
+  let compiled = false;
   let quietWait = true;
   let only: string[] | null = null;
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
     else if (arg === '--no-quiet-wait') quietWait = false;
+    else if (arg === '--compiled') compiled = true;
     else if (arg.startsWith('--only=')) only = arg.slice('--only='.length).split(',').filter(Boolean);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(`${USAGE}\n`);
@@ -52,7 +56,7 @@ function parseArgs(argv: string[]): { quick: boolean; only: string[] | null; qui
     process.stderr.write(`unknown scenario ${unknown.join(', ')}\n${USAGE}\n`);
     process.exit(2);
   }
-  return { quick, only, quietWait };
+  return { quick, only, quietWait, compiled };
 }
 
 function git(...args: string[]): string | null {
@@ -97,6 +101,10 @@ async function main(): Promise<void> {
   setTimeout(() => abort(`the whole run exceeded ${deadlineMinutes} minutes`, 1), deadlineMinutes * 60_000).unref();
 
   progress(`mode ${plan.mode}; logs in ${logDir}`);
+  if (args.compiled) {
+    progress('compiling the project for --compiled (the gateway runs from tsc output, without tsx)');
+    buildCompiled(join(logDir, 'compiled'));
+  }
   const cores = availableParallelism();
   const othersAtStart = await idleLoad(cores);
   progress(`machine: ${cores} cores; before starting, other processes kept ${othersAtStart.toFixed(2)} cores busy`);
@@ -152,6 +160,7 @@ async function main(): Promise<void> {
       ),
     },
     plan,
+    gatewayRuntime: args.compiled ? 'compiled' : 'tsx',
     machineLoad: { otherProcessesAtStartCores: othersAtStart, byScenario: load, quietWaitSeconds: ctx.quietWaitedMs / 1000 },
     pgQueueDeprecation: {
       pattern: PG_QUEUE_DEPRECATION.source,

@@ -11,6 +11,7 @@
 import { join } from 'node:path';
 import { rememberToken } from '../clients/credentials.js';
 import { type Child, spawnChild } from '../support/children.js';
+import { compiledRoot } from '../support/compiled.js';
 import { memory } from '../support/proc.js';
 
 /** The servers the fan-out compares. */
@@ -65,6 +66,7 @@ export async function launchServer(
     logFile: join(logDir, `${name}.log`),
     watch: [PG_QUEUE_DEPRECATION],
     execArgv: profileFlags(kind, logDir, name),
+    compiled: kind === 'gateway' ? compiledRoot() : null,
   });
   try {
     const ready = await child.waitForEvent('ready', timeoutMs);

@@ -3,7 +3,8 @@
  * client fleets each run in their own process, so each one's CPU and memory
  * can be read on its own.
  *
- * Contract: `spawnChild` forks a TypeScript entry under `tsx` with
+ * Contract: `spawnChild` forks a TypeScript entry under `tsx` (or, given
+ * `compiled`, the JavaScript tsc made of it, under plain Node) with
  * `--expose-gc` and `--trace-deprecation` (a deprecation warning in a
  * server's log comes with the stack that caused it), pipes its stdout and stderr into a log file (and keeps the
  * last lines in memory), and speaks the request/reply protocol of `ipc.ts`
@@ -14,6 +15,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from './clock.js';
 import type { ChildEvent, Reply } from './ipc.js';
@@ -161,13 +163,18 @@ export interface SpawnOptions {
   watch?: readonly RegExp[];
   /** More Node flags (e.g. `--cpu-prof`). */
   execArgv?: readonly string[];
+  /** Start `<compiled>/bench/<entry>.js` with plain Node instead (compiled.ts). */
+  compiled?: string | null;
 }
 
-/** Forks `bench/<entry>` under tsx; see the module contract. */
+/** Forks `bench/<entry>` under tsx (or its compiled JavaScript); see the module contract. */
 export function spawnChild(options: SpawnOptions): Child {
-  const entry = fileURLToPath(new URL(`../${options.entry}`, import.meta.url));
+  const { compiled } = options;
+  const entry = compiled
+    ? join(compiled, 'bench', options.entry.replace(/\.ts$/, '.js'))
+    : fileURLToPath(new URL(`../${options.entry}`, import.meta.url));
   const processHandle = fork(entry, [], {
-    execArgv: ['--import', 'tsx', '--expose-gc', '--trace-deprecation', ...(options.execArgv ?? [])],
+    execArgv: [...(compiled ? [] : ['--import', 'tsx']), '--expose-gc', '--trace-deprecation', ...(options.execArgv ?? [])],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

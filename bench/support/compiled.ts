@@ -1,0 +1,40 @@
+/**
+ * `--compiled`: the gateway run from JavaScript that tsc emitted, without
+ * tsx, to show what the TypeScript loader costs (`npm start` runs the
+ * gateway under tsx, as the floor and plain yoga run here too).
+ *
+ * Contract: `buildCompiled(dir)` compiles the project (tsconfig.json, emit
+ * on) into `dir`, copies beside the output the files the gateway reads at
+ * run time relative to its modules (Hydra's schema, the migrations), and
+ * links `node_modules`, `dist` (the dashboard's build) and `package.json`,
+ * so that `dir/bench/servers/gateway.js` starts like its source does. It is
+ * made once per run, in the run's log folder, and `useCompiled` makes every
+ * later gateway child start from it (children.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+let compiledDir: string | null = null;
+
+/** Where the compiled project is, once `buildCompiled` ran; null: gateways run under tsx. */
+export function compiledRoot(): string | null {
+  return compiledDir;
+}
+
+/** Compiles the project into `dir` and makes later gateways start from it; see the module contract. */
+export function buildCompiled(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--noEmit', 'false', '--rootDir', ROOT, '--outDir', dir], {
+    stdio: 'inherit',
+  });
+  cpSync(join(ROOT, 'src/hydra/schema.sql'), join(dir, 'src/hydra/schema.sql'));
+  cpSync(join(ROOT, 'src/db/migrations'), join(dir, 'src/db/migrations'), { recursive: true });
+  for (const name of ['node_modules', 'dist', 'package.json']) symlinkSync(join(ROOT, name), join(dir, name));
+  compiledDir = dir;
+}
