@@ -20,12 +20,10 @@
  *   waits behind notifications (decision 2 says how the fence holds).
  */
 import pg from 'pg';
+import { keepSessionAlive } from '../db/keepalive.js';
 import type { Queryable } from '../db/queryable.js';
 import { Turns } from '../db/turns.js';
 import type { Log } from '../log.js';
-
-/** Server-side TCP keepalives, so that a vanished process's lock frees. */
-const KEEPALIVE_SQL = '/* recorderKeepalive */ SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
 
 /** How the recorder's connection connects and reports. */
 export interface RecorderConnectionOptions {
@@ -83,7 +81,7 @@ export class RecorderConnection {
     client.on('end', () => lost(new Error('connection ended')));
     try {
       await client.connect();
-      await client.query(KEEPALIVE_SQL);
+      await keepSessionAlive(client);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => {});

@@ -37,6 +37,7 @@
  */
 import pg from 'pg';
 import { INTERNAL_CHANNELS } from '../db/channels.js';
+import { keepSessionAlive } from '../db/keepalive.js';
 import type { Queryable } from '../db/queryable.js';
 import { Turns } from '../db/turns.js';
 import { CHANNELS } from '../hydra/channels.js';
@@ -76,9 +77,6 @@ export interface ListenerOptions {
 
 /** Channels LISTENed on (Hydra's and the gateway's own), quoted identifiers from fixed tables. */
 const LISTEN_SQL = [...CHANNELS, ...INTERNAL_CHANNELS].map((c) => `LISTEN ${pg.escapeIdentifier(c)};`).join(' ');
-
-/** Server-side TCP keepalives of the LISTEN session: a vanished client is dropped within about 25 s. */
-const KEEPALIVE_SQL = '/* listenerKeepalive */ SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3';
 
 /**
  * A SQL_ASCII database takes any bytes in a NOTIFY payload, and Postgres ends
@@ -221,9 +219,9 @@ export class Listener {
     this.connecting = client;
     try {
       await client.connect();
-      // The server must notice a dead client soon too: its session holds the
-      // recorder's lock, which no other instance can take while it lives.
-      await client.query(KEEPALIVE_SQL);
+      // The server must notice a dead client soon too: its place in the
+      // notification queue holds the queue for every listener.
+      await keepSessionAlive(client);
       await client.query(ENCODING_SQL);
       const before = Date.now();
       listenSentAt = await databaseNow(client);
