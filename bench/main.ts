@@ -1,8 +1,8 @@
 /**
  * `npm run bench` (`-- --quick` for a short run, `-- --only=fanout,sse` for
  * some scenarios, `-- --no-quiet-wait` not to wait for a quiet machine before
- * each phase, `-- --compiled` to run the gateway from tsc's JavaScript instead
- * of under tsx, see support/compiled.ts): measures the gateway beside the raw floor and plain yoga on
+ * each phase, `-- --tsx` to run the servers under tsx instead of from tsc's
+ * JavaScript, see support/compiled.ts): measures the gateway beside the raw floor and plain yoga on
  * this machine, in one run, and prints the table of figures.
  *
  * Contract: it starts its own Postgres (bench/support/postgres.ts), runs the
@@ -31,17 +31,17 @@ import { type BenchPostgres, startPostgres } from './support/postgres.js';
 import { idleLoad, MachineLoad } from './support/load.js';
 import { elapsedSeconds, progress, warn } from './support/progress.js';
 
-const USAGE = `usage: npm run bench [-- --quick] [--no-quiet-wait] [--compiled] [--only=${SCENARIOS.map((s) => s.name).join(',')}]`;
+const USAGE = `usage: npm run bench [-- --quick] [--no-quiet-wait] [--tsx] [--only=${SCENARIOS.map((s) => s.name).join(',')}]`;
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] | null; quietWait: boolean; compiled: boolean } {
   let quick = false;
-  let compiled = false;
+  let compiled = true;
   let quietWait = true;
   let only: string[] | null = null;
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
     else if (arg === '--no-quiet-wait') quietWait = false;
-    else if (arg === '--compiled') compiled = true;
+    else if (arg === '--tsx') compiled = false;
     else if (arg.startsWith('--only=')) only = arg.slice('--only='.length).split(',').filter(Boolean);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(`${USAGE}\n`);
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
 
   progress(`mode ${plan.mode}; logs in ${logDir}`);
   if (args.compiled) {
-    progress('compiling the project for --compiled (the gateway runs from tsc output, without tsx)');
+    progress('compiling src/ and bench/ (the servers run from tsc output, as npm start runs the gateway; --tsx not to)');
     buildCompiled(join(logDir, 'compiled'));
   }
   const cores = availableParallelism();
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
       ),
     },
     plan,
-    gatewayRuntime: args.compiled ? 'compiled' : 'tsx',
+    serverRuntime: args.compiled ? 'compiled' : 'tsx',
     machineLoad: { otherProcessesAtStartCores: othersAtStart, byScenario: load, quietWaitSeconds: ctx.quietWaitedMs / 1000 },
     pgQueueDeprecation: {
       pattern: PG_QUEUE_DEPRECATION.source,

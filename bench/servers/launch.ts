@@ -66,7 +66,7 @@ export async function launchServer(
     logFile: join(logDir, `${name}.log`),
     watch: [PG_QUEUE_DEPRECATION],
     execArgv: profileFlags(kind, logDir, name),
-    compiled: kind === 'gateway' ? compiledRoot() : null,
+    compiled: compiledRoot(),
   });
   try {
     const ready = await child.waitForEvent('ready', timeoutMs);

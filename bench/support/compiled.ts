@@ -1,15 +1,16 @@
 /**
- * `--compiled`: the gateway run from JavaScript that tsc emitted, without
- * tsx, to show what the TypeScript loader costs (`npm start` runs the
- * gateway under tsx, as the floor and plain yoga run here too).
+ * The servers under test run from JavaScript that tsc emitted, without a
+ * TypeScript loader, as `npm start` runs the gateway (dist/app); `--tsx`
+ * runs them under tsx instead (as the bench did before issue 8's last
+ * round), which costs each server process a loader thread and more.
  *
- * Contract: `buildCompiled(dir)` compiles the project (tsconfig.json, emit
- * on) into `dir`, copies beside the output the files the gateway reads at
- * run time relative to its modules (Hydra's schema, the migrations), and
- * links `node_modules`, `dist` (the dashboard's build) and `package.json`,
- * so that `dir/bench/servers/gateway.js` starts like its source does. It is
- * made once per run, in the run's log folder, and `useCompiled` makes every
- * later gateway child start from it (children.ts).
+ * Contract: `buildCompiled(dir)` compiles src/ and bench/
+ * (tsconfig.bench.json) into `dir`, copies beside the output the files the
+ * gateway reads at run time relative to its modules (Hydra's schema, the
+ * migrations), and links `node_modules`, `dist` (the dashboard's build) and
+ * `package.json`, so that `dir/bench/servers/<kind>.js` starts like its
+ * source does. It is made once per run, in the run's log folder; every later
+ * server child starts from it (launch.ts, children.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -30,9 +31,7 @@ export function compiledRoot(): string | null {
 export function buildCompiled(dir: string): void {
   mkdirSync(dir, { recursive: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--noEmit', 'false', '--rootDir', ROOT, '--outDir', dir], {
-    stdio: 'inherit',
-  });
+  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.bench.json'), '--outDir', dir], { stdio: 'inherit' });
   cpSync(join(ROOT, 'src/hydra/schema.sql'), join(dir, 'src/hydra/schema.sql'));
   cpSync(join(ROOT, 'src/db/migrations'), join(dir, 'src/db/migrations'), { recursive: true });
   for (const name of ['node_modules', 'dist', 'package.json']) symlinkSync(join(ROOT, name), join(dir, name));

@@ -16,12 +16,22 @@
  *   starts, and `/` says how to build it.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Asset, contentTypeOf, IMMUTABLE, NO_CACHE } from './assets.js';
 
+/**
+ * The project's folder: the nearest one above this module that holds a
+ * package.json (the same from src/server/ and from its build in dist/app/src/server/).
+ */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
 /** Where `npm run build:dashboard` writes the build. */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dist/dashboard/', import.meta.url));
+export const DEFAULT_DASHBOARD_DIR = join(projectRoot(), 'dist', 'dashboard') + sep;
 
 /** The page's policy: everything from the gateway itself, nothing from anywhere else, never framed. */
 export const DASHBOARD_CSP =

@@ -1,6 +1,6 @@
 /**
  * Gateways as real processes: the start command (test/support/command.ts,
- * `node --import tsx src/main.ts`) over a test database, on a free port,
+ * `node dist/app/src/main.js`) over a test database, on a free port,
  * ready once `/readyz` answers 200 (not a log line: the log's format is not
  * this helper's to rely on). Killed with SIGKILL (its whole process group)
  * after the file, if a test has not killed it before.

@@ -1,6 +1,6 @@
 /**
- * The start command as a newcomer runs it: `node --import tsx src/main.ts`
- * (what `npm start` runs) spawned as a real child process in a process group
+ * The start command as a newcomer runs it: `node dist/app/src/main.js`
+ * (what `npm start` runs, after its build: the global setup builds it) spawned as a real child process in a process group
  * of its own, with
  * its output captured, and the embedded Postgres it runs looked up through
  * the data folder's `postmaster.pid`. Every command and temp folder is
@@ -269,7 +269,7 @@ export class StartCommand {
     vars: Record<string, string>,
     readonly dataDir: string,
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    this.child = spawn(process.execPath, ['dist/app/src/main.js'], {
       cwd: ROOT,
       env: childEnv({ HNG_DATA_DIR: dataDir, ...vars }),
       detached: true,

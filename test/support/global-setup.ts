@@ -6,7 +6,8 @@
  * run in parallel without seeing each other's rows or notifications (LISTEN
  * is per database). The client module is built first (dist/client), so the
  * examples, which import `hydra-notify-gateway/client`, run what a user gets;
- * and the dashboard when its build is missing or stale (dashboard/build.ts),
+ * the gateway (dist/app), which the start command's tests run as `npm start`
+ * does; and the dashboard when its build is missing or stale (dashboard/build.ts),
  * as `npm start` does: the gateways the tests start serve it.
  */
 import { spawnSync } from 'node:child_process';
@@ -28,14 +29,15 @@ declare module 'vitest' {
 
 export const TEMPLATE = 'hng_template';
 
-/** Builds dist/client as `npm run build:client` does; throws with tsc's output when it fails. */
-function buildClient(): void {
-  const build = spawnSync(process.execPath, ['scripts/build-client.mjs'], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`npm run build:client failed:\n${build.stdout}${build.stderr}`);
+/** Runs a build script as `npm run <name>` does; throws with tsc's output when it fails. */
+function build(name: string, script: string): void {
+  const run = spawnSync(process.execPath, [script], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`npm run ${name} failed:\n${run.stdout}${run.stderr}`);
 }
 
 export default async function setup(project: TestProject) {
-  buildClient();
+  build('build:client', 'scripts/build-client.mjs');
+  build('build:server', 'scripts/build-server.mjs');
   await ensureDashboardBuilt((line) => process.stderr.write(`${line}\n`));
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stop = async () => {};
