@@ -206,7 +206,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     }
     if (wantsGraphiQL(req)) return sendAsset(req, res, await graphiql.pageAsset());
     if (req.method === 'OPTIONS') return void yoga(req, res, {});
-    const principal = await authenticate(tokens, policy, presentedToken(req), req.socket.remoteAddress ?? 'unknown');
+    const principal = await authenticate(tokens, policy, presentedToken(req), req.socket.remoteAddress ?? 'unknown', req.socket);
     if (!('kind' in principal)) return sendError(res, principal as GatewayError);
     const transport: Transport = { kind: 'http', buffered: () => res.writableLength, close: () => void res.destroy() };
     await yoga(req, res, { principal, transport });
