@@ -63,6 +63,12 @@ export interface Plan {
     concurrentClients: number;
     concurrentPagesEach: number;
     ackSeconds: number;
+    /**
+     * Unmeasured requests before the page and acknowledgement figures, for this long: a fresh
+     * gateway runs its first few thousand requests in V8's interpreter and baseline tiers, at
+     * two to three times the CPU of a compiled one, and its compiler threads count as its CPU.
+     */
+    warmupSeconds: number;
     ackClients: number;
     ackBatch: number;
     /** Pending builds made for the single acknowledgements of one run. */
@@ -123,6 +129,7 @@ export function makePlan(mode: 'full' | 'quick', only: string[] | null, quietWai
       concurrentClients: 16,
       concurrentPagesEach: quick ? 10 : 25,
       ackSeconds: quick ? 2 : 4,
+      warmupSeconds: quick ? 1 : 3,
       ackClients: 16,
       ackBatch: 1_000,
       ackPoolSingle: quick ? 10_000 : 20_000,

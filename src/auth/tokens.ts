@@ -6,7 +6,11 @@
  *   returned once, by `create`; only its sha256 is stored, so nobody can read
  *   it back, and the log never sees it.
  * - `verify` answers from a short cache (`cacheMs`), so a busy client costs
- *   one lookup every few seconds, not one per request; `last_used_at` is
+ *   one lookup every few seconds, not one per request; the sha256 that keys
+ *   it is remembered per `holder` (an HTTP keep-alive socket) for the secret
+ *   that holder presented last, so a connection's requests hash it once (the
+ *   cache itself, and so revocation, is still consulted on every call);
+ *   `last_used_at` is
  *   written at most once per `touchEveryMs` per token. A revocation clears
  *   the cache on every instance at once (the `hng_token` hint, `forget`);
  *   expiry is checked on every answer.
@@ -57,6 +61,8 @@ function toPrincipal(row: TokenRow): Principal {
 export class TokenService {
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
   private readonly touched = new Map<number, number>();
+  /** The cache key of the secret each holder (a socket) presented last: no plaintext outlives its connection. */
+  private readonly keys = new WeakMap<object, { secret: string; key: string }>();
 
   constructor(
     private readonly options: {
@@ -106,10 +112,14 @@ export class TokenService {
     return row;
   }
 
-  /** The principal of a presented token, or null when it is not a valid one. */
-  async verify(secret: string): Promise<Principal | null> {
+  /**
+   * The principal of a presented token, or null when it is not a valid one.
+   * `holder` is what presents it again and again (an HTTP connection), for
+   * which the token's hash is remembered.
+   */
+  async verify(secret: string, holder?: object): Promise<Principal | null> {
     if (!TOKEN.test(secret)) return null;
-    const key = sha256(secret).toString('hex');
+    const key = this.keyOf(secret, holder);
     const now = Date.now();
     let entry = this.cache.get(key);
     if (!entry || entry.until < now) {
@@ -127,6 +137,14 @@ export class TokenService {
   /** Drops what the cache knows of a token (it was revoked, here or on another instance). */
   forget(tokenId: number): void {
     for (const [key, entry] of this.cache) if (entry.principal?.tokenId === tokenId) this.cache.delete(key);
+  }
+
+  private keyOf(secret: string, holder: object | undefined): string {
+    const known = holder && this.keys.get(holder);
+    if (known && known.secret === secret) return known.key;
+    const key = sha256(secret).toString('hex');
+    if (holder) this.keys.set(holder, { secret, key });
+    return key;
   }
 
   private touch(tokenId: number, now: number): void {

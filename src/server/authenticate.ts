@@ -36,17 +36,22 @@ export function tokenOfConnectionParams(params: Readonly<Record<string, unknown>
   return null;
 }
 
-/** Who presents `token` (null: none presented) from `address`, or why not. */
+/**
+ * Who presents `token` (null: none presented) from `address`, or why not.
+ * `holder` is the connection that presents it (an HTTP keep-alive socket):
+ * the token service hashes a token once per connection.
+ */
 export async function authenticate(
   tokens: TokenService,
   policy: AccessPolicy,
   token: string | null,
   address: string,
+  holder?: object,
 ): Promise<Principal | GatewayError> {
   if (token === null) {
     return policy.anonymous === 'read'
       ? anonymous(address)
       : errors.unauthenticated('a bearer token is required (Authorization: Bearer <token>)');
   }
-  return (await tokens.verify(token)) ?? errors.unauthenticated('the token is not valid: unknown, revoked or expired');
+  return (await tokens.verify(token, holder)) ?? errors.unauthenticated('the token is not valid: unknown, revoked or expired');
 }

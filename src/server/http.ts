@@ -139,6 +139,12 @@ export async function startHttp(options: HttpOptions, host: string, port: number
         ? { origin, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'] }
         : false;
     },
+    // The body's limit is `serve`'s (HNG_MAX_BODY_BYTES, checked before yoga sees the request): a POST
+    // without Content-Length is refused there, and Node's parser never reads past that length. Yoga's
+    // own limit would pipe every body through a web TransformStream to count it again (about 5 % of
+    // an acknowledgement's CPU, an AbortError with its stack made per request), and would refuse at
+    // its 25 MB default what a larger HNG_MAX_BODY_BYTES allows.
+    maxRequestBodySize: false,
     // GraphiQL's page is graphiql.ts's, served before yoga sees the request.
     graphiql: false,
     landingPage: false,
@@ -200,7 +206,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     }
     if (wantsGraphiQL(req)) return sendAsset(req, res, await graphiql.pageAsset());
     if (req.method === 'OPTIONS') return void yoga(req, res, {});
-    const principal = await authenticate(tokens, policy, presentedToken(req), req.socket.remoteAddress ?? 'unknown');
+    const principal = await authenticate(tokens, policy, presentedToken(req), req.socket.remoteAddress ?? 'unknown', req.socket);
     if (!('kind' in principal)) return sendError(res, principal as GatewayError);
     const transport: Transport = { kind: 'http', buffered: () => res.writableLength, close: () => void res.destroy() };
     await yoga(req, res, { principal, transport });

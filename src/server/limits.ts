@@ -72,24 +72,36 @@ function nesting(source: string | Source, limit: number, maxTokens: number): num
   return deepest;
 }
 
-/** Refuses a document nested deeper than `nestingLimit(maxDepth)` before it is parsed. */
+/**
+ * Refuses a document nested deeper than `nestingLimit(maxDepth)` before it is
+ * parsed. The check wraps the parse function in force (Armor's, which counts
+ * tokens), so it runs only when a document is parsed: one that yoga's parser
+ * cache answers was measured when it was first parsed, and is not lexed again
+ * on every request. A refusal is thrown from the parse, as Armor's are.
+ */
 function useNestingLimit(limits: DocumentLimits): Plugin {
   const limit = nestingLimit(limits.maxDepth);
   return {
-    onParse({ params }) {
-      if (nesting(params.source, limit, limits.maxTokens) > limit) {
-        throw errors.limitExceeded(`document refused: nested more than ${limit} levels deep`, 'HNG_MAX_DEPTH');
-      }
+    onParse({ parseFn, setParseFn }) {
+      setParseFn((source, options) => {
+        if (nesting(source, limit, limits.maxTokens) > limit) {
+          throw errors.limitExceeded(`document refused: nested more than ${limit} levels deep`, 'HNG_MAX_DEPTH');
+        }
+        return parseFn(source, options);
+      });
     },
   };
 }
 
-/** The envelop plugins enforcing `limits`: the nesting first, then GraphQL Armor's. */
+/**
+ * The envelop plugins enforcing `limits`: GraphQL Armor's, then the nesting,
+ * whose parse wraps Armor's and so measures the nesting before Armor parses.
+ */
 export function useDocumentLimits(limits: DocumentLimits): Plugin {
   return {
     onPluginInit({ addPlugin }) {
-      addPlugin(useNestingLimit(limits));
       addPlugin(armor(limits));
+      addPlugin(useNestingLimit(limits));
     },
   };
 }

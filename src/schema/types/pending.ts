@@ -5,7 +5,7 @@
  * position, so paging is stable while builds are acknowledged or added.
  */
 import { errors, quoted } from '../../errors.js';
-import { type Loaded, loaded } from '../../hydra/loaders.js';
+import { attachLoaders, type Loaded } from '../../hydra/loaders.js';
 import type { PendingPosition } from '../../consumers/service.js';
 import { type Build, fromUnix, isInt4 } from '../../hydra/rows.js';
 import { builder } from '../builder.js';
@@ -106,8 +106,9 @@ builder.queryField('pendingBuildFinished', (t) =>
         limit: pageSize(args.first),
         filter: args.filter ?? {},
       });
-      // Nested fields that name these builds reuse the rows, within this request.
-      const items = page.items.map((i) => ({ build: loaded(ctx.loaders, i.build)!, since: i.pendingSince }));
+      // Nested fields that name these builds reuse the rows, within this request. The page's rows
+      // are this request's own, read just now: they carry the loaders themselves, uncopied.
+      const items = page.items.map((i) => ({ build: attachLoaders(ctx.loaders, i.build), since: i.pendingSince }));
       for (const { build } of items) ctx.loaders.build.prime(build.id, build);
       return { items, hasNextPage: page.hasNextPage };
     },
