@@ -8,6 +8,7 @@
  * its socket or stream limit is refused.
  */
 import { createClient } from 'graphql-ws';
+import http from 'node:http';
 import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
 import { type As, request, requestData, subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
@@ -208,6 +209,55 @@ describe('revocation and expiry', () => {
     await until(() => gateway.sessions.count('ws') > 0, 10_000, 'socket open');
     expect(await socket.closed).toBe(4401);
     expect(codeOf(await request(gateway.url, BUILD, { id: 1 }, as))).toBe('UNAUTHENTICATED');
+  });
+});
+
+/** POSTs over `agent` (one kept-alive socket); the HTTP status, the first error code, and whether the socket was reused. */
+function postOn(agent: http.Agent, url: string, query: string, token: string): Promise<{ status: number; code: unknown; reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ query });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: codeOf(JSON.parse(text)), reused: req.reusedSocket }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('tokens on one kept-alive connection', () => {
+  test('each request is judged by its own token, and a revocation applies to the next request on the same socket', async ({ gateway }) => {
+    // A proxy that pools its upstream connections sends several clients' requests down one socket.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    onCleanup(async () => agent.destroy());
+    const reader = await makeToken(gateway, 'READ');
+    const admin = await makeToken(gateway, 'ADMIN');
+    const tokensQuery = '{ tokens { name } }';
+    const answers = [];
+    for (const token of [admin.token, reader.token, admin.token, `${admin.token.slice(0, -1)}x`, reader.token]) {
+      answers.push(await postOn(agent, gateway.url, tokensQuery, token));
+    }
+    expect(answers.map((a) => [a.status, a.code ?? null])).toEqual([
+      [200, null],
+      [403, 'FORBIDDEN'],
+      [200, null],
+      [401, 'UNAUTHENTICATED'],
+      [403, 'FORBIDDEN'],
+    ]);
+    expect(answers.slice(1).every((a) => a.reused)).toBe(true);
+
+    await requestData(gateway.url, REVOKE_TOKEN, { name: admin.name });
+    const after = await postOn(agent, gateway.url, tokensQuery, admin.token);
+    expect([after.status, after.code, after.reused]).toEqual([401, 'UNAUTHENTICATED', true]);
   });
 });
 

@@ -17,7 +17,7 @@
  * - Ending the connections of a revoked or expired token is the sessions'
  *   job (sessions.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import { notifyInternal, TOKEN_CHANNEL } from '../db/channels.js';
 import { errors, quoted } from '../errors.js';
@@ -39,6 +39,13 @@ export interface NewToken {
   /** `ack` only: the consumers it may act for (none given: all). */
   consumers?: readonly string[] | null;
   expiresAt?: Date | null;
+}
+
+/** Whether two presented secrets are the same, in time that does not depend on where they differ. */
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function sha256(secret: string): Buffer {
@@ -141,7 +148,9 @@ export class TokenService {
 
   private keyOf(secret: string, holder: object | undefined): string {
     const known = holder && this.keys.get(holder);
-    if (known && known.secret === secret) return known.key;
+    // In constant time: behind a proxy that pools its upstream connections, one socket carries
+    // the requests of several clients, and an early exit would time one secret against another.
+    if (known && sameSecret(known.secret, secret)) return known.key;
     const key = sha256(secret).toString('hex');
     if (holder) this.keys.set(holder, { secret, key });
     return key;
