@@ -230,9 +230,17 @@ export class Recorder {
     return this.options.maxBacklog ?? 10_000;
   }
 
-  /** Reads the LISTEN socket again once the backlog is down to half, or the journal is ahead of it. */
+  /**
+   * Reads the LISTEN socket again once the backlog is down to half, or the
+   * journal is ahead of it (what it holds is then journaled, and is dropped
+   * when the owed key is heard). An owed key may never come (its mark was
+   * sent before this connection listened), so the journal being ahead reads
+   * on only up to four times the limit: past that the socket stays paused,
+   * and a pause that lasts drops the connection (listener.ts).
+   */
   private relieve(): void {
-    if (this.backlog.size <= this.maxBacklog / 2 || this.backlog.owes) this.options.listener.resume();
+    const { size } = this.backlog;
+    if (size <= this.maxBacklog / 2 || (this.backlog.owes && size < 4 * this.maxBacklog)) this.options.listener.resume();
   }
 
   /**
