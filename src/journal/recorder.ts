@@ -395,6 +395,9 @@ export class Recorder {
         from: lastSeen.toISOString(),
         to: this.listeningSince.toISOString(),
         recoveredBuildFinished: recovered,
+        // Why this instance could not align: the last row's key, and where its own stream stands.
+        lastRow: last ? { position: last.position, mark: last.mark, markOffset: last.markOffset } : null,
+        held: this.backlog.size,
       });
     }
     // Everything sent before this LISTEN is journaled (by the last recorder) or
