@@ -285,8 +285,10 @@ export class Recorder {
         if (!(await tryRecorderLock(db))) return;
         locked = true;
         if (term !== this.term) throw new Error('connection changed during takeover');
-        await this.catchUp((await journalTail(db, 1)).at(-1));
-        gapSince = await transaction(db, (tx) => this.takeOver(tx, epoch));
+        // Read once, under the lock: nobody else appends while it is held.
+        const tail = await journalTail(db, TAIL);
+        await this.catchUp(tail.at(-1));
+        gapSince = await transaction(db, (tx) => this.takeOver(tx, epoch, tail));
         if (term !== this.term) throw new Error('connection changed during takeover');
       });
       if (!locked) return false;
@@ -360,13 +362,12 @@ export class Recorder {
   }
 
   /**
-   * Aligns the backlog with the journal, writing a gap (and recoveries) when
-   * nobody listened. Returns, after a gap, the Unix second from which Hydra's
-   * tables must be re-read.
+   * Aligns the backlog with the journal (its `tail`, read under the lock),
+   * writing a gap (and recoveries) when nobody listened. Returns, after a
+   * gap, the Unix second from which Hydra's tables must be re-read.
    */
-  private async takeOver(db: Queryable, epoch: number): Promise<number | null> {
+  private async takeOver(db: Queryable, epoch: number, tail: readonly JournalRow[]): Promise<number | null> {
     const { instance, log } = this.options;
-    const tail = await journalTail(db, TAIL);
     const state = await recorderState(db);
     const last = tail.at(-1);
     // Heard: held until now, or dropped already when this instance's reader read it.
