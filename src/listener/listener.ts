@@ -165,12 +165,10 @@ export class Listener {
 
   /** Reads on after `pause`. */
   resume(): void {
-    if (!this.pauseTimer) return;
-    clearTimeout(this.pauseTimer);
-    this.pauseTimer = null;
+    if (!this.pauseTimer || !this.client) return;
     // The probe measures silence from here: what waited meanwhile is read first.
     if (this.session) this.session.lastProgress = Date.now();
-    if (this.client) streamOf(this.client).resume();
+    this.unpause(this.client);
   }
 
   /** One round trip on the connection: resolves once `syncedAt` covers the moment it was called. */
@@ -339,7 +337,10 @@ export class Listener {
     this.schedule();
   }
 
-  /** Before `client` is ended: a paused socket would never see the server's end. */
+  /**
+   * Reads `client`'s socket again if paused: on `resume`, and before the
+   * client is ended (a paused socket would never see the server's end).
+   */
   private unpause(client: pg.Client): void {
     if (!this.pauseTimer) return;
     clearTimeout(this.pauseTimer);
