@@ -160,7 +160,8 @@ export class EventHub {
 /**
  * A subscriber's side of the hub. A class, not an object of closures: an idle
  * subscriber holds one small object, its methods are shared (each closure made
- * per subscriber costs its own memory, and more under tsx's keepNames).
+ * per subscriber costs its own memory, and more under tsx's keepNames, which
+ * the command's `serve` and the tests run; `npm start` runs tsc's build).
  */
 class SubscriberIterator implements AsyncIterableIterator<Delivery> {
   /** Gaps this subscriber did not ask for, merged, to be noted on its next event. */
