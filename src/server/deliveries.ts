@@ -11,8 +11,10 @@
  * schema/events/common.ts); a result without one (an error that ends the
  * subscription) is no delivery. Shared subscriptions (shared.ts) leave the
  * yoga pipeline before its result hooks and count themselves with
- * `countSubscription`; every other subscription is counted by the
- * `useDeliveryMetrics` plugin, over WebSocket and SSE alike.
+ * `countSubscription`, passing each frame's note; every other subscription
+ * is counted by the `useDeliveryMetrics` plugin, over WebSocket and SSE
+ * alike. A count keeps only the transport it read from the context, not
+ * the context.
  */
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../schema/builder.js';
@@ -26,7 +28,8 @@ function transportOf(context: Context & { request?: Request }): MetricsTransport
 
 /** The counts of one subscription whose stream exists: `next` as its transport takes a result, `end` once. */
 export interface SubscriptionCount {
-  next(): void;
+  /** A result taken, noting `delivered` (none: an ending, no delivery). */
+  next(delivered: Context['lastDelivered']): void;
   end(): void;
 }
 
@@ -36,9 +39,7 @@ export function countSubscription(metrics: GatewayMetrics, context: Context): Su
   metrics.subscribed(transport);
   let ended = false;
   return {
-    next() {
-      const delivered = context.lastDelivered;
-      context.lastDelivered = undefined;
+    next(delivered) {
       if (delivered) metrics.delivered(delivered, transport);
     },
     end() {
@@ -58,7 +59,13 @@ export function useDeliveryMetrics(metrics: GatewayMetrics): Plugin<Record<strin
         onSubscribeResult({ result }) {
           if (!(Symbol.asyncIterator in (result as object))) return;
           const count = countSubscription(metrics, context);
-          return { onNext: () => count.next(), onEnd: () => count.end() };
+          return {
+            onNext() {
+              count.next(context.lastDelivered);
+              context.lastDelivered = undefined;
+            },
+            onEnd: () => count.end(),
+          };
         },
       };
     },

@@ -218,7 +218,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       else res.destroy();
     });
   });
-  const ws = startWebSockets({ server, yoga, tokens, sessions: options.sessions, policy, limits, log });
+  const ws = startWebSockets({ server, yoga, tokens, sessions: options.sessions, policy, limits, shared, log });
 
   await listen(server, host, port);
   const address = server.address() as AddressInfo;

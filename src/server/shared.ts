@@ -33,6 +33,18 @@
  * - Results are `SharedResult` markers; the transports write `frame.json` as
  *   the payload (ws.ts splices it into the graphql-ws message, sse.ts into
  *   the `data:` line) instead of serializing the result again.
+ * - `join` is the pushed form, for a transport that writes frames itself
+ *   (ws.ts, outside graphql-ws's per-operation loop): the same stream, the
+ *   same frames, but written to a `Sink` by one small object per subscriber
+ *   (`Pushed`) instead of pulled through an iterator and a pipeline. It ends
+ *   with `sink.complete()` when the stream ends by itself, with `sink.fail`
+ *   when the stream throws, and with nothing when `return()` stopped it (the
+ *   client asked, or the socket closed).
+ * - A shared subscription keeps only what its executions read, whichever
+ *   form: the document, operation, variables and schema, and a context of
+ *   its principal and transport (`lean`); the request's full context (its
+ *   loaders, the yoga request, the envelop state) served the subscribe and
+ *   is let go.
  */
 import {
   createSourceEventStream,
@@ -51,6 +63,7 @@ import type { GatewayEvent } from '../events/event.js';
 import type { Delivery } from '../events/hub.js';
 import { encodeCursor } from '../journal/cursor.js';
 import type { Log } from '../log.js';
+import type { Principal } from '../auth/principal.js';
 import type { Context } from '../schema/builder.js';
 import type { SubscriptionCount } from './deliveries.js';
 
@@ -79,6 +92,22 @@ export function isShared(result: unknown): result is SharedResult {
   return typeof result === 'object' && result !== null && FRAME in result;
 }
 
+/** Where `join` writes a subscriber's results: the transport's side of a pushed subscription. */
+export interface Sink {
+  /** Writes one result, serialized; a promise when the transport must wait for it to be taken. */
+  next(json: string): void | Promise<void>;
+  /** The stream ended by itself (an ending delivery, a shutdown): the client is told. */
+  complete(): void;
+  /** The stream failed: the client is told. */
+  fail(error: Error): void;
+}
+
+/** A pushed subscription (see `join`): `start()` once it is registered; `return()` stops it without telling the client. */
+export interface Joined extends AsyncIterable<never> {
+  start(): void;
+  return(): Promise<IteratorResult<never>>;
+}
+
 type Execute = (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult;
 
 /** How many times variable `name` is used in `operation`. */
@@ -86,6 +115,23 @@ function usesOf(operation: OperationDefinitionNode, name: string): number {
   let uses = 0;
   visit(operation.selectionSet, { Variable: (node) => void (node.name.value === name && uses++) });
   return uses;
+}
+
+/** The marker of an executed frame, with what its subscribers note for the delivery metrics, made once each. */
+function taken(frame: Frame): SharedResult {
+  return (frame.result ??= { [FRAME]: frame } as SharedResult);
+}
+
+/** What a subscriber notes for the delivery metrics of `result`, delivered for `delivery`: nothing for an ending. */
+function noteOf(delivery: Delivery, result: ExecutionResult | SharedResult): DeliveredNote | undefined {
+  if (delivery.kind !== 'event' || !isShared(result)) return undefined;
+  const frame = result[FRAME];
+  const { event } = delivery;
+  const noted = (frame.noted ??= [
+    { channel: event.channel, receivedAt: event.receivedAt, live: !event.delivery },
+    { channel: event.channel, receivedAt: event.receivedAt, live: false },
+  ]);
+  return noted[delivery.replayed ? 1 : 0];
 }
 
 /** Shared executions; see the module contract. */
@@ -113,43 +159,82 @@ export class SharedSubscriptions {
    * shared (the caller subscribes as usual).
    */
   share(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> | null {
-    const key = this.keyOf(args);
+    const key = this.keyOf(args.document, args.operationName, args.variableValues, (args.contextValue as Context | undefined)?.principal);
     return key === null ? null : this.subscribe(args, key);
+  }
+
+  /**
+   * The pushed subscribe of an operation whose sharing `key` the caller took
+   * (`keyOf`): once its stream exists and `start()` is called, its results
+   * are written to `sink` until it ends or `return()` stops it; or the masked
+   * errors of a subscribe that failed, written nowhere.
+   */
+  async join(args: ExecutionArgs, key: string, sink: Sink): Promise<Joined | ExecutionResult> {
+    const source = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in (source as object))) return this.masked(source as ExecutionResult);
+    const count = this.options.count?.(args.contextValue as Context);
+    return new Pushed(this, source as AsyncIterableIterator<Delivery>, key, this.lean(args), sink, count);
   }
 
   private async subscribe(args: ExecutionArgs, key: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in (source as object))) return this.masked(source as ExecutionResult);
-    return this.map(source as AsyncIterableIterator<Delivery>, key, args);
+    // Counted by the full context (it tells SSE from a plain HTTP request), which is not kept.
+    return this.map(source as AsyncIterableIterator<Delivery>, key, this.lean(args), this.options.count?.(args.contextValue as Context));
   }
 
-  /** The sharing key of an operation, or null when it must not be shared. */
-  private keyOf(args: ExecutionArgs): string | null {
-    const operation = getOperationAST(args.document, args.operationName);
+  /** What a shared subscription keeps of its operation (see the module contract). */
+  private lean(args: ExecutionArgs): ExecutionArgs {
+    const { principal, transport } = args.contextValue as Context;
+    const contextValue = { principal, transport } as Context;
+    return {
+      schema: args.schema,
+      document: args.document,
+      operationName: args.operationName,
+      variableValues: args.variableValues,
+      contextValue,
+    };
+  }
+
+  /**
+   * The sharing key of an operation (its document, operation, variables but
+   * `after`, and the scope of `principal`), or null when it must not be
+   * shared: not one event subscription field, or a consumer's.
+   */
+  keyOf(
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variableValues: Record<string, unknown> | null | undefined,
+    principal: Principal | undefined,
+  ): string | null {
+    const operation = getOperationAST(document, operationName);
     if (operation?.operation !== 'subscription') return null;
     const [root] = operation.selectionSet.selections;
     if (operation.selectionSet.selections.length !== 1 || root?.kind !== Kind.FIELD) return null;
     // A consumer's deliveries are leases, one subscriber's each.
     if (root.arguments?.some((a) => a.name.value === 'consumer')) return null;
-    let id = this.documents.get(args.document);
+    let id = this.documents.get(document);
     if (id === undefined) {
-      const text = args.document.loc?.source.body ?? print(args.document);
+      const text = document.loc?.source.body ?? print(document);
       id = this.texts.get(text);
       if (id === undefined) this.texts.set(text, (id = this.texts.size + 1));
-      this.documents.set(args.document, id);
+      this.documents.set(document, id);
     }
-    const scope = (args.contextValue as Context | undefined)?.principal?.scope ?? 'none';
+    const scope = principal?.scope ?? 'none';
     // `after` decides where a subscriber's stream starts, not what an event's result is: a
     // subscriber resuming mid-stream shares the live events with the others.
     const after = root.arguments?.find((a) => a.name.value === 'after')?.value;
-    const variables = { ...args.variableValues };
+    const variables = { ...variableValues };
     if (after?.kind === Kind.VARIABLE && usesOf(operation, after.name.value) === 1) delete variables[after.name.value];
-    return `${id}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(variables)}\u0000${scope}`;
+    return `${id}\u0000${operationName ?? ''}\u0000${JSON.stringify(variables)}\u0000${scope}`;
   }
 
-  private map(source: AsyncIterableIterator<Delivery>, key: string, args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> {
-    const context = args.contextValue as Context;
-    const count = this.options.count?.(context);
+  private map(
+    source: AsyncIterableIterator<Delivery>,
+    key: string,
+    args: ExecutionArgs,
+    count?: SubscriptionCount,
+  ): AsyncIterableIterator<ExecutionResult> {
     // Methods, not arrow functions: each subscriber holds this object, and an arrow function
     // stored in a property is given its name at run time under tsx (esbuild's keepNames: the
     // command's `serve`, the tests), which costs a property store per function per subscriber;
@@ -162,25 +247,10 @@ export class SharedSubscriptions {
           count?.end();
           return { done: true, value: undefined };
         }
-        const delivery = next.value;
-        if (delivery.kind !== 'event') {
-          const value = await owner.execute(args, delivery);
-          count?.next();
-          return { done: false, value };
-        }
-        // Executed by the first subscriber; the others take the frame without waiting a tick.
-        const pending = owner.frameOf(delivery, key, args);
-        const frame = pending instanceof Promise ? await pending : pending;
-        // What `deliver` notes for the delivery metrics, noted for every subscriber (only the
-        // first executed the event).
-        const { event } = delivery;
-        const noted = (frame.noted ??= [
-          { channel: event.channel, receivedAt: event.receivedAt, live: !event.delivery },
-          { channel: event.channel, receivedAt: event.receivedAt, live: false },
-        ]);
-        context.lastDelivered = noted[delivery.replayed ? 1 : 0];
-        count?.next();
-        return { done: false, value: (frame.result ??= { [FRAME]: frame } as SharedResult) };
+        const pending = owner.resultOf(next.value, key, args);
+        const value = pending instanceof Promise ? await pending : pending;
+        count?.next(noteOf(next.value, value));
+        return { done: false, value };
       },
       async return() {
         count?.end();
@@ -197,6 +267,19 @@ export class SharedSubscriptions {
       },
     };
     return iterator;
+  }
+
+  /**
+   * A delivery's result for one subscriber: its event's shared frame (executed
+   * by the first subscriber that needs it, taken by the others without waiting
+   * a tick), or its own ending (SLOW_CONSUMER, ROW_LOAD_FAILED), executed for
+   * it alone. For `map` and `Pushed`, this module's two forms.
+   * @internal
+   */
+  resultOf(delivery: Delivery, key: string, args: ExecutionArgs): SharedResult | Promise<ExecutionResult | SharedResult> {
+    if (delivery.kind !== 'event') return this.execute(args, delivery);
+    const pending = this.frameOf(delivery, key, args);
+    return pending instanceof Promise ? pending.then(taken) : taken(pending);
   }
 
   private frameOf(delivery: Extract<Delivery, { kind: 'event' }>, key: string, args: ExecutionArgs): Frame | Promise<Frame> {
@@ -237,5 +320,68 @@ export class SharedSubscriptions {
         return masked;
       }),
     };
+  }
+}
+
+/**
+ * One subscriber of `join`: reads its stream and writes each result to its
+ * sink, one at a time, waiting when the sink asks to. A class, so that an idle
+ * subscriber is this object and its one suspended `run`.
+ */
+class Pushed implements Joined {
+  private stopped = false;
+
+  constructor(
+    private readonly owner: SharedSubscriptions,
+    private readonly source: AsyncIterableIterator<Delivery>,
+    private readonly key: string,
+    private readonly args: ExecutionArgs,
+    private readonly sink: Sink,
+    private readonly count: SubscriptionCount | undefined,
+  ) {}
+
+  start(): void {
+    void this.run();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        const next = await this.source.next();
+        if (this.stopped) return;
+        if (next.done) {
+          this.stop();
+          return this.sink.complete();
+        }
+        const pending = this.owner.resultOf(next.value, this.key, this.args);
+        const result = pending instanceof Promise ? await pending : pending;
+        if (this.stopped) return;
+        this.count?.next(noteOf(next.value, result));
+        const written = this.sink.next(isShared(result) ? result[FRAME].json : JSON.stringify(result));
+        if (written) await written;
+      }
+    } catch (error) {
+      if (this.stopped) return;
+      this.stop();
+      await this.source.return?.();
+      this.sink.fail(error as Error);
+    }
+  }
+
+  async return(): Promise<IteratorResult<never>> {
+    if (!this.stopped) {
+      this.stop();
+      await this.source.return?.();
+    }
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<never> {
+    return this as unknown as AsyncIterator<never>;
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    this.count?.end();
   }
 }

@@ -25,13 +25,27 @@
  * - The adapter between `ws` and graphql-ws's transport-free server is this
  *   module's own (graphql-ws's `use/ws` prints socket errors to the console
  *   with a stack trace): a socket's error (a message over the limit) is
- *   logged, the keep-alive pings every `keepAliveMs` and cuts a socket that
- *   did not answer the previous ping.
+ *   logged, the keep-alive pings every socket every `KEEP_ALIVE_MS` and cuts
+ *   one that did not answer the previous ping.
+ * - A subscription that can be shared (shared.ts: one event subscription
+ *   field, not a consumer's; parsed and valid; the socket acknowledged and
+ *   under its limit) is taken before graphql-ws sees its message and pushed
+ *   (`SharedSubscriptions.join`): its frames are written straight to the
+ *   socket as graphql-ws's `next`, `error` and `complete` messages, without
+ *   graphql-ws's per-operation loop, its emitter or the envelop context of
+ *   the operation, which an idle subscriber would otherwise hold. It is
+ *   registered in graphql-ws's record of the socket's subscriptions like
+ *   one of its own, before anything is awaited: a `complete` for its id
+ *   stops it, a second `subscribe` with its id closes the socket (4409), the
+ *   socket's close stops it, the limit counts it. Everything else (queries,
+ *   mutations, consumer subscriptions, documents that do not parse or
+ *   validate, a socket over its limit) is graphql-ws's, with the same
+ *   pipeline as before.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
-import { handleProtocols, makeServer, type OperationResult } from 'graphql-ws';
+import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
+import { type Context as GraphQLWsContext, handleProtocols, makeServer, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../auth/principal.js';
@@ -41,7 +55,7 @@ import { errors, type GatewayError } from '../errors.js';
 import type { Log } from '../log.js';
 import { authenticate, tokenOfConnectionParams } from './authenticate.js';
 import { type AccessPolicy, hostAllowed, originAllowed } from './policy.js';
-import { FRAME, type SharedResult } from './shared.js';
+import { FRAME, type Joined, type SharedResult, type SharedSubscriptions, type Sink } from './shared.js';
 
 /** The limits of the WebSocket transport. */
 export interface WsLimits {
@@ -59,6 +73,8 @@ export interface WsOptions {
   sessions: Sessions;
   policy: AccessPolicy;
   limits: WsLimits;
+  /** The shared executions, which pushed subscriptions join. */
+  shared: SharedSubscriptions;
   log: Log;
 }
 
@@ -72,7 +88,88 @@ type Extra = {
   held?: Set<string>;
   /** How many subscriptions this socket was refused for being over its limit. */
   refused?: number;
+  /** The socket's transport, which every operation's context carries. */
+  transport?: SocketTransport;
+  /** graphql-ws's state of the socket, once acknowledged (pushed subscriptions register in it). */
+  ctx?: SocketContext;
 };
+
+/** graphql-ws's state of one socket. */
+type SocketContext = GraphQLWsContext<Record<string, unknown> | undefined, Extra>;
+
+/** A subscribe message, as graphql-ws's own parser would accept it. */
+interface SubscribeMessage {
+  id: string;
+  payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `text` as a subscribe message, or null when it is anything else (left to graphql-ws, which answers it). */
+function subscribeMessage(text: string): SubscribeMessage | null {
+  if (!text.includes('"subscribe"')) return null;
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(message) || message.type !== 'subscribe' || typeof message.id !== 'string' || message.id === '') return null;
+  const { payload } = message;
+  if (!isObject(payload) || typeof payload.query !== 'string') return null;
+  if (payload.variables != null && !isObject(payload.variables)) return null;
+  if (payload.operationName != null && typeof payload.operationName !== 'string') return null;
+  if (payload.extensions != null && !isObject(payload.extensions)) return null;
+  return message as unknown as SubscribeMessage;
+}
+
+/** Writes `message` to `socket`; a promise when the socket holds `WAIT_BYTES` unsent, settled once this write is taken. */
+function write(socket: WebSocket, message: string): void | Promise<void> {
+  if (socket.readyState !== socket.OPEN) return;
+  // A socket whose client reads keeps nothing unsent: the writer need not wait (a promise and two
+  // closures per delivery). One that holds WAIT_BYTES unsent makes it wait, so its events queue in
+  // the hub, which ends it as a slow consumer.
+  if (socket.bufferedAmount < WAIT_BYTES) return void socket.send(message);
+  return new Promise((resolve, reject) => socket.send(message, (error) => (error ? reject(error) : resolve())));
+}
+
+/** What the hub and the stalled-client cut see of a socket (events/subscribe.ts); one per socket, a class for its shared methods. */
+class SocketTransport {
+  readonly kind = 'ws';
+  constructor(private readonly socket: WebSocket) {}
+  buffered(): number {
+    return this.socket.bufferedAmount;
+  }
+  close(reason: string): void {
+    this.socket.close(4008, reason.slice(0, 120));
+  }
+}
+
+function isJoined(value: Joined | ExecutionResult): value is Joined {
+  return 'start' in value;
+}
+
+/** Where a pushed subscription's results go: graphql-ws's messages for its id, written to its socket. */
+class SocketSink implements Sink {
+  constructor(
+    private readonly ctx: SocketContext,
+    private readonly id: string,
+  ) {}
+  next(json: string): void | Promise<void> {
+    return write(this.ctx.extra.socket, `{"id":${JSON.stringify(this.id)},"type":"next","payload":${json}}`);
+  }
+  complete(): void {
+    delete this.ctx.subscriptions[this.id];
+    void write(this.ctx.extra.socket, JSON.stringify({ id: this.id, type: 'complete' }));
+  }
+  fail(error: Error): void {
+    // What graphql-ws sends for a stream that throws: the error's message.
+    delete this.ctx.subscriptions[this.id];
+    void write(this.ctx.extra.socket, JSON.stringify({ id: this.id, type: 'error', payload: [{ message: error.message }] }));
+  }
+}
 
 /** The envelop-wrapped executors, passed to graphql-ws through `rootValue`. */
 interface Enveloped {
@@ -116,7 +213,7 @@ function refuse(socket: Duplex, status: number, reason: string): void {
 
 /** Serves graphql-ws on `/graphql` of `server`; returns the function that closes every socket. */
 export function startWebSockets(options: WsOptions): { close: () => Promise<void> } {
-  const { yoga, tokens, sessions, policy, limits, log } = options;
+  const { yoga, tokens, sessions, policy, limits, shared, log } = options;
   // A shared frame is serialized once (shared.ts): graphql-ws stringifies the message around it with
   // this replacer, which leaves a placeholder for the payload, and `send` splices the frame in. Both
   // run in one synchronous step of graphql-ws's emit.next, so one slot is enough.
@@ -173,6 +270,71 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     });
   });
 
+  /**
+   * Whether the socket may start one more subscription: it holds fewer than its limit. Counted in
+   * a set of its own, pruned of those graphql-ws (or a pushed subscription's end) let go: a flood
+   * of subscribe messages costs little each, where counting ctx.subscriptions (which holds every
+   * refusal until it is sent) grew with the flood.
+   */
+  const mayHoldMore = (ctx: SocketContext): boolean => {
+    const held = (ctx.extra.held ??= new Set());
+    for (const other of held) if (!(other in ctx.subscriptions)) held.delete(other);
+    return held.size < limits.maxSubscriptionsPerSocket;
+  };
+
+  /** The pipeline of one operation of a socket: parse, validate, its context, the executors. */
+  const envelopedFor = (extra: Extra, params: unknown) =>
+    yoga.getEnveloped({ req: extra.request, socket: extra.socket, params, principal: extra.principal, transport: extra.transport });
+
+  /**
+   * Takes a subscribe message whose subscription is shared and pushes it (see the module
+   * contract); false leaves the message to graphql-ws.
+   */
+  const push = async (ctx: SocketContext, text: string): Promise<boolean> => {
+    const message = subscribeMessage(text);
+    if (!message || !ctx.acknowledged) return false;
+    const { id, payload } = message;
+    if (id in ctx.subscriptions || !mayHoldMore(ctx)) return false;
+    const enveloped = envelopedFor(ctx.extra, payload);
+    let document;
+    try {
+      document = enveloped.parse(payload.query);
+    } catch {
+      return false;
+    }
+    const key = shared.keyOf(document, payload.operationName, payload.variables, ctx.extra.principal);
+    if (key === null || enveloped.validate(enveloped.schema, document).length > 0) return false;
+    // Registered as graphql-ws registers its own, before anything is awaited.
+    ctx.subscriptions[id] = null;
+    ctx.extra.held!.add(id);
+    const args: ExecutionArgs = {
+      schema: enveloped.schema,
+      document,
+      operationName: payload.operationName,
+      variableValues: payload.variables,
+      contextValue: await enveloped.contextFactory(),
+    };
+    // Completed by the client meanwhile: graphql-ws deleted its entry.
+    if (!(id in ctx.subscriptions)) return true;
+    const sink = new SocketSink(ctx, id);
+    const joined = await shared.join(args, key, sink);
+    if (!isJoined(joined)) {
+      // A subscribe that failed (a bad cursor): its errors as a result, then complete, as graphql-ws sends them.
+      if (id in ctx.subscriptions) {
+        await sink.next(JSON.stringify(joined));
+        sink.complete();
+      }
+      return true;
+    }
+    if (!(id in ctx.subscriptions)) {
+      await joined.return();
+      return true;
+    }
+    ctx.subscriptions[id] = joined;
+    joined.start();
+    return true;
+  };
+
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
     connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
     jsonMessageReplacer,
@@ -200,38 +362,19 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
       }
       socket.once('close', () => ctx.extra.endSession?.());
       ctx.extra.principal = principal;
+      ctx.extra.transport = new SocketTransport(socket);
+      ctx.extra.ctx = ctx;
       return true;
     },
     onSubscribe: async (ctx, id, params) => {
-      // Counted in a set of its own, noted before anything is awaited (a burst cannot slip past)
-      // and pruned of those graphql-ws has let go: a flood of subscribe messages costs little
-      // each, where counting ctx.subscriptions (which holds every refusal until it is sent, and
-      // this one already) grew with the flood.
-      const held = (ctx.extra.held ??= new Set());
-      for (const other of held) if (!(other in ctx.subscriptions)) held.delete(other);
-      if (held.size >= limits.maxSubscriptionsPerSocket) {
+      // Noted before anything is awaited: a burst cannot slip past.
+      if (!mayHoldMore(ctx)) {
         ctx.extra.refused = (ctx.extra.refused ?? 0) + 1;
         if (ctx.extra.refused === limits.maxSubscriptionsPerSocket + 1) cutFlood(ctx.extra.socket, ctx.extra.refused);
         return [tooManySubscriptions];
       }
-      held.add(id);
-      const { socket, request, principal } = ctx.extra;
-      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-        req: request,
-        socket,
-        params,
-        principal,
-        // Methods, not arrow functions: every subscription keeps this object (see events/hub.ts).
-        transport: {
-          kind: 'ws',
-          buffered() {
-            return socket.bufferedAmount;
-          },
-          close(reason: string) {
-            socket.close(4008, reason.slice(0, 120));
-          },
-        },
-      });
+      ctx.extra.held!.add(id);
+      const { schema, execute, subscribe, contextFactory, parse, validate } = envelopedFor(ctx.extra, params);
       let document;
       try {
         document = parse(params.query);
@@ -251,39 +394,54 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     },
   });
   wss.options.handleProtocols = handleProtocols;
-  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    socket.on('error', (error) => log.info('WebSocket closed on a socket error', { error: error.message }));
-    let alive = true;
-    socket.on('pong', () => (alive = true));
-    const keepAlive = setInterval(() => {
-      if (socket.readyState !== socket.OPEN) return;
-      if (!alive) {
+
+  // One keep-alive for every socket: a ping each KEEP_ALIVE_MS; a socket still in `unanswered` at
+  // the next round did not answer and is cut.
+  const unanswered = new Set<WebSocket>();
+  const keepAlive = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (socket.readyState !== socket.OPEN) continue;
+      if (unanswered.has(socket)) {
         log.info('cut a WebSocket that did not answer a ping', { after: `${KEEP_ALIVE_MS} ms` });
-        return socket.terminate();
+        socket.terminate();
+        continue;
       }
-      alive = false;
+      unanswered.add(socket);
       socket.ping();
-    }, KEEP_ALIVE_MS);
+    }
+  }, KEEP_ALIVE_MS);
+  keepAlive.unref();
+  // Functions shared by every socket (ws calls a listener with the socket as `this`).
+  function answered(this: WebSocket): void {
+    unanswered.delete(this);
+  }
+  function failed(error: Error): void {
+    log.info('WebSocket closed on a socket error', { error: error.message });
+  }
+
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    socket.on('error', failed);
+    socket.on('pong', answered);
+    const extra: Extra = { socket, request };
     const closed = server.opened(
       {
         protocol: socket.protocol,
         // Methods, not arrow functions: kept for the socket's life (see events/hub.ts).
         send(data) {
-          const message = splice(data);
-          if (socket.readyState !== socket.OPEN) return;
-          // A socket whose client reads keeps nothing unsent: graphql-ws need not wait for the
-          // write (a promise and two closures per delivery). One that holds WAIT_BYTES unsent
-          // makes it wait, so its events queue in the hub, which ends it as a slow consumer.
-          if (socket.bufferedAmount < WAIT_BYTES) return void socket.send(message);
-          return new Promise((resolve, reject) => socket.send(message, (error) => (error ? reject(error) : resolve())));
+          return write(socket, splice(data));
         },
         close(code, reason) {
           socket.close(code, reason);
         },
         onMessage(handle) {
           socket.on('message', async (data) => {
+            // What a socket sent before its close is read out of ws's buffers as it closes: nothing
+            // more starts on it (a subscription started now would never be stopped).
+            if (socket.readyState !== socket.OPEN) return;
+            const text = String(data);
             try {
-              await handle(String(data));
+              if (extra.ctx && (await push(extra.ctx, text))) return;
+              await handle(text);
             } catch (error) {
               log.warn('WebSocket message handling failed', { error: (error as Error).message });
               socket.close(1011, 'Internal server error');
@@ -291,10 +449,10 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
           });
         },
       },
-      { socket, request },
+      extra,
     );
     socket.once('close', (code, reason) => {
-      clearInterval(keepAlive);
+      unanswered.delete(socket);
       void closed(code, String(reason));
     });
   });
@@ -310,6 +468,7 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
       }, CLOSE_GRACE_MS);
       await Promise.all(gone);
       clearTimeout(cut);
+      clearInterval(keepAlive);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
