@@ -27,6 +27,13 @@
  *   otherwise attached to the next event delivered after them
  *   (`gapBefore`), so no subscriber crosses a gap unknowingly.
  * - `close()` ends every iterator (used on shutdown).
+ * - A subscriber is read either as an async iterator (`next`) or by `poll`,
+ *   the same deliveries without a suspended function per idle subscriber:
+ *   `poll` answers at once (a delivery, the end, or null when nothing is
+ *   queued: the waiter it was given is then woken once, when something is),
+ *   or with a promise while a filter loads rows. A waiter may be woken while
+ *   it is still handling a poll's promise that resolved to null: it polls
+ *   again (see `Waiter`).
  */
 import type { Channel } from '../hydra/channels.js';
 import { type GapNotice, type GatewayEvent, isGap } from './event.js';
@@ -59,6 +66,16 @@ export interface SubscribeOptions {
   onSlow?: (why: string) => void;
 }
 
+/**
+ * Who waits for a subscriber's next delivery: woken once, when something is
+ * queued (or the subscription ends), after a `poll` that found nothing. A
+ * wake may come while the waiter is still handling that poll's promise; it
+ * must then poll again rather than wait.
+ */
+export interface Waiter {
+  wake(): void;
+}
+
 interface Subscriber {
   options: SubscribeOptions;
   queue: GatewayEvent[];
@@ -67,8 +84,21 @@ interface Subscriber {
   overflowed: boolean;
   /** Why it was found slow. */
   why: string | null;
-  wake: (() => void) | null;
+  waiter: Waiter | null;
   done: boolean;
+}
+
+/** A subscriber's side of the hub: an async iterator, and `poll` (see the module contract). */
+export interface SubscriberStream extends AsyncIterableIterator<Delivery> {
+  poll(waiter: Waiter): IteratorResult<Delivery> | null | Promise<IteratorResult<Delivery> | null>;
+}
+
+/** Wakes the subscriber's waiter, once. */
+function wakeUp(s: Subscriber): void {
+  const { waiter } = s;
+  if (!waiter) return;
+  s.waiter = null;
+  waiter.wake();
 }
 
 /** Fans events out to subscribers; see the module contract. */
@@ -96,7 +126,7 @@ export class EventHub {
         s.queue.push(event);
         s.queuedAt.push(now);
       }
-      s.wake?.();
+      wakeUp(s);
     }
   }
 
@@ -108,7 +138,7 @@ export class EventHub {
       const why = this.slowness(s, now);
       if (why) {
         this.overflow(s, why);
-        s.wake?.();
+        wakeUp(s);
       }
     }
   }
@@ -138,9 +168,9 @@ export class EventHub {
     s.options.onSlow?.(why);
   }
 
-  /** A new subscriber's iterator; `return()` unsubscribes. */
-  subscribe(options: SubscribeOptions): AsyncIterableIterator<Delivery> {
-    const s: Subscriber = { options, queue: [], queuedAt: [], overflowed: false, why: null, wake: null, done: this.closed };
+  /** A new subscriber's stream; `return()` unsubscribes. */
+  subscribe(options: SubscribeOptions): SubscriberStream {
+    const s: Subscriber = { options, queue: [], queuedAt: [], overflowed: false, why: null, waiter: null, done: this.closed };
     if (!this.closed) this.subscribers.add(s);
     return new SubscriberIterator(s, this.subscribers);
   }
@@ -152,7 +182,7 @@ export class EventHub {
     for (const s of [...this.subscribers]) {
       s.done = true;
       this.subscribers.delete(s);
-      s.wake?.();
+      wakeUp(s);
     }
   }
 }
@@ -163,16 +193,26 @@ export class EventHub {
  * per subscriber costs its own memory, and more under tsx's keepNames, which
  * the command's `serve` and the tests run; `npm start` runs tsc's build).
  */
-class SubscriberIterator implements AsyncIterableIterator<Delivery> {
+class SubscriberIterator implements SubscriberStream, Waiter {
   /** Gaps this subscriber did not ask for, merged, to be noted on its next event. */
   private gapBefore: GapNotice | null = null;
+  /** What `next` waits on, while it does. */
+  private resolveWait: (() => void) | null = null;
+  /** A wake that came before `next` waited. */
+  private woken = false;
 
   constructor(
     private readonly s: Subscriber,
     private readonly subscribers: Set<Subscriber>,
   ) {}
 
-  async next(): Promise<IteratorResult<Delivery>> {
+  /**
+   * The next delivery if one can be had without waiting for the hub: a
+   * delivery, the end, or null when nothing is queued (`waiter` is woken once
+   * something is); a promise while the filter loads rows. See the module
+   * contract.
+   */
+  poll(waiter: Waiter): IteratorResult<Delivery> | null | Promise<IteratorResult<Delivery> | null> {
     const { s } = this;
     const { options } = s;
     while (!s.done) {
@@ -184,26 +224,50 @@ class SubscriberIterator implements AsyncIterableIterator<Delivery> {
       const event = s.queue.shift();
       s.queuedAt.shift();
       if (!event) {
-        await new Promise<void>((resolve) => (s.wake = resolve));
-        s.wake = null;
-        continue;
+        // An idle subscriber keeps no room for the events it once had queued.
+        s.queue.length = 0;
+        s.queuedAt.length = 0;
+        s.waiter = waiter;
+        return null;
       }
       if (isGap(event) && !options.channels.has('gap')) {
         this.gapBefore = this.gapBefore ? { channel: 'gap', from: this.gapBefore.from, to: event.notice.to } : event.notice;
         continue;
       }
+      if (isGap(event) || !options.accept) return this.delivered(event);
+      let accepted: boolean | Promise<boolean>;
       try {
-        if (isGap(event) || !options.accept || (await options.accept(event))) {
-          const value: Delivery = { kind: 'event', event, gapBefore: this.gapBefore };
-          this.gapBefore = null;
-          return { done: false, value };
-        }
+        accepted = options.accept(event);
       } catch (error) {
-        this.finish();
-        return { done: false, value: { kind: 'error', error: error as Error } };
+        return this.failed(error as Error);
       }
+      if (accepted instanceof Promise) {
+        return accepted.then(
+          (yes) => (yes ? this.delivered(event) : this.poll(waiter)),
+          (error: Error) => this.failed(error),
+        );
+      }
+      if (accepted) return this.delivered(event);
     }
     return { done: true, value: undefined };
+  }
+
+  async next(): Promise<IteratorResult<Delivery>> {
+    for (;;) {
+      const polled = this.poll(this);
+      const next = polled instanceof Promise ? await polled : polled;
+      if (next !== null) return next;
+      if (this.woken) this.woken = false;
+      else await new Promise<void>((resolve) => (this.resolveWait = resolve));
+    }
+  }
+
+  /** The hub's wake, for `next`. */
+  wake(): void {
+    const resolve = this.resolveWait;
+    this.resolveWait = null;
+    if (resolve) resolve();
+    else this.woken = true;
   }
 
   async return(): Promise<IteratorResult<Delivery>> {
@@ -218,10 +282,21 @@ class SubscriberIterator implements AsyncIterableIterator<Delivery> {
     return this;
   }
 
+  private delivered(event: GatewayEvent): IteratorResult<Delivery> {
+    const value: Delivery = { kind: 'event', event, gapBefore: this.gapBefore };
+    this.gapBefore = null;
+    return { done: false, value };
+  }
+
+  private failed(error: Error): IteratorResult<Delivery> {
+    this.finish();
+    return { done: false, value: { kind: 'error', error } };
+  }
+
   private finish(): IteratorResult<Delivery> {
     this.s.done = true;
     this.subscribers.delete(this.s);
-    this.s.wake?.();
+    wakeUp(this.s);
     return { done: true, value: undefined };
   }
 }

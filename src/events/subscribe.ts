@@ -23,7 +23,7 @@ import { decodeCursor } from '../journal/cursor.js';
 import type { GatewayEvent } from './event.js';
 import { checkFilter, type EventFilter, matches } from './filter.js';
 import { assertNotExpired } from './history.js';
-import type { Delivery, EventHub } from './hub.js';
+import type { Delivery, EventHub, SubscribeOptions } from './hub.js';
 import { resume } from './replay.js';
 
 /** What every subscription of one gateway shares. */
@@ -72,9 +72,47 @@ export interface StreamRequest {
  */
 export const STALLED_MS = 10_000;
 
-function whenSlow(source: StreamSource, request: StreamRequest) {
-  const { transport } = request;
-  return (why: string) => {
+/** Each list of channels as a set, made once: every subscriber of one field asks for the same. */
+const channelSets = new Map<string, ReadonlySet<Channel | 'gap'>>();
+
+function channelSet(channels: readonly (Channel | 'gap')[]): ReadonlySet<Channel | 'gap'> {
+  const key = channels.join(',');
+  let set = channelSets.get(key);
+  if (!set) channelSets.set(key, (set = new Set(channels)));
+  return set;
+}
+
+/**
+ * How one subscription wants events from the hub. A class: a subscriber
+ * holds this one object, and its methods are shared.
+ */
+class StreamOptions implements SubscribeOptions {
+  readonly channels: ReadonlySet<Channel | 'gap'>;
+  readonly limit: number;
+  readonly maxLagMs: number;
+  readonly maxBufferedBytes: number;
+
+  constructor(
+    private readonly source: StreamSource,
+    private readonly request: StreamRequest,
+  ) {
+    this.channels = channelSet(request.channels);
+    this.limit = source.queueLimit;
+    this.maxLagMs = source.maxLagMs;
+    this.maxBufferedBytes = source.maxBufferedBytes;
+  }
+
+  accept(event: GatewayEvent): boolean | Promise<boolean> {
+    return matches(event, this.request.filter);
+  }
+
+  buffered(): number {
+    return this.request.transport?.buffered() ?? 0;
+  }
+
+  onSlow(why: string): void {
+    const { source, request } = this;
+    const { transport } = request;
     source.log.warn('subscription ended: slow client', { channels: request.channels.join(','), transport: transport?.kind ?? 'none', why });
     if (!transport || transport.buffered() === 0) return;
     setTimeout(() => {
@@ -82,27 +120,28 @@ function whenSlow(source: StreamSource, request: StreamRequest) {
       source.log.warn('cut a connection that stopped reading', { transport: transport.kind, unsent: transport.buffered() });
       transport.close(`SLOW_CONSUMER: ${why}`);
     }, STALLED_MS).unref();
-  };
+  }
 }
 
 /** The deliveries of one subscription; see the module contract. */
 export async function openStream(source: StreamSource, request: StreamRequest): Promise<AsyncIterableIterator<Delivery>> {
   checkFilter(request.filter);
-  const options = {
-    channels: new Set(request.channels),
-    limit: source.queueLimit,
-    maxLagMs: source.maxLagMs,
-    // A method, not an arrow function: kept per subscriber, and cheaper so (see hub.ts).
-    accept(event: GatewayEvent) {
-      return matches(event, request.filter);
-    },
-    buffered: request.transport ? () => request.transport!.buffered() : undefined,
-    maxBufferedBytes: source.maxBufferedBytes,
-    onSlow: whenSlow(source, request),
-  };
+  const options = new StreamOptions(source, request);
   const cursor = request.resumeAfter ?? request.after ?? null;
   if (cursor === null) return source.hub.subscribe(options);
   const position = decodeCursor(cursor);
   await assertNotExpired(source.db, position);
-  return resume({ ...options, db: source.db, hub: source.hub, published: source.published, after: position });
+  return resume({
+    channels: options.channels,
+    limit: options.limit,
+    maxLagMs: options.maxLagMs,
+    maxBufferedBytes: options.maxBufferedBytes,
+    accept: (event) => options.accept(event),
+    buffered: () => options.buffered(),
+    onSlow: (why) => options.onSlow(why),
+    db: source.db,
+    hub: source.hub,
+    published: source.published,
+    after: position,
+  });
 }

@@ -33,21 +33,31 @@ export interface SubscriptionCount {
   end(): void;
 }
 
+/** The counts of one subscription: a class, so that a subscriber holds one object and no closures. */
+class Count implements SubscriptionCount {
+  private ended = false;
+
+  constructor(
+    private readonly metrics: GatewayMetrics,
+    private readonly transport: MetricsTransport,
+  ) {
+    metrics.subscribed(transport);
+  }
+
+  next(delivered: Context['lastDelivered']): void {
+    if (delivered) this.metrics.delivered(delivered, this.transport);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.metrics.unsubscribed(this.transport);
+  }
+}
+
 /** Counts a subscription whose source stream now exists; see the module contract. */
 export function countSubscription(metrics: GatewayMetrics, context: Context): SubscriptionCount {
-  const transport = transportOf(context);
-  metrics.subscribed(transport);
-  let ended = false;
-  return {
-    next(delivered) {
-      if (delivered) metrics.delivered(delivered, transport);
-    },
-    end() {
-      if (ended) return;
-      ended = true;
-      metrics.unsubscribed(transport);
-    },
-  };
+  return new Count(metrics, transportOf(context));
 }
 
 /** The yoga plugin that counts the subscriptions that run through the whole pipeline (not shared ones). */

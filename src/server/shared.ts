@@ -60,7 +60,7 @@ import {
 } from 'graphql';
 import { maskError } from 'graphql-yoga';
 import type { GatewayEvent } from '../events/event.js';
-import type { Delivery } from '../events/hub.js';
+import type { Delivery, SubscriberStream, Waiter } from '../events/hub.js';
 import { encodeCursor } from '../journal/cursor.js';
 import type { Log } from '../log.js';
 import type { Principal } from '../auth/principal.js';
@@ -173,7 +173,7 @@ export class SharedSubscriptions {
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in (source as object))) return this.masked(source as ExecutionResult);
     const count = this.options.count?.(args.contextValue as Context);
-    return new Pushed(this, source as AsyncIterableIterator<Delivery>, key, this.lean(args), sink, count);
+    return new Pushed(this, source as Source, key, this.lean(args), sink, count);
   }
 
   private async subscribe(args: ExecutionArgs, key: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
@@ -323,17 +323,24 @@ export class SharedSubscriptions {
   }
 }
 
+/** A hub subscriber's stream, read by `poll` where it can be (events/hub.ts); a resumed one is read by `next`. */
+type Source = AsyncIterableIterator<Delivery> & Partial<Pick<SubscriberStream, 'poll'>>;
+
 /**
  * One subscriber of `join`: reads its stream and writes each result to its
- * sink, one at a time, waiting when the sink asks to. A class, so that an idle
- * subscriber is this object and its one suspended `run`.
+ * sink, one at a time, waiting when the sink asks to. A class, and woken by
+ * the hub rather than waiting on it (`poll`), so that an idle subscriber is
+ * this one object: no suspended function, no promise.
  */
-class Pushed implements Joined {
+class Pushed implements Joined, Waiter {
   private stopped = false;
+  private draining = false;
+  /** A wake that came while it was draining: it polls again. */
+  private woken = false;
 
   constructor(
     private readonly owner: SharedSubscriptions,
-    private readonly source: AsyncIterableIterator<Delivery>,
+    private readonly source: Source,
     private readonly key: string,
     private readonly args: ExecutionArgs,
     private readonly sink: Sink,
@@ -341,14 +348,28 @@ class Pushed implements Joined {
   ) {}
 
   start(): void {
-    void this.run();
+    void this.drain();
   }
 
-  private async run(): Promise<void> {
+  /** The hub's wake: something is queued for it. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.draining) this.woken = true;
+    else void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
     try {
       for (;;) {
-        const next = await this.source.next();
+        this.woken = false;
+        const polled = this.source.poll ? this.source.poll(this) : this.source.next();
+        const next = polled instanceof Promise ? await polled : polled;
         if (this.stopped) return;
+        if (next === null) {
+          if (this.woken) continue;
+          return;
+        }
         if (next.done) {
           this.stop();
           return this.sink.complete();
@@ -365,6 +386,8 @@ class Pushed implements Joined {
       this.stop();
       await this.source.return?.();
       this.sink.fail(error as Error);
+    } finally {
+      this.draining = false;
     }
   }
 

@@ -78,21 +78,45 @@ export interface WsOptions {
   log: Log;
 }
 
-/** What graphql-ws keeps per socket. */
-type Extra = {
-  socket: WebSocket;
-  request: IncomingMessage;
-  principal?: Principal;
-  endSession?: () => void;
+/**
+ * What this module keeps of one socket (graphql-ws's `extra`): one object
+ * whose fields are declared up front, held for the socket's life. Not the
+ * upgrade's request: an idle socket would hold its headers.
+ */
+class SocketState {
+  principal: Principal | undefined = undefined;
+  endSession: (() => void) | undefined = undefined;
   /** The ids of the subscriptions this socket was let start (those since ended are pruned as it is read). */
-  held?: Set<string>;
+  held: Set<string> | undefined = undefined;
   /** How many subscriptions this socket was refused for being over its limit. */
-  refused?: number;
+  refused = 0;
   /** The socket's transport, which every operation's context carries. */
-  transport?: SocketTransport;
+  transport: SocketTransport | undefined = undefined;
   /** graphql-ws's state of the socket, once acknowledged (pushed subscriptions register in it). */
-  ctx?: SocketContext;
-};
+  ctx: SocketContext | undefined = undefined;
+  /** The deadline of its `connection_init`, until it comes. */
+  initTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly socket: WebSocket,
+    /** The remote address, for authentication's limits. */
+    readonly address: string,
+    /** Sockets waiting for their `connection_init`, by address: this one counts there until `settle`. */
+    private waiting: Map<string, number> | null,
+  ) {}
+
+  /** Uncounts the socket from its address's sockets waiting for `connection_init` (once; on its init or close). */
+  settle(): void {
+    const { waiting } = this;
+    if (!waiting) return;
+    this.waiting = null;
+    const n = (waiting.get(this.address) ?? 1) - 1;
+    if (n > 0) waiting.set(this.address, n);
+    else waiting.delete(this.address);
+  }
+}
+
+type Extra = SocketState;
 
 /** graphql-ws's state of one socket. */
 type SocketContext = GraphQLWsContext<Record<string, unknown> | undefined, Extra>;
@@ -211,6 +235,50 @@ function refuse(socket: Duplex, status: number, reason: string): void {
   );
 }
 
+/**
+ * graphql-ws's view of a socket (its `WebSocket` interface). A class: one
+ * object per socket, its methods shared. A pushed subscription's message
+ * (see the module contract) is taken before graphql-ws sees it.
+ */
+class GraphQLWsSocket {
+  readonly protocol: string;
+
+  constructor(
+    private readonly state: SocketState,
+    private readonly splice: (data: string) => string,
+    private readonly push: (ctx: SocketContext, text: string) => Promise<boolean>,
+    private readonly log: Log,
+  ) {
+    this.protocol = state.socket.protocol;
+  }
+
+  send(data: string): void | Promise<void> {
+    return write(this.state.socket, this.splice(data));
+  }
+
+  close(code: number, reason: string): void {
+    this.state.socket.close(code, reason);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    const { state, push, log } = this;
+    const { socket } = state;
+    socket.on('message', async (data) => {
+      // What a socket sent before its close is read out of ws's buffers as it closes: nothing
+      // more starts on it (a subscription started now would never be stopped).
+      if (socket.readyState !== socket.OPEN) return;
+      const text = String(data);
+      try {
+        if (state.ctx && (await push(state.ctx, text))) return;
+        await handle(text);
+      } catch (error) {
+        log.warn('WebSocket message handling failed', { error: (error as Error).message });
+        socket.close(1011, 'Internal server error');
+      }
+    });
+  }
+}
+
 /** Serves graphql-ws on `/graphql` of `server`; returns the function that closes every socket. */
 export function startWebSockets(options: WsOptions): { close: () => Promise<void> } {
   const { yoga, tokens, sessions, policy, limits, shared, log } = options;
@@ -252,22 +320,7 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     if (waiting >= limits.maxPendingPerAddress)
       return refuse(socket, 429, 'Too Many Requests: too many sockets waiting for connection_init');
     pending.set(address, waiting + 1);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      let counted = true;
-      // A method rather than an arrow function: kept for the socket's life (see events/hub.ts).
-      const { settle } = {
-        settle() {
-          if (!counted) return;
-          counted = false;
-          const n = (pending.get(address) ?? 1) - 1;
-          if (n > 0) pending.set(address, n);
-          else pending.delete(address);
-        },
-      };
-      (ws as WebSocket & { settlePending?: () => void }).settlePending = settle;
-      ws.once('close', settle);
-      wss.emit('connection', ws, req);
-    });
+    wss.handleUpgrade(req, socket, head, (ws) => connect(new SocketState(ws, address, pending)));
   });
 
   /**
@@ -284,7 +337,7 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
 
   /** The pipeline of one operation of a socket: parse, validate, its context, the executors. */
   const envelopedFor = (extra: Extra, params: unknown) =>
-    yoga.getEnveloped({ req: extra.request, socket: extra.socket, params, principal: extra.principal, transport: extra.transport });
+    yoga.getEnveloped({ socket: extra.socket, params, principal: extra.principal, transport: extra.transport });
 
   /**
    * Takes a subscribe message whose subscription is shared and pushes it (see the module
@@ -336,40 +389,40 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
   };
 
   const server = makeServer<Record<string, unknown> | undefined, Extra>({
-    connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+    // The deadline is this module's (`connect`): graphql-ws's timer would stay with the socket for its life.
+    connectionInitWaitTimeout: 0,
     jsonMessageReplacer,
     execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
     // The enveloped subscribe: it shares executions (shared.ts, a plugin of the yoga pipeline) as over SSE.
     subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
     onConnect: async (ctx) => {
-      const { socket, request } = ctx.extra;
-      (socket as WebSocket & { settlePending?: () => void }).settlePending?.();
-      const principal = await authenticate(
-        tokens,
-        policy,
-        tokenOfConnectionParams(ctx.connectionParams),
-        request.socket.remoteAddress ?? 'unknown',
-      );
+      const state = ctx.extra;
+      const { socket } = state;
+      if (state.initTimer) clearTimeout(state.initTimer);
+      state.initTimer = null;
+      state.settle();
+      const principal = await authenticate(tokens, policy, tokenOfConnectionParams(ctx.connectionParams), state.address);
       if (!('kind' in principal)) {
         socket.close(4401, (principal as GatewayError).message.slice(0, 120));
         return false;
       }
       try {
-        ctx.extra.endSession = sessions.open(principal, 'ws', (reason) => socket.close(4401, `Unauthorized: ${reason}`));
+        state.endSession = sessions.open(principal, 'ws', (reason) => socket.close(4401, `Unauthorized: ${reason}`));
       } catch (error) {
         socket.close(4429, (error as Error).message.slice(0, 120));
         return false;
       }
-      socket.once('close', () => ctx.extra.endSession?.());
-      ctx.extra.principal = principal;
-      ctx.extra.transport = new SocketTransport(socket);
-      ctx.extra.ctx = ctx;
+      // A socket closed while it was authenticated ends its session now.
+      if (socket.readyState !== socket.OPEN) state.endSession();
+      state.principal = principal;
+      state.transport = new SocketTransport(socket);
+      state.ctx = ctx;
       return true;
     },
     onSubscribe: async (ctx, id, params) => {
       // Noted before anything is awaited: a burst cannot slip past.
       if (!mayHoldMore(ctx)) {
-        ctx.extra.refused = (ctx.extra.refused ?? 0) + 1;
+        ctx.extra.refused++;
         if (ctx.extra.refused === limits.maxSubscriptionsPerSocket + 1) cutFlood(ctx.extra.socket, ctx.extra.refused);
         return [tooManySubscriptions];
       }
@@ -419,43 +472,29 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     log.info('WebSocket closed on a socket error', { error: error.message });
   }
 
-  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+  /** Serves graphql-ws on an upgraded socket. */
+  const connect = (state: SocketState) => {
+    const { socket } = state;
     socket.on('error', failed);
     socket.on('pong', answered);
-    const extra: Extra = { socket, request };
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        // Methods, not arrow functions: kept for the socket's life (see events/hub.ts).
-        send(data) {
-          return write(socket, splice(data));
-        },
-        close(code, reason) {
-          socket.close(code, reason);
-        },
-        onMessage(handle) {
-          socket.on('message', async (data) => {
-            // What a socket sent before its close is read out of ws's buffers as it closes: nothing
-            // more starts on it (a subscription started now would never be stopped).
-            if (socket.readyState !== socket.OPEN) return;
-            const text = String(data);
-            try {
-              if (extra.ctx && (await push(extra.ctx, text))) return;
-              await handle(text);
-            } catch (error) {
-              log.warn('WebSocket message handling failed', { error: (error as Error).message });
-              socket.close(1011, 'Internal server error');
-            }
-          });
-        },
-      },
-      extra,
-    );
-    socket.once('close', (code, reason) => {
+    const initMs = limits.connectionInitTimeoutMs;
+    if (initMs > 0 && Number.isFinite(initMs)) {
+      state.initTimer = setTimeout(() => {
+        state.initTimer = null;
+        // graphql-ws's own code and reason for it.
+        socket.close(4408, 'Connection initialisation timeout');
+      }, initMs);
+    }
+    const closed = server.opened(new GraphQLWsSocket(state, splice, push, log), state);
+    // One listener for everything a close ends.
+    socket.on('close', (code, reason) => {
+      if (state.initTimer) clearTimeout(state.initTimer);
+      state.settle();
+      state.endSession?.();
       unanswered.delete(socket);
       void closed(code, String(reason));
     });
-  });
+  };
 
   return {
     async close() {
