@@ -47,7 +47,7 @@ export interface StreamSource {
  * reading for good.
  */
 export interface Transport {
-  kind: 'http' | 'ws';
+  kind: 'http' | 'sse' | 'ws';
   buffered(): number;
   close(reason: string): void;
 }

@@ -47,6 +47,7 @@ import { SharedSubscriptions } from './shared.js';
 import { countSubscription, useDeliveryMetrics } from './deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 import { lastEventId, useSseCursors } from './sse.js';
+import { EventStreams } from './streams.js';
 import { startWebSockets, type WsLimits } from './ws.js';
 
 /** The limits of the HTTP transport and of every document. */
@@ -88,6 +89,8 @@ export interface HttpServer {
 interface ServerContext extends Record<string, unknown> {
   principal?: Principal;
   transport?: Transport;
+  /** A stream's `Last-Event-ID`, where no fetch request carries it (streams.ts). */
+  resumeAfter?: string | null;
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -109,6 +112,11 @@ function wantsGraphiQL(req: IncomingMessage): boolean {
 /** Starts the HTTP + WebSocket server on `host:port` (port 0 picks a free one). */
 export async function startHttp(options: HttpOptions, host: string, port: number): Promise<HttpServer> {
   const { log, policy, limits, tokens } = options;
+  /** yoga's CORS options for a request from `origin`: only the listed origins, without credentials. */
+  const corsOf = (origin: string | null | undefined) =>
+    origin && policy.corsOrigins.includes(origin)
+      ? { origin, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'] }
+      : false;
   const shared = new SharedSubscriptions({
     execute: (args) => execute(args) as never,
     log,
@@ -117,8 +125,12 @@ export async function startHttp(options: HttpOptions, host: string, port: number
   const yoga = createYoga<ServerContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
-    context: ({ request, principal, transport }) =>
-      options.context({ principal: principal!, transport: transport ?? null, resumeAfter: lastEventId(request as Request | undefined) }),
+    context: ({ request, principal, transport, resumeAfter }) =>
+      options.context({
+        principal: principal!,
+        transport: transport ?? null,
+        resumeAfter: resumeAfter ?? lastEventId(request as Request | undefined),
+      }),
     plugins: [
       useDocumentLimits(limits),
       // Identical subscriptions share one execution per event (shared.ts), over SSE as over WebSocket;
@@ -133,12 +145,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       useSseCursors(options.sessions),
       useDeliveryMetrics(options.metrics),
     ],
-    cors: (request) => {
-      const origin = request.headers.get('origin');
-      return origin && policy.corsOrigins.includes(origin)
-        ? { origin, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'] }
-        : false;
-    },
+    cors: (request) => corsOf(request.headers.get('origin')),
     // The body's limit is `serve`'s (HNG_MAX_BODY_BYTES, checked before yoga sees the request): a POST
     // without Content-Length is refused there, and Node's parser never reads past that length. Yoga's
     // own limit would pipe every body through a web TransformStream to count it again (about 5 % of
@@ -155,6 +162,22 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       // yoga logs an unexpected error (masked for the client) as the Error itself: its stack at debug.
       error: (...args) =>
         args[0] instanceof Error ? log.error('operation failed', { error: args[0] }) : log.error(String(args[0]), { detail: args[1] }),
+    },
+  });
+
+  // Shared subscriptions over SSE are written by streams.ts, with the headers yoga's CORS writes.
+  const streams = new EventStreams({
+    yoga,
+    shared,
+    sessions: options.sessions,
+    corsHeaders(origin): Record<string, string> {
+      const cors = corsOf(origin);
+      if (!cors) return {};
+      return {
+        'access-control-allow-origin': cors.origin,
+        'access-control-allow-methods': cors.methods.join(', '),
+        'access-control-allow-headers': cors.allowedHeaders.join(', '),
+      };
     },
   });
 
@@ -208,6 +231,9 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     if (req.method === 'OPTIONS') return void yoga(req, res, {});
     const principal = await authenticate(tokens, policy, presentedToken(req), req.socket.remoteAddress ?? 'unknown', req.socket);
     if (!('kind' in principal)) return sendError(res, principal as GatewayError);
+    if ((req.method === 'GET' || req.method === 'POST') && (req.headers.accept ?? '').includes('text/event-stream')) {
+      if (await streams.take(req, res, principal)) return;
+    }
     const transport: Transport = { kind: 'http', buffered: () => res.writableLength, close: () => void res.destroy() };
     await yoga(req, res, { principal, transport });
   };
@@ -229,6 +255,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     shared,
     url: `http://${shownHost}:${address.port}/graphql`,
     async close() {
+      streams.close();
       await ws.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

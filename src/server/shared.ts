@@ -92,10 +92,15 @@ export function isShared(result: unknown): result is SharedResult {
   return typeof result === 'object' && result !== null && FRAME in result;
 }
 
+/** Whether `join` gave a subscription (rather than the errors of a subscribe that failed). */
+export function isJoined(value: Joined | ExecutionResult): value is Joined {
+  return 'start' in value;
+}
+
 /** Where `join` writes a subscriber's results: the transport's side of a pushed subscription. */
 export interface Sink {
-  /** Writes one result, serialized; a promise when the transport must wait for it to be taken. */
-  next(json: string): void | Promise<void>;
+  /** Writes one result, serialized, with its event's cursor (none for an ending); a promise when the transport must wait for it to be taken. */
+  next(json: string, cursor: string | null): void | Promise<void>;
   /** The stream ended by itself (an ending delivery, a shutdown): the client is told. */
   complete(): void;
   /** The stream failed: the client is told. */
@@ -378,7 +383,9 @@ class Pushed implements Joined, Waiter {
         const result = pending instanceof Promise ? await pending : pending;
         if (this.stopped) return;
         this.count?.next(noteOf(next.value, result));
-        const written = this.sink.next(isShared(result) ? result[FRAME].json : JSON.stringify(result));
+        const written = isShared(result)
+          ? this.sink.next(result[FRAME].json, result[FRAME].cursor)
+          : this.sink.next(JSON.stringify(result), null);
         if (written) await written;
       }
     } catch (error) {

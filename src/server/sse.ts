@@ -24,20 +24,30 @@ import type { Context } from '../schema/builder.js';
 import { FRAME, isShared } from './shared.js';
 
 /** Keep-alive comment interval. @default 12_000 // 12 seconds */
-const PING_MS = 12_000;
+export const PING_MS = 12_000;
 /** How soon an EventSource reconnects after a dropped stream. @default 1_000 */
 const RETRY_MS = 1_000;
+
+/** A stream's first bytes: they flush the headers through proxies that buffer; `retry` tells an EventSource to come back after a second when the stream drops. */
+export const PREAMBLE = `:\nretry: ${RETRY_MS}\n\n`;
+
+/** A stream's last frame. */
+export const COMPLETE_FRAME = 'event: complete\ndata:\n\n';
+
+/** The frame of one result, serialized as `json`, with its cursor as the SSE id. */
+export function sseFrame(json: string, cursor: string | null): string {
+  return `${cursor ? `id: ${cursor}\n` : ''}event: next\ndata: ${json}\n\n`;
+}
 
 type Result = { extensions?: Record<string, unknown> } & Record<string, unknown>;
 
 function frames(result: Result): string {
   if (isShared(result)) {
     const { json, cursor } = result[FRAME];
-    return `${cursor ? `id: ${cursor}\n` : ''}event: next\ndata: ${json}\n\n`;
+    return sseFrame(json, cursor);
   }
   const cursor = result.extensions?.cursor;
-  const id = typeof cursor === 'string' ? `id: ${cursor}\n` : '';
-  return `${id}event: next\ndata: ${JSON.stringify(result)}\n\n`;
+  return sseFrame(JSON.stringify(result), typeof cursor === 'string' ? cursor : null);
 }
 
 type FetchAPI = { Response: typeof Response; ReadableStream: typeof ReadableStream };
@@ -65,9 +75,7 @@ function sseResponse(result: AsyncIterable<Result>, fetchAPI: FetchAPI, session:
   };
   const stream = new fetchAPI.ReadableStream<Uint8Array>({
     start(controller) {
-      // A first byte flushes the headers through proxies that buffer; `retry`
-      // tells an EventSource to come back after a second when the stream drops.
-      controller.enqueue(encoder.encode(`:\nretry: ${RETRY_MS}\n\n`));
+      controller.enqueue(encoder.encode(PREAMBLE));
       ping = setInterval(() => {
         try {
           controller.enqueue(encoder.encode(':\n\n'));
@@ -81,7 +89,7 @@ function sseResponse(result: AsyncIterable<Result>, fetchAPI: FetchAPI, session:
         stop();
         try {
           controller.enqueue(encoder.encode(errorFrame(errors.unauthenticated(`Unauthorized: ${reason}`))));
-          controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
+          controller.enqueue(encoder.encode(COMPLETE_FRAME));
           controller.close();
         } catch {
           // The client left already.
@@ -97,7 +105,7 @@ function sseResponse(result: AsyncIterable<Result>, fetchAPI: FetchAPI, session:
         return;
       }
       stop();
-      controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
+      controller.enqueue(encoder.encode(COMPLETE_FRAME));
       controller.close();
     },
     async cancel() {

@@ -55,7 +55,7 @@ import { errors, type GatewayError } from '../errors.js';
 import type { Log } from '../log.js';
 import { authenticate, tokenOfConnectionParams } from './authenticate.js';
 import { type AccessPolicy, hostAllowed, originAllowed } from './policy.js';
-import { FRAME, type Joined, type SharedResult, type SharedSubscriptions, type Sink } from './shared.js';
+import { FRAME, isJoined, type SharedResult, type SharedSubscriptions, type Sink } from './shared.js';
 
 /** The limits of the WebSocket transport. */
 export interface WsLimits {
@@ -169,10 +169,6 @@ class SocketTransport {
   close(reason: string): void {
     this.socket.close(4008, reason.slice(0, 120));
   }
-}
-
-function isJoined(value: Joined | ExecutionResult): value is Joined {
-  return 'start' in value;
 }
 
 /** Where a pushed subscription's results go: graphql-ws's messages for its id, written to its socket. */
