@@ -9,6 +9,7 @@
  */
 import { sleep } from './clock.js';
 import { cpuMs } from './proc.js';
+import { timeStep } from './steps.js';
 
 /** Options of `settle`. */
 export interface SettleOptions {
@@ -20,8 +21,12 @@ export interface SettleOptions {
   capMs?: number;
 }
 
-/** Resolves whether `pid` went quiet; see the module contract. */
-export async function settle(pid: number, options: SettleOptions = {}): Promise<boolean> {
+/** Resolves whether `pid` went quiet; see the module contract (its wait is counted as the step "settle"). */
+export function settle(pid: number, options: SettleOptions = {}): Promise<boolean> {
+  return timeStep('settle', () => settleUntimed(pid, options));
+}
+
+async function settleUntimed(pid: number, options: SettleOptions): Promise<boolean> {
   const windowMs = options.windowMs ?? 250;
   const busy = options.busyFraction ?? 0.08;
   const deadline = Date.now() + (options.capMs ?? 5_000);
