@@ -90,7 +90,7 @@ export function createContext(plan: Plan, postgres: BenchPostgres, results: Resu
         databaseUrl,
         async stop() {
           await timeStep(`stop a server (${kind})`, async () => {
-            if (server.running && !(await settle(server.pid, { capMs: 1_000, windowMs: 250 }))) {
+            if (server.running && !(await settle(server.pid, { capMs: 1_000 }))) {
               progress(`  ${label}: still busy, killed rather than drained`);
               await server.kill();
             } else await server.stop();
