@@ -29,8 +29,8 @@ export interface OrchestratorContext extends BenchContext {
   readonly launched: ServerHandle[];
   /** ms spent waiting for a quiet machine. */
   readonly quietWaitedMs: number;
-  /** Waits for quiet that found it, and that gave up. */
-  readonly quietWaits: { quiet: number; timedOut: number };
+  /** Waits for quiet that found it, that gave up, and phases that found the budget spent. */
+  readonly quietWaits: { quiet: number; timedOut: number; budgetSpent: number };
 }
 
 /** Makes the context of one run. */

@@ -90,12 +90,13 @@ export function crowdedNote(load: { foreignCores: number }, note?: string): stri
  * so the 0.25-core threshold is 12 ticks; on a quiet machine every phase
  * pays one window). Each wait lasts at most `perWaitMs`, and all waits
  * together at most `budgetMs` (then phases run whatever the load, and say so
- * through `PhaseLoad`). `waits` counts the waits that ended quiet, and those
- * that ran out of time or budget, for the report.
+ * through `PhaseLoad`). `waits` counts the waits that ended quiet, those
+ * that ran out of time or budget, and the phases that came after the budget
+ * was spent, for the report.
  */
 export class QuietGate {
   private spentMs = 0;
-  private readonly tally = { quiet: 0, timedOut: 0 };
+  private readonly tally = { quiet: 0, timedOut: 0, budgetSpent: 0 };
 
   constructor(
     private readonly cores: number,
@@ -110,7 +111,9 @@ export class QuietGate {
     const started = performance.now();
     let told = false;
     let quiet = false;
+    let looked = false;
     while (this.spentMs + (performance.now() - started) < this.budgetMs && performance.now() - started < this.perWaitMs) {
+      looked = true;
       const window = new MachineLoad();
       await sleep(this.windowMs);
       const busy = window.busyCores(this.cores);
@@ -124,7 +127,8 @@ export class QuietGate {
     const waited = performance.now() - started;
     this.spentMs += waited;
     if (quiet) this.tally.quiet++;
-    else if (this.budgetMs > 0) this.tally.timedOut++;
+    else if (looked) this.tally.timedOut++;
+    else if (this.budgetMs > 0) this.tally.budgetSpent++;
     return waited;
   }
 
@@ -133,8 +137,8 @@ export class QuietGate {
     return this.spentMs;
   }
 
-  /** Waits that found the machine quiet, and waits that gave up (per wait or budget spent). */
-  get waits(): { quiet: number; timedOut: number } {
+  /** Waits that found the machine quiet, that gave up (their time or the budget ran out), and phases that found the budget spent. */
+  get waits(): { quiet: number; timedOut: number; budgetSpent: number } {
     return { ...this.tally };
   }
 }
