@@ -21,6 +21,7 @@ import { progress, warn } from './support/progress.js';
 import { makePending, seedHydra } from './support/seed.js';
 import { QuietGate } from './support/load.js';
 import { settle } from './support/settle.js';
+import { timeStep } from './support/steps.js';
 
 /** A `BenchContext` plus what the orchestrator reads back at the end. */
 export interface OrchestratorContext extends BenchContext {
@@ -28,6 +29,8 @@ export interface OrchestratorContext extends BenchContext {
   readonly launched: ServerHandle[];
   /** ms spent waiting for a quiet machine. */
   readonly quietWaitedMs: number;
+  /** Waits for quiet that found it, that gave up, and phases that found the budget spent. */
+  readonly quietWaits: { quiet: number; timedOut: number; budgetSpent: number };
 }
 
 /** Makes the context of one run. */
@@ -48,8 +51,10 @@ export function createContext(plan: Plan, postgres: BenchPostgres, results: Resu
     fanoutTemplate: once(async () => {
       const name = 'bench_fanout';
       progress(`seeding ${name}: ${plan.fanout.builds.toLocaleString('en-US')} builds`);
-      await postgres.createDatabase(name);
-      await seedHydra(postgres.url(name), plan.fanout.builds);
+      await timeStep('seed the fan-out template', async () => {
+        await postgres.createDatabase(name);
+        await seedHydra(postgres.url(name), plan.fanout.builds);
+      });
       return name;
     }),
     historyDatabase: once(async () => {
@@ -57,34 +62,40 @@ export function createContext(plan: Plan, postgres: BenchPostgres, results: Resu
       progress(
         `seeding ${name}: ${plan.history.builds.toLocaleString('en-US')} builds, ${plan.history.pending.toLocaleString('en-US')} pending`,
       );
-      await postgres.createDatabase(name);
-      await seedHydra(postgres.url(name), plan.history.builds, (done) => progress(`  ${done.toLocaleString('en-US')} builds`));
-      await makePending(postgres.url(name), 1, plan.history.pending);
-      const client = new pg.Client({ connectionString: postgres.url(name), application_name: 'bench-admin' });
-      await client.connect();
-      await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-      await client.end();
+      await timeStep('seed the history database', async () => {
+        await postgres.createDatabase(name);
+        await seedHydra(postgres.url(name), plan.history.builds, (done) => progress(`  ${done.toLocaleString('en-US')} builds`));
+        await makePending(postgres.url(name), 1, plan.history.pending);
+        const client = new pg.Client({ connectionString: postgres.url(name), application_name: 'bench-admin' });
+        await client.connect();
+        await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+        await client.end();
+      });
       return name;
     }),
     async startServer(kind, label, from): Promise<ServerOnDatabase> {
       const database = 'template' in from ? `b${++serial}_${label.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`.slice(0, 60) : from.existing;
-      if ('template' in from) await postgres.createDatabase(database, from.template);
+      if ('template' in from) await timeStep('clone a database', () => postgres.createDatabase(database, from.template));
       const databaseUrl = postgres.url(database);
-      const server = await launchServer(kind, databaseUrl, logDir, label).catch(async (error: Error) => {
-        if ('template' in from) await postgres.dropDatabase(database).catch(() => {});
-        throw error;
-      });
+      const server = await timeStep(`start a server (${kind})`, () => launchServer(kind, databaseUrl, logDir, label)).catch(
+        async (error: Error) => {
+          if ('template' in from) await postgres.dropDatabase(database).catch(() => {});
+          throw error;
+        },
+      );
       launched.push(server);
       return {
         server,
         database,
         databaseUrl,
         async stop() {
-          if (server.running && !(await settle(server.pid, { capMs: 1_000, windowMs: 250 }))) {
-            progress(`  ${label}: still busy, killed rather than drained`);
-            await server.kill();
-          } else await server.stop();
-          if ('template' in from) await postgres.dropDatabase(database);
+          await timeStep(`stop a server (${kind})`, async () => {
+            if (server.running && !(await settle(server.pid, { capMs: 1_000 }))) {
+              progress(`  ${label}: still busy, killed rather than drained`);
+              await server.kill();
+            } else await server.stop();
+          });
+          if ('template' in from) await timeStep('drop a database', () => postgres.dropDatabase(database));
         },
       };
     },
@@ -93,10 +104,15 @@ export function createContext(plan: Plan, postgres: BenchPostgres, results: Resu
       results.warning(message);
     },
     async quiet() {
-      await gate.wait((busy) => progress(`  waiting for a quieter machine (others keep ${busy.toFixed(2)} cores busy)`));
+      await timeStep('wait for a quiet machine', () =>
+        gate.wait((busy) => progress(`  waiting for a quieter machine (others keep ${busy.toFixed(2)} cores busy)`)),
+      );
     },
     get quietWaitedMs() {
       return gate.spent;
+    },
+    get quietWaits() {
+      return gate.waits;
     },
   };
 }

@@ -30,6 +30,7 @@ import { buildCompiled } from './support/compiled.js';
 import { type BenchPostgres, startPostgres } from './support/postgres.js';
 import { idleLoad, MachineLoad } from './support/load.js';
 import { elapsedSeconds, progress, warn } from './support/progress.js';
+import { addStep, stepTimes } from './support/steps.js';
 
 const USAGE = `usage: npm run bench [-- --quick] [--no-quiet-wait] [--tsx] [--only=${SCENARIOS.map((s) => s.name).join(',')}]`;
 
@@ -103,7 +104,9 @@ async function main(): Promise<void> {
   progress(`mode ${plan.mode}; logs in ${logDir}`);
   if (args.compiled) {
     progress('compiling src/ and bench/ (the servers run from tsc output, as npm start runs the gateway; --tsx not to)');
+    const compileStarted = performance.now();
     buildCompiled(join(logDir, 'compiled'));
+    addStep('compile', performance.now() - compileStarted);
   }
   const cores = availableParallelism();
   const othersAtStart = await idleLoad(cores);
@@ -112,7 +115,9 @@ async function main(): Promise<void> {
     warn(`the machine is not idle (${othersAtStart.toFixed(2)} cores busy before the bench started): figures will be noisier`);
   const load: Record<string, { seconds: number; busyCores: number }> = {};
   const pgLog = createWriteStream(join(logDir, 'postgres.log'));
+  const pgStarted = performance.now();
   postgres = await startPostgres((line) => pgLog.write(`${line}\n`));
+  addStep('start Postgres', performance.now() - pgStarted);
   const pgServer = postgres;
   progress(`postgres ${postgres.version} on 127.0.0.1:${postgres.port}`);
   const ctx = createContext(plan, postgres, results, logDir);
@@ -140,6 +145,7 @@ async function main(): Promise<void> {
   const gateways = ctx.launched.filter((s) => s.kind === 'gateway');
   const deprecations = gateways.filter((s) => s.deprecations() > 0).map((s) => s.name);
   const wallSeconds = elapsedSeconds();
+  const steps = stepTimes();
   const table = renderTable(results, plan.runs);
   const reportPath = join(resultsDir, `${stamp}.json`);
   writeReport(reportPath, {
@@ -161,7 +167,14 @@ async function main(): Promise<void> {
     },
     plan,
     serverRuntime: args.compiled ? 'compiled' : 'tsx',
-    machineLoad: { otherProcessesAtStartCores: othersAtStart, byScenario: load, quietWaitSeconds: ctx.quietWaitedMs / 1000 },
+    machineLoad: {
+      otherProcessesAtStartCores: othersAtStart,
+      byScenario: load,
+      quietWaitSeconds: ctx.quietWaitedMs / 1000,
+      quietWaits: ctx.quietWaits,
+    },
+    wallSecondsByScenario: Object.fromEntries(Object.entries(load).map(([name, l]) => [name, Math.round(l.seconds * 10) / 10])),
+    wallSecondsBySteps: steps,
     pgQueueDeprecation: {
       pattern: PG_QUEUE_DEPRECATION.source,
       gatewayProcesses: gateways.length,
@@ -177,6 +190,13 @@ async function main(): Promise<void> {
   );
   if (results.warnings.length)
     process.stdout.write(`\n${results.warnings.length} warning(s):\n${results.warnings.map((w) => `- ${w.split('\n')[0]}`).join('\n')}\n`);
+  process.stdout.write(
+    `\nwall time by scenario: ${Object.entries(load)
+      .map(([name, l]) => `${name} ${l.seconds.toFixed(0)} s`)
+      .join(', ')}\nwall time by step (steps nest, so these overlap): ${Object.entries(steps)
+      .map(([step, t]) => `${step} ${t.seconds.toFixed(1)} s (${t.count}×)`)
+      .join(', ')}\n`,
+  );
   process.stdout.write(
     `\nwall time ${wallSeconds.toFixed(0)} s (${(ctx.quietWaitedMs / 1000).toFixed(0)} s of it waiting for a quiet machine); report ${reportPath}\n`,
   );

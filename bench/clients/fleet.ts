@@ -3,9 +3,13 @@
  * client processes, sockets and subscriptions per socket, driven through
  * phases and merged into one result.
  *
- * Contract: `startFleet` spawns ceil(sockets / socketsPerProcess) client
- * processes (so no process, client or server, nears the ~20,000 open files a
- * process may hold) and connects them in parallel. `awaitReady` calls a probe
+ * Contract: `FleetProcesses.spawn` starts ceil(sockets / socketsPerProcess)
+ * client processes (so no process, client or server, nears the ~20,000 open
+ * files a process may hold) and resolves once each is up and idle; a bed
+ * spawns them while its server starts, since a process starting (tsx
+ * compiling) is not the server's time. `connect` then connects them to a
+ * server in parallel (the clock of the connect-and-subscribe time starts
+ * there); `Fleet.start` does both. `awaitReady` calls a probe
  * (which sends events) until every subscription has received one: only then
  * is a subscription known to be live on the server, and the time from the
  * first connection to that moment is the connect-and-subscribe time.
@@ -20,10 +24,9 @@ import { type Child, spawnChild } from '../support/children.js';
 import { Latency, type LatencySummary } from '../support/histogram.js';
 import type { Phase, PhaseReport } from './deliveries.js';
 
-/** How to spread a fleet. */
+/** How to spread a fleet (the server it connects to is given to `connect`). */
 export interface FleetPlan {
   transport: 'ws' | 'sse';
-  url: string;
   query: string;
   subscribers: number;
   subsPerSocket: number;
@@ -67,31 +70,14 @@ export class Fleet {
     private readonly subsPerSocket: number,
   ) {}
 
-  /** Spawns the processes and connects them; see the module contract. */
-  static async start(plan: FleetPlan, timeoutMs: number): Promise<Fleet> {
-    const sockets = Math.ceil(plan.subscribers / plan.subsPerSocket);
-    const processes = Math.max(1, Math.ceil(sockets / plan.socketsPerProcess));
-    const children: Child[] = [];
-    const perChild: number[] = [];
-    for (let i = 0; i < processes; i++) {
-      const mine = Math.floor(sockets / processes) + (i < sockets % processes ? 1 : 0);
-      perChild.push(mine);
-      children.push(
-        spawnChild({
-          name: `${plan.name}-${i}`,
-          entry: `clients/${plan.transport}.ts`,
-          logFile: join(plan.logDir, `${plan.name}-${i}.log`),
-        }),
-      );
-    }
-    const readyAtUs: (number | null)[] = children.map(() => null);
-    children.forEach((child, i) =>
-      child.onEvent((e) => {
-        if (e.name === 'ready') readyAtUs[i] = Number(e.atUs);
-      }),
-    );
-    // The processes must be up before the clock starts: tsx compiling is not the server's time.
-    await Promise.all(children.map((child) => child.request('status', {}, 60_000)));
+  /** Spawns the processes and connects them to `url`; see the module contract. */
+  static async start(plan: FleetPlan, url: string, timeoutMs: number): Promise<Fleet> {
+    return (await FleetProcesses.spawn(plan)).connect(url, timeoutMs);
+  }
+
+  /** Connects spawned processes to `url` (through `FleetProcesses.connect`). */
+  static async connect(processes: FleetProcesses, url: string, timeoutMs: number): Promise<Fleet> {
+    const { plan, children, perChild, readyAtUs, sockets } = processes;
     const startedUs = nowUs();
     const connected = await Promise.all(
       children.map((child, i) =>
@@ -99,7 +85,7 @@ export class Fleet {
           'connect',
           {
             plan: {
-              url: plan.url,
+              url,
               query: plan.query,
               sockets: perChild[i],
               subsPerSocket: plan.subsPerSocket,
@@ -206,6 +192,60 @@ export class Fleet {
   }
 
   /** Stops every client process (killing those that do not stop in time). */
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.children.map((c) => c.stop(5_000)));
+  }
+}
+
+/** A fleet's client processes, up and idle, not yet connected; see the module contract. */
+export class FleetProcesses {
+  private constructor(
+    readonly plan: FleetPlan,
+    readonly children: Child[],
+    readonly perChild: number[],
+    readonly sockets: number,
+    /** When each process reported every subscription live, µs (filled in once connected). */
+    readonly readyAtUs: (number | null)[],
+  ) {}
+
+  /** Spawns the processes of `plan` and waits until each answers. */
+  static async spawn(plan: FleetPlan): Promise<FleetProcesses> {
+    const sockets = Math.ceil(plan.subscribers / plan.subsPerSocket);
+    const processes = Math.max(1, Math.ceil(sockets / plan.socketsPerProcess));
+    const children: Child[] = [];
+    const perChild: number[] = [];
+    for (let i = 0; i < processes; i++) {
+      const mine = Math.floor(sockets / processes) + (i < sockets % processes ? 1 : 0);
+      perChild.push(mine);
+      children.push(
+        spawnChild({
+          name: `${plan.name}-${i}`,
+          entry: `clients/${plan.transport}.ts`,
+          logFile: join(plan.logDir, `${plan.name}-${i}.log`),
+        }),
+      );
+    }
+    const readyAtUs: (number | null)[] = children.map(() => null);
+    children.forEach((child, i) =>
+      child.onEvent((e) => {
+        if (e.name === 'ready') readyAtUs[i] = Number(e.atUs);
+      }),
+    );
+    try {
+      await Promise.all(children.map((child) => child.request('status', {}, 60_000)));
+    } catch (error) {
+      await Promise.allSettled(children.map((c) => c.stop(5_000)));
+      throw error;
+    }
+    return new FleetProcesses(plan, children, perChild, sockets, readyAtUs);
+  }
+
+  /** Connects every process to `url`: the fleet from then on. */
+  connect(url: string, timeoutMs: number): Promise<Fleet> {
+    return Fleet.connect(this, url, timeoutMs);
+  }
+
+  /** Stops the processes (for a fleet never connected; a connected one is stopped through `Fleet.stop`). */
   async stop(): Promise<void> {
     await Promise.allSettled(this.children.map((c) => c.stop(5_000)));
   }

@@ -20,6 +20,7 @@ import { crowdedNote, PhaseLoad } from '../support/load.js';
 import { CpuWindow } from '../support/proc.js';
 import { progress } from '../support/progress.js';
 import { makePending, pendingSinceOf } from '../support/seed.js';
+import { timeStep } from '../support/steps.js';
 import type { BenchContext, Scenario } from './scenario.js';
 
 const SINGLE = `mutation ($id: Int!, $since: DateTime!) { acknowledgeBuildFinished(buildId: $id, pendingSince: $since) { outcome } }`;
@@ -126,7 +127,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
   const perRun = pools.reduce((a, b) => a + b, 0);
   const from = history.pending + 1 + (run - 1) * perRun;
   if (from + perRun - 1 > history.builds) throw new Error('not enough builds for the acknowledgement pools');
-  await makePending(url, from, from + perRun - 1);
+  await timeStep('make pending builds', () => makePending(url, from, from + perRun - 1));
   const target = await ctx.startServer('gateway', `acknowledge-gateway-r${run}`, { existing: database });
   try {
     const gw = target.server.url;

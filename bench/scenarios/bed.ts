@@ -3,8 +3,10 @@
  * database, the notifier on that database, and a fleet of subscribers that
  * are all known to be live.
  *
- * Contract: `openBed` starts the server and a small fleet of
- * `WARM_SUBSCRIBERS` first. Postgres's CPU is read over one idle second
+ * Contract: `openBed` starts the server and, at the same time, the client
+ * processes of both fleets (unmeasured, so overlapping them costs no
+ * figure); it connects a small fleet of `WARM_SUBSCRIBERS` first. With
+ * `readPostgresIdle`, Postgres's CPU is read over one idle second
  * (`postgresIdleMsPerSecond`, which phases subtract: what Postgres does
  * without any event). `onSmallFleet`, when given, then runs its phases on
  * that small fleet (the 10-subscriber latency cases), which also warms the
@@ -18,13 +20,14 @@
  * deliver to the measured fleet only. `close` takes everything down, killing
  * a server that does not stop by itself.
  */
-import { Fleet } from '../clients/fleet.js';
+import { type Fleet, FleetProcesses, type FleetPlan } from '../clients/fleet.js';
 import { FANOUT_QUERY } from '../servers/frames.js';
 import type { ServerKind } from '../servers/launch.js';
 import { sleep } from '../support/clock.js';
 import { Notifier } from '../support/notifier.js';
 import { ClusterCpuWindow } from '../support/proc.js';
 import { settle } from '../support/settle.js';
+import { timeStep } from '../support/steps.js';
 import type { IdRanges } from './ids.js';
 import type { BenchContext, ServerOnDatabase } from './scenario.js';
 
@@ -53,7 +56,7 @@ export interface Bed {
   /** ms until every subscription had received its first event. */
   subscribedMs: number;
   memory: IdleMemory | null;
-  /** Postgres's CPU (without the notifier's backends) per second while everything was idle, ms/s. */
+  /** Postgres's CPU (without the notifier's backends) per second while everything was idle, ms/s (NaN unless `readPostgresIdle`). */
   postgresIdleMsPerSecond: number;
   close(): Promise<void>;
 }
@@ -67,6 +70,11 @@ export interface BedOptions {
   template: string;
   ids: IdRanges;
   measureMemory: boolean;
+  /**
+   * Read Postgres's CPU over one idle second (`postgresIdleMsPerSecond`, which phases
+   * subtract); without it (a bed with no measured phase) that figure is NaN.
+   */
+  readPostgresIdle: boolean;
   /** Phases to run on the small fleet before the measured one connects. */
   onSmallFleet?: (small: Bed) => Promise<void>;
 }
@@ -80,15 +88,9 @@ export async function openBed(ctx: BenchContext, options: BedOptions): Promise<B
       await closer().catch((error: Error) => ctx.warn(`${options.label}: closing: ${error.message}`));
   };
   try {
-    const target = await ctx.startServer(options.kind, options.label, { template: options.template });
-    closers.push(() => target.stop());
-    const notifier = await Notifier.open(target.databaseUrl);
-    closers.push(() => notifier.close());
-    const probe = async () => notifier.burst('build_started', options.ids.take(1), 1);
     const subsPerSocket = options.transport === 'sse' ? 1 : Math.max(1, Math.ceil(options.subscribers / plan.fanout.socketsPerServer));
-    const fleetPlan = (name: string, subscribers: number) => ({
+    const fleetPlan = (name: string, subscribers: number): FleetPlan => ({
       transport: options.transport,
-      url: target.server.url,
       query: FANOUT_QUERY,
       subscribers,
       subsPerSocket,
@@ -97,15 +99,34 @@ export async function openBed(ctx: BenchContext, options: BedOptions): Promise<B
       name,
     });
     const timeoutMs = plan.fanout.connectTimeoutSeconds * 1000;
+    // The client processes start while the server does: neither is measured, and both take seconds.
+    const spawn = (name: string, subscribers: number) => {
+      const spawned = FleetProcesses.spawn(fleetPlan(name, subscribers));
+      closers.push(() => spawned.then((p) => p.stop()).catch(() => {}));
+      return spawned;
+    };
+    const smallProcesses = spawn(`${options.label}-small`, WARM_SUBSCRIBERS);
+    const measuredProcesses =
+      options.subscribers > WARM_SUBSCRIBERS ? spawn(`${options.label}-${options.transport}`, options.subscribers) : null;
+    const [target] = await timeStep('start a server and its fleets', () =>
+      Promise.all([ctx.startServer(options.kind, options.label, { template: options.template }), smallProcesses, measuredProcesses]),
+    );
+    closers.push(() => target.stop());
+    const notifier = await Notifier.open(target.databaseUrl);
+    closers.push(() => notifier.close());
+    const probe = async () => notifier.burst('build_started', options.ids.take(1), 1);
 
-    const small = await Fleet.start(fleetPlan(`${options.label}-small`, WARM_SUBSCRIBERS), timeoutMs);
-    closers.push(() => small.stop());
-    const smallReadyMs = await small.awaitReady(probe, timeoutMs);
+    const small = await timeStep('connect a fleet', async () => (await smallProcesses).connect(target.server.url, timeoutMs));
+    closers.push(() => timeStep('stop a fleet', () => small.stop()));
+    const smallReadyMs = await timeStep('probe a fleet until live', () => small.awaitReady(probe, timeoutMs));
     await settle(target.server.pid, { capMs: 5_000 });
-    const idle = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => notifier.pids);
-    const idleStarted = performance.now();
-    await sleep(1_000);
-    const postgresIdleMsPerSecond = idle.elapsedMs() / ((performance.now() - idleStarted) / 1000);
+    let postgresIdleMsPerSecond = NaN;
+    if (options.readPostgresIdle) {
+      const idle = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => notifier.pids);
+      const idleStarted = performance.now();
+      await timeStep("read Postgres's idle rate", () => sleep(1_000));
+      postgresIdleMsPerSecond = idle.elapsedMs() / ((performance.now() - idleStarted) / 1000);
+    }
     const smallBed: Bed = {
       target,
       notifier,
@@ -116,20 +137,20 @@ export async function openBed(ctx: BenchContext, options: BedOptions): Promise<B
       postgresIdleMsPerSecond,
       close,
     };
-    if (options.onSmallFleet) await options.onSmallFleet(smallBed);
+    if (options.onSmallFleet) await timeStep('phases on the small fleet', () => options.onSmallFleet!(smallBed));
     if (options.subscribers <= WARM_SUBSCRIBERS) return smallBed;
 
     await settle(target.server.pid, { capMs: 10_000 });
-    const baseline = options.measureMemory ? await target.server.gc() : null;
-    const fleet = await Fleet.start(fleetPlan(`${options.label}-${options.transport}`, options.subscribers), timeoutMs);
-    closers.push(() => fleet.stop());
-    const subscribedMs = await fleet.awaitReady(probe, timeoutMs);
+    const baseline = options.measureMemory ? await timeStep('collect garbage', () => target.server.gc()) : null;
+    const fleet = await timeStep('connect a fleet', async () => (await measuredProcesses!).connect(target.server.url, timeoutMs));
+    closers.push(() => timeStep('stop a fleet', () => fleet.stop()));
+    const subscribedMs = await timeStep('probe a fleet until live', () => fleet.awaitReady(probe, timeoutMs));
 
     let memory: IdleMemory | null = null;
     if (baseline) {
       const settled = await settle(target.server.pid, { capMs: 10_000 });
       await sleep(200);
-      const after = await target.server.gc();
+      const after = await timeStep('collect garbage', () => target.server.gc());
       const n = options.subscribers;
       memory = {
         baselineRss: baseline.rss,
@@ -139,7 +160,7 @@ export async function openBed(ctx: BenchContext, options: BedOptions): Promise<B
         settled,
       };
     }
-    await small.stop();
+    await timeStep('stop a fleet', () => small.stop());
     return { target, notifier, fleet, connectMs: fleet.connectMs, subscribedMs, memory, postgresIdleMsPerSecond, close };
   } catch (error) {
     await close();

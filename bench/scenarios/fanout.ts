@@ -127,6 +127,7 @@ async function measureSize(
       template,
       ids,
       measureMemory: true,
+      readPostgresIdle: true,
       onSmallFleet: first ? onSmallFleet : undefined,
     });
   progress(`fanout ${kind}, ${size} subscribers, run ${run}`);

@@ -18,6 +18,7 @@ import { nowUs } from '../support/clock.js';
 import { FOREIGN_CORES, PhaseLoad } from '../support/load.js';
 import { progress } from '../support/progress.js';
 import { ClusterCpuWindow, CpuWindow } from '../support/proc.js';
+import { timeStep } from '../support/steps.js';
 import type { Bed } from './bed.js';
 import type { IdRanges } from './ids.js';
 import type { BenchContext } from './scenario.js';
@@ -67,13 +68,15 @@ export async function deliverBurst(
   const cpu = new CpuWindow(bed.target.server.pid);
   const pg = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => bed.notifier.pids);
   let sentUs = 0;
-  const result = await bed.fleet.measure(
-    { name, firstId, count: events },
-    async () => {
-      sentUs = nowUs();
-      await bed.notifier.burst('build_started', firstId, events);
-    },
-    deadlineMs,
+  const result = await timeStep(`measure: ${name} burst`, () =>
+    bed.fleet.measure(
+      { name, firstId, count: events },
+      async () => {
+        sentUs = nowUs();
+        await bed.notifier.burst('build_started', firstId, events);
+      },
+      deadlineMs,
+    ),
   );
   const serverCpuMs = cpu.elapsedMs();
   const postgresCpuMs = Math.max(0, pg.elapsedMs() - bed.postgresIdleMsPerSecond * ((nowUs() - sentUs) / 1e6));
@@ -122,12 +125,14 @@ export async function measureLatency(
   const pg = new ClusterCpuWindow(ctx.postgres.postmasterPid, () => bed.notifier.pids);
   const openedUs = nowUs();
   let notifierLag: unknown = null;
-  const result = await bed.fleet.measure(
-    { name: `latency-${c.subscribers}-${c.rate}`, firstId, count, t0Us, periodUs },
-    async () => {
-      notifierLag = await bed.notifier.schedule({ channel: 'build_started', firstId, count, t0Us, periodUs });
-    },
-    fanout.drainSeconds * 1000,
+  const result = await timeStep('measure: latency phase', () =>
+    bed.fleet.measure(
+      { name: `latency-${c.subscribers}-${c.rate}`, firstId, count, t0Us, periodUs },
+      async () => {
+        notifierLag = await bed.notifier.schedule({ channel: 'build_started', firstId, count, t0Us, periodUs });
+      },
+      fanout.drainSeconds * 1000,
+    ),
   );
   const serverCpuMs = cpu.elapsedMs();
   const postgresCpuMs = Math.max(0, pg.elapsedMs() - bed.postgresIdleMsPerSecond * ((nowUs() - openedUs) / 1e6));

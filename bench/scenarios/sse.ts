@@ -26,7 +26,16 @@ export const sse: Scenario = {
           const label = `sse-${kind}-n${size}-r${run}`;
           progress(`sse ${kind}, ${size} subscribers, run ${run}`);
           try {
-            const bed = await openBed(ctx, { kind, transport: 'sse', subscribers: size, label, template, ids, measureMemory: true });
+            const bed = await openBed(ctx, {
+              kind,
+              transport: 'sse',
+              subscribers: size,
+              label,
+              template,
+              ids,
+              measureMemory: true,
+              readPostgresIdle: false,
+            });
             try {
               const m = bed.memory!;
               const base = { scenario: 'sse', case: `${size} subs`, subject: kind, run };

@@ -85,39 +85,60 @@ export function crowdedNote(load: { foreignCores: number }, note?: string): stri
 
 /**
  * Waits, before a measured phase, until the machine is quiet: while the
- * bench itself is idle, anything busy is someone else. Each wait lasts at
- * most `perWaitMs`, and all waits together at most `budgetMs` (then phases
- * run whatever the load, and say so through `PhaseLoad`).
+ * bench itself is idle, anything busy is someone else. The machine is read
+ * over windows of `windowMs` (250 ms: 50 ticks of /proc/stat on two cores,
+ * so the 0.25-core threshold is 12 ticks; on a quiet machine every phase
+ * pays one window). Each wait lasts at most `perWaitMs`, and all waits
+ * together at most `budgetMs` (then phases run whatever the load, and say so
+ * through `PhaseLoad`). `waits` counts the waits that ended quiet, those
+ * that ran out of time or budget, and the phases that came after the budget
+ * was spent, for the report.
  */
 export class QuietGate {
   private spentMs = 0;
+  private readonly tally = { quiet: 0, timedOut: 0, budgetSpent: 0 };
 
   constructor(
     private readonly cores: number,
     private readonly perWaitMs: number,
     private readonly budgetMs: number,
     private readonly threshold = 0.25,
+    private readonly windowMs = 250,
   ) {}
 
-  /** Resolves once a 500 ms window had fewer than `threshold` busy cores, or the wait or budget ran out; returns the ms waited. */
+  /** Resolves once a window had fewer than `threshold` busy cores, or the wait or budget ran out; returns the ms waited. */
   async wait(onWaiting: (busy: number) => void = () => {}): Promise<number> {
     const started = performance.now();
     let told = false;
+    let quiet = false;
+    let looked = false;
     while (this.spentMs + (performance.now() - started) < this.budgetMs && performance.now() - started < this.perWaitMs) {
+      looked = true;
       const window = new MachineLoad();
-      await sleep(500);
+      await sleep(this.windowMs);
       const busy = window.busyCores(this.cores);
-      if (busy < this.threshold) break;
+      if (busy < this.threshold) {
+        quiet = true;
+        break;
+      }
       if (!told) onWaiting(busy);
       told = true;
     }
     const waited = performance.now() - started;
     this.spentMs += waited;
+    if (quiet) this.tally.quiet++;
+    else if (looked) this.tally.timedOut++;
+    else if (this.budgetMs > 0) this.tally.budgetSpent++;
     return waited;
   }
 
   /** ms spent waiting so far. */
   get spent(): number {
     return this.spentMs;
+  }
+
+  /** Waits that found the machine quiet, that gave up (their time or the budget ran out), and phases that found the budget spent. */
+  get waits(): { quiet: number; timedOut: number; budgetSpent: number } {
+    return { ...this.tally };
   }
 }

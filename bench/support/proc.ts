@@ -55,6 +55,29 @@ export function threadCpuMs(pid: number): number | null {
   }
 }
 
+/**
+ * CPU of `pid` since it started, all its threads, ms, at nanosecond
+ * resolution (each thread's `schedstat`; a thread that already exited is not
+ * counted, so use it over short windows of a long-lived process); null when it is gone.
+ */
+export function processCpuMsFine(pid: number): number | null {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  let ms = 0;
+  for (const task of tasks) {
+    try {
+      ms += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ms;
+}
+
 /** Resident and peak resident memory of `pid`, bytes; null when it is gone. */
 export function memory(pid: number): { rss: number; peak: number } | null {
   let text: string;
