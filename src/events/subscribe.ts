@@ -47,7 +47,9 @@ export interface StreamSource {
  * reading for good.
  */
 export interface Transport {
-  kind: 'http' | 'sse' | 'ws';
+  kind: 'http' | 'ws';
+  /** An HTTP response that is an SSE stream (for the delivery metrics; logs name it `http`, as every HTTP response). */
+  eventStream?: boolean;
   buffered(): number;
   close(reason: string): void;
 }

@@ -22,8 +22,8 @@ import type { GatewayMetrics, MetricsTransport } from './metrics.js';
 
 /** The transport of an operation: its WebSocket, or the kind of its streamed HTTP response. */
 function transportOf(context: Context & { request?: Request }): MetricsTransport {
-  const kind = context.transport?.kind;
-  if (kind === 'ws' || kind === 'sse') return kind;
+  if (context.transport?.kind === 'ws') return 'ws';
+  if (context.transport?.eventStream) return 'sse';
   return (context.request?.headers.get('accept') ?? '').includes('text/event-stream') ? 'sse' : 'http';
 }
 

@@ -86,7 +86,8 @@ async function bodyOf(req: IncomingMessage): Promise<string> {
 
 /** What the hub sees of a stream's response: a class, one object per stream. */
 class ResponseTransport implements Transport {
-  readonly kind = 'sse';
+  readonly kind = 'http';
+  readonly eventStream = true;
   constructor(private readonly res: ServerResponse) {}
   buffered(): number {
     return this.res.writableLength;

@@ -444,12 +444,15 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
   });
   wss.options.handleProtocols = handleProtocols;
 
-  // One keep-alive for every socket: a ping each KEEP_ALIVE_MS; a socket still in `unanswered` at
-  // the next round did not answer and is cut.
+  // One keep-alive for every acknowledged socket: a ping each KEEP_ALIVE_MS; a socket still in
+  // `unanswered` at the next round did not answer and is cut. One not acknowledged yet is not
+  // pinged: it has its connection_init deadline, and the first frame a client that never sends its
+  // init receives is the close that ends it (4408).
+  const sockets = new Set<SocketState>();
   const unanswered = new Set<WebSocket>();
   const keepAlive = setInterval(() => {
-    for (const socket of wss.clients) {
-      if (socket.readyState !== socket.OPEN) continue;
+    for (const { socket, ctx } of sockets) {
+      if (!ctx || socket.readyState !== socket.OPEN) continue;
       if (unanswered.has(socket)) {
         log.info('cut a WebSocket that did not answer a ping', { after: `${KEEP_ALIVE_MS} ms` });
         socket.terminate();
@@ -482,12 +485,14 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
       }, initMs);
     }
     const closed = server.opened(new GraphQLWsSocket(state, splice, push, log), state);
+    sockets.add(state);
     // One listener for everything a close ends.
     socket.on('close', (code, reason) => {
       if (state.initTimer) clearTimeout(state.initTimer);
       state.settle();
       state.endSession?.();
       unanswered.delete(socket);
+      sockets.delete(state);
       void closed(code, String(reason));
     });
   };
