@@ -115,8 +115,9 @@ describe('a follower paused behind the recorder', () => {
     expect(await journaledIds(db.pool)).toEqual(range(1, total));
     const journal = await readJournal(db.pool);
     // Every id once, in order, above. The old recorder's heartbeat was held back by its pause, so
-    // a takeover that cannot align by key writes a (conservative) gap row rather than guess:
-    // seen in about one run of twenty. Nothing else may appear, and nothing inside it is missing.
+    // a takeover that cannot place its stream by key writes a (conservative) gap row rather than
+    // guess (recorder.ts, decision 2): cases a and b there. Waiting for a's first commit rules out
+    // a; b needs b's first mark to land after the burst's first commit. Nothing else may appear.
     expect(journal.filter((r) => r.kind !== 'notification' && r.kind !== 'gap')).toEqual([]);
     expect(journal.filter((r) => r.kind === 'gap').length).toBeLessThanOrEqual(1);
     expect(new Set(journal.map((r) => r.recordedBy))).toEqual(new Set(['a', 'b']));

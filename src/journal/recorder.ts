@@ -27,6 +27,17 @@
  *   listened in between: a `gap` row (from the heartbeat to the LISTEN) is
  *   journaled, then every build_finished still pending in Hydra's table that
  *   finished since, as `recovered` rows.
+ * - That gap is conservative, and may cover nothing: a takeover writes it
+ *   whenever it cannot place its own stream against the journal by key, which
+ *   happens when (a) the journal holds no row at all (the last recorder was
+ *   cut before its first commit), or (b) the last row is keyed by a mark sent
+ *   before this LISTEN, so what this connection heard before its own first
+ *   mark can be matched by content only (`alignUnkeyed`), and content is no
+ *   identity (Hydra repeats payloads): the match drops what it finds, and the
+ *   gap still says the window is unproven. Either way the gap's warning logs
+ *   `lastRow` (null in a, a mark this connection never passed in b) and `held`.
+ *   A paused recorder's heartbeat stays behind (see below), so a takeover
+ *   mid-burst meets both cases more often than a fresh heartbeat would let it.
  * - The heartbeat (`recorder.heartbeat_at`, the database's clock) means
  *   "everything committed before this instant is journaled"; it is written in
  *   the same transaction as the rows, and at least every `heartbeatMs`. It
