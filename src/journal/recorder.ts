@@ -38,6 +38,12 @@
  *   `lastRow` (null in a, a mark this connection never passed in b) and `held`.
  *   A paused recorder's heartbeat stays behind (see below), so a takeover
  *   mid-burst meets both cases more often than a fresh heartbeat would let it.
+ *   Known limitation, not yet fixed: in (b) the content match sees only the
+ *   journal's last `TAIL` rows and only this connection's unkeyed entries, so
+ *   when the last recorder journaled more than that after this LISTEN (or
+ *   past this connection's first mark) under its old mark, nothing matches
+ *   and those notifications are journaled a second time.
+ *   It was seen only with this connection's first mark delayed by hand.
  * - The heartbeat (`recorder.heartbeat_at`, the database's clock) means
  *   "everything committed before this instant is journaled"; it is written in
  *   the same transaction as the rows, and at least every `heartbeatMs`. It
