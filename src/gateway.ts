@@ -508,7 +508,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         ),
         settle(
           () => recorder.stop(), // journals what it still holds, then ends its session and with it the lock
-          () => recorderConnection.close(), // ends that session even if the recorder's stop failed
+          () => recorderConnection.shutdown(), // ends that session for good, even if the recorder's stop failed
           () => reader.stop(),
           () => pipeline.close(),
           () => listener.stop(), // ends the LISTEN session

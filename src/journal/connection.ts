@@ -11,7 +11,9 @@
  *   of a turn whose connection was lost fails.
  * - When the connection errors or ends by itself, `onLost` is called once
  *   (the lock went with the session); `close()` ends it without calling
- *   `onLost`, and with it the lock.
+ *   `onLost`, and with it the lock. `shutdown()` (the gateway's close) ends
+ *   it for good: a later use rejects instead of connecting again, so a
+ *   recorder whose own stop failed cannot reopen it.
  * - Its server session carries TCP keepalives: when this process vanishes,
  *   Postgres ends the session within about 25 s and the lock frees for
  *   another instance.
@@ -37,6 +39,7 @@ export interface RecorderConnectionOptions {
 export class RecorderConnection {
   private session: Turns | null = null;
   private opening: Promise<Turns> | null = null;
+  private shut = false;
 
   constructor(private readonly options: RecorderConnectionOptions) {}
 
@@ -52,9 +55,16 @@ export class RecorderConnection {
    * connection was lost rejects.
    */
   async exclusive<T>(fn: (db: Queryable) => Promise<T>, connect = true): Promise<T> {
+    if (this.shut) throw new Error("the recorder's connection is shut down");
     if (!this.session && !connect) throw new Error("the recorder's connection is closed");
     const session = this.session ?? (await (this.opening ??= this.open().finally(() => (this.opening = null))));
     return session.run(fn);
+  }
+
+  /** Ends the session for good; see the module contract. */
+  async shutdown(): Promise<void> {
+    this.shut = true;
+    await this.close();
   }
 
   /** Ends the session (and the lock it holds); the next `exclusive` connects anew. */
