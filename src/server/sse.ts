@@ -34,6 +34,9 @@ export const PREAMBLE = `:\nretry: ${RETRY_MS}\n\n`;
 /** A stream's last frame. */
 export const COMPLETE_FRAME = 'event: complete\ndata:\n\n';
 
+/** The keep-alive, a comment line, every `PING_MS`. */
+export const PING_FRAME = ':\n\n';
+
 /** The frame of one result, serialized as `json`, with its cursor as the SSE id. */
 export function sseFrame(json: string, cursor: string | null): string {
   return `${cursor ? `id: ${cursor}\n` : ''}event: next\ndata: ${json}\n\n`;
@@ -52,7 +55,8 @@ function frames(result: Result): string {
 
 type FetchAPI = { Response: typeof Response; ReadableStream: typeof ReadableStream };
 
-function errorFrame(error: GatewayError): string {
+/** The frame of a result that is one error. */
+export function errorFrame(error: GatewayError): string {
   return frames(errorResult(error));
 }
 
@@ -78,7 +82,7 @@ function sseResponse(result: AsyncIterable<Result>, fetchAPI: FetchAPI, session:
       controller.enqueue(encoder.encode(PREAMBLE));
       ping = setInterval(() => {
         try {
-          controller.enqueue(encoder.encode(':\n\n'));
+          controller.enqueue(encoder.encode(PING_FRAME));
         } catch {
           if (ping) clearInterval(ping);
         }

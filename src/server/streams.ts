@@ -33,7 +33,7 @@ import type { Sessions } from '../auth/sessions.js';
 import { errorResult, errors, type GatewayError } from '../errors.js';
 import type { Transport } from '../schema/builder.js';
 import { isJoined, type Joined, type SharedSubscriptions, type Sink } from './shared.js';
-import { COMPLETE_FRAME, PING_MS, PREAMBLE, sseFrame } from './sse.js';
+import { COMPLETE_FRAME, errorFrame, PING_FRAME, PING_MS, PREAMBLE, sseFrame } from './sse.js';
 
 /** What the streams need. */
 export interface StreamsOptions {
@@ -130,7 +130,7 @@ class Stream implements Sink {
   revoked(reason: string): void {
     if (this.ended) return;
     void this.joined?.return();
-    this.res.write(sseFrame(JSON.stringify(errorResult(errors.unauthenticated(`Unauthorized: ${reason}`))), null));
+    this.res.write(errorFrame(errors.unauthenticated(`Unauthorized: ${reason}`)));
     this.complete();
   }
 
@@ -155,7 +155,7 @@ export class EventStreams {
 
   constructor(private readonly options: StreamsOptions) {
     this.ping = setInterval(() => {
-      for (const stream of this.streams) stream.res.write(':\n\n');
+      for (const stream of this.streams) stream.res.write(PING_FRAME);
     }, PING_MS);
     this.ping.unref();
   }
