@@ -33,8 +33,10 @@
  * - Results are `SharedResult` markers; the transports write `frame.json` as
  *   the payload (ws.ts splices it into the graphql-ws message, sse.ts into
  *   the `data:` line) instead of serializing the result again.
- * - `join` is the pushed form, for a transport that writes frames itself
- *   (ws.ts, outside graphql-ws's per-operation loop): the same stream, the
+ * - `admit` is the pushed form, for a transport that writes frames itself
+ *   (ws.ts outside graphql-ws's per-operation loop, streams.ts outside
+ *   yoga's SSE stream): it checks the operation as the pipeline would
+ *   (parse, validate) and whether it is shared; then the same stream, the
  *   same frames, but written to a `Sink` by one small object per subscriber
  *   (`Pushed`) instead of pulled through an iterator and a pipeline. It ends
  *   with `sink.complete()` when the stream ends by itself, with `sink.fail`
@@ -53,6 +55,7 @@ import {
   type ExecutionResult,
   getOperationAST,
   GraphQLError,
+  type GraphQLSchema,
   Kind,
   type OperationDefinitionNode,
   print,
@@ -95,6 +98,43 @@ export function isShared(result: unknown): result is SharedResult {
 /** Whether `join` gave a subscription (rather than the errors of a subscribe that failed). */
 export function isJoined(value: Joined | ExecutionResult): value is Joined {
   return 'start' in value;
+}
+
+/** An operation's parameters as a client sends them: a graphql-ws subscribe payload, an SSE request's body or query string. */
+export interface OperationParams {
+  query: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `value` as an operation's parameters, checked as graphql-ws checks a
+ * subscribe payload, or null when it is not one (the transport's own
+ * pipeline then answers it).
+ */
+export function operationParams(value: unknown): OperationParams | null {
+  if (!isObject(value) || typeof value.query !== 'string') return null;
+  if (value.variables != null && !isObject(value.variables)) return null;
+  if (value.operationName != null && typeof value.operationName !== 'string') return null;
+  if (value.extensions != null && !isObject(value.extensions)) return null;
+  return value as unknown as OperationParams;
+}
+
+/** What `admit` needs of an operation's pipeline (yoga's `getEnveloped`). */
+export interface EnvelopedOperation {
+  schema: GraphQLSchema;
+  parse(source: string): DocumentNode;
+  validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[];
+  contextFactory(): unknown;
+}
+
+/** An operation admitted to be pushed (see `admit`): `open` subscribes it, writing to `sink`. */
+export interface Admitted {
+  open(sink: Sink): Promise<Joined | ExecutionResult>;
 }
 
 /** Where `join` writes a subscriber's results: the transport's side of a pushed subscription. */
@@ -169,12 +209,39 @@ export class SharedSubscriptions {
   }
 
   /**
-   * The pushed subscribe of an operation whose sharing `key` the caller took
-   * (`keyOf`): once its stream exists and `start()` is called, its results
-   * are written to `sink` until it ends or `return()` stops it; or the masked
-   * errors of a subscribe that failed, written nowhere.
+   * The pushed form of an operation: null when it is not shared, does not
+   * parse or does not validate (the transport's own pipeline then answers it
+   * as before); else how to open it. `open` makes the operation's context and
+   * subscribes; once its stream exists and `start()` is called, its results
+   * are written to the sink until it ends or `return()` stops it. A subscribe
+   * that fails gives its masked errors, written nowhere.
    */
-  async join(args: ExecutionArgs, key: string, sink: Sink): Promise<Joined | ExecutionResult> {
+  admit(enveloped: EnvelopedOperation, params: OperationParams, principal: Principal | undefined): Admitted | null {
+    let document: DocumentNode;
+    try {
+      document = enveloped.parse(params.query);
+    } catch {
+      return null;
+    }
+    const key = this.keyOf(document, params.operationName, params.variables, principal);
+    if (key === null || enveloped.validate(enveloped.schema, document).length > 0) return null;
+    return {
+      open: async (sink) =>
+        this.join(
+          {
+            schema: enveloped.schema,
+            document,
+            operationName: params.operationName,
+            variableValues: params.variables,
+            contextValue: await enveloped.contextFactory(),
+          },
+          key,
+          sink,
+        ),
+    };
+  }
+
+  private async join(args: ExecutionArgs, key: string, sink: Sink): Promise<Joined | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in (source as object))) return this.masked(source as ExecutionResult);
     const count = this.options.count?.(args.contextValue as Context);
@@ -206,7 +273,7 @@ export class SharedSubscriptions {
    * `after`, and the scope of `principal`), or null when it must not be
    * shared: not one event subscription field, or a consumer's.
    */
-  keyOf(
+  private keyOf(
     document: DocumentNode,
     operationName: string | null | undefined,
     variableValues: Record<string, unknown> | null | undefined,

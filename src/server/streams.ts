@@ -26,13 +26,12 @@
  *   client leaving stops it. `close()` ends every stream (shutdown).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DocumentNode, ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
 import { errorResult, errors, type GatewayError } from '../errors.js';
 import type { Transport } from '../schema/builder.js';
-import { isJoined, type Joined, type SharedSubscriptions, type Sink } from './shared.js';
+import { isJoined, type Joined, type OperationParams, operationParams, type SharedSubscriptions, type Sink } from './shared.js';
 import { COMPLETE_FRAME, errorFrame, PING_FRAME, PING_MS, PREAMBLE, sseFrame } from './sse.js';
 
 /** What the streams need. */
@@ -44,31 +43,12 @@ export interface StreamsOptions {
   corsHeaders: (origin: string | undefined) => Record<string, string>;
 }
 
-/** An operation's parameters, as graphql-sse sends them. */
-interface Params {
-  query: string;
-  operationName?: string | null;
-  variables?: Record<string, unknown> | null;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** `value` as an operation's parameters, or null when they are not (yoga answers those). */
-function paramsOf(value: unknown): Params | null {
-  if (!isObject(value) || typeof value.query !== 'string') return null;
-  if (value.variables != null && !isObject(value.variables)) return null;
-  if (value.operationName != null && typeof value.operationName !== 'string') return null;
-  return value as unknown as Params;
-}
-
 /** The parameters of a GET's query string, or null when they do not parse. */
-function paramsOfUrl(url: string): Params | null {
+function paramsOfUrl(url: string): OperationParams | null {
   const search = new URL(url, 'http://localhost').searchParams;
   const variables = search.get('variables');
   try {
-    return paramsOf({
+    return operationParams({
       query: search.get('query'),
       operationName: search.get('operationName'),
       variables: variables ? JSON.parse(variables) : null,
@@ -162,14 +142,14 @@ export class EventStreams {
 
   /** Takes the request if its operation is shared; see the module contract. */
   async take(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<boolean> {
-    let params: Params | null;
+    let params: OperationParams | null;
     if (req.method === 'GET') params = paramsOfUrl(req.url ?? '/');
     else {
       const body = await bodyOf(req);
       // Left for yoga, should it answer this request after all.
       (req as IncomingMessage & { body?: string }).body = body;
       try {
-        params = paramsOf(JSON.parse(body));
+        params = operationParams(JSON.parse(body));
       } catch {
         params = null;
       }
@@ -183,14 +163,8 @@ export class EventStreams {
       transport,
       resumeAfter: typeof lastEventId === 'string' && lastEventId.trim() ? lastEventId.trim() : null,
     });
-    let document: DocumentNode;
-    try {
-      document = enveloped.parse(params.query);
-    } catch {
-      return false;
-    }
-    const key = shared.keyOf(document, params.operationName, params.variables, principal);
-    if (key === null || enveloped.validate(enveloped.schema, document).length > 0) return false;
+    const admitted = shared.admit(enveloped, params, principal);
+    if (!admitted) return false;
 
     const stream = new Stream(res, this.streams);
     try {
@@ -202,14 +176,7 @@ export class EventStreams {
       return true;
     }
     res.once('close', () => stream.left());
-    const args: ExecutionArgs = {
-      schema: enveloped.schema,
-      document,
-      operationName: params.operationName,
-      variableValues: params.variables,
-      contextValue: await enveloped.contextFactory(),
-    };
-    const joined = await shared.join(args, key, stream);
+    const joined = await admitted.open(stream);
     if (!isJoined(joined)) {
       stream.left();
       return false;

@@ -55,7 +55,15 @@ import { errors, type GatewayError } from '../errors.js';
 import type { Log } from '../log.js';
 import { authenticate, tokenOfConnectionParams } from './authenticate.js';
 import { type AccessPolicy, hostAllowed, originAllowed } from './policy.js';
-import { FRAME, isJoined, type SharedResult, type SharedSubscriptions, type Sink } from './shared.js';
+import {
+  FRAME,
+  isJoined,
+  type OperationParams,
+  operationParams,
+  type SharedResult,
+  type SharedSubscriptions,
+  type Sink,
+} from './shared.js';
 
 /** The limits of the WebSocket transport. */
 export interface WsLimits {
@@ -124,29 +132,22 @@ type SocketContext = GraphQLWsContext<Record<string, unknown> | undefined, Extra
 /** A subscribe message, as graphql-ws's own parser would accept it. */
 interface SubscribeMessage {
   id: string;
-  payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  payload: OperationParams;
 }
 
 /** `text` as a subscribe message, or null when it is anything else (left to graphql-ws, which answers it). */
 function subscribeMessage(text: string): SubscribeMessage | null {
   if (!text.includes('"subscribe"')) return null;
-  let message: unknown;
+  let message: { type?: unknown; id?: unknown; payload?: unknown } | null;
   try {
-    message = JSON.parse(text);
+    message = JSON.parse(text) as typeof message;
   } catch {
     return null;
   }
-  if (!isObject(message) || message.type !== 'subscribe' || typeof message.id !== 'string' || message.id === '') return null;
-  const { payload } = message;
-  if (!isObject(payload) || typeof payload.query !== 'string') return null;
-  if (payload.variables != null && !isObject(payload.variables)) return null;
-  if (payload.operationName != null && typeof payload.operationName !== 'string') return null;
-  if (payload.extensions != null && !isObject(payload.extensions)) return null;
-  return message as unknown as SubscribeMessage;
+  if (typeof message !== 'object' || message === null || message.type !== 'subscribe') return null;
+  if (typeof message.id !== 'string' || message.id === '') return null;
+  const payload = operationParams(message.payload);
+  return payload ? { id: message.id, payload } : null;
 }
 
 /** Writes `message` to `socket`; a promise when the socket holds `WAIT_BYTES` unsent, settled once this write is taken. */
@@ -344,29 +345,13 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
     if (!message || !ctx.acknowledged) return false;
     const { id, payload } = message;
     if (id in ctx.subscriptions || !mayHoldMore(ctx)) return false;
-    const enveloped = envelopedFor(ctx.extra, payload);
-    let document;
-    try {
-      document = enveloped.parse(payload.query);
-    } catch {
-      return false;
-    }
-    const key = shared.keyOf(document, payload.operationName, payload.variables, ctx.extra.principal);
-    if (key === null || enveloped.validate(enveloped.schema, document).length > 0) return false;
+    const admitted = shared.admit(envelopedFor(ctx.extra, payload), payload, ctx.extra.principal);
+    if (!admitted) return false;
     // Registered as graphql-ws registers its own, before anything is awaited.
     ctx.subscriptions[id] = null;
     ctx.extra.held!.add(id);
-    const args: ExecutionArgs = {
-      schema: enveloped.schema,
-      document,
-      operationName: payload.operationName,
-      variableValues: payload.variables,
-      contextValue: await enveloped.contextFactory(),
-    };
-    // Completed by the client meanwhile: graphql-ws deleted its entry.
-    if (!(id in ctx.subscriptions)) return true;
     const sink = new SocketSink(ctx, id);
-    const joined = await shared.join(args, key, sink);
+    const joined = await admitted.open(sink);
     if (!isJoined(joined)) {
       // A subscribe that failed (a bad cursor): its errors as a result, then complete, as graphql-ws sends them.
       if (id in ctx.subscriptions) {
