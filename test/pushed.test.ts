@@ -4,7 +4,8 @@
  * WebSocket they live in graphql-ws's record of the socket like its own (a
  * `complete` stops one, a reused id closes the socket, queries still run
  * beside them); over SSE a stream opened by POST or by an EventSource's GET
- * gets the headers, CORS included, of the streams yoga writes, resumes from
+ * gets the headers, CORS included, of the streams yoga writes, is counted
+ * as an SSE subscription as those are, resumes from
  * `Last-Event-ID`, and what it cannot take (a body that is not JSON, a
  * document that does not validate) is answered by yoga as before.
  */
@@ -17,6 +18,7 @@ import { notify } from './support/database.js';
 import { onCleanup, type TestGateway } from './support/gateway.js';
 import { fixtures } from './support/fixtures.js';
 import { insertBuild } from './support/hydra.js';
+import { scrape } from './support/prometheus.js';
 
 const DASHBOARD = 'https://dashboard.example.org';
 const EVIL = 'https://evil.example';
@@ -91,8 +93,12 @@ describe('a shared subscription over SSE', () => {
     // A consumer's subscription is not shared: yoga writes its stream.
     const consumer = 'subscription { buildFinished(consumer: "pushed-cors") { buildId } }';
     for (const origin of [DASHBOARD, EVIL]) {
+      const before = await scrape(gateway.url);
       const pushed = await stream(gateway, { method: 'POST', headers: { origin } });
       const yoga = await stream(gateway, { method: 'POST', query: consumer, headers: { origin } });
+      // Both are counted as SSE subscriptions.
+      const open = await scrape(gateway.url);
+      expect(open.value('hng_subscriptions', { transport: 'sse' })).toBe(before.value('hng_subscriptions', { transport: 'sse' }) + 2);
       for (const { res } of [pushed, yoga]) {
         expect(res.statusCode).toBe(200);
         expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -104,9 +110,9 @@ describe('a shared subscription over SSE', () => {
       expect(pushed.res.headers['access-control-allow-credentials']).toBeUndefined();
       pushed.close();
       yoga.close();
+      // A client that leaves stops its stream, pushed or not.
+      await until(() => gateway.hub.size === 0, 10_000, 'the streams stopped');
     }
-    // A client that leaves stops its stream, pushed or not.
-    await until(() => gateway.hub.size === 0, 10_000, 'the streams stopped');
   });
 
   test("opened by an EventSource's GET, it delivers with ids, and resumes after its Last-Event-ID", async ({ gateway, db, jobsetId }) => {

@@ -48,7 +48,7 @@ export interface StreamSource {
  */
 export interface Transport {
   kind: 'http' | 'ws';
-  /** An HTTP response that is an SSE stream (for the delivery metrics; logs name it `http`, as every HTTP response). */
+  /** An HTTP response that is an SSE stream (the delivery metrics count it so; logs name it `http`, as every HTTP response). */
   eventStream?: boolean;
   buffered(): number;
   close(reason: string): void;

@@ -20,11 +20,10 @@ import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../schema/builder.js';
 import type { GatewayMetrics, MetricsTransport } from './metrics.js';
 
-/** The transport of an operation: its WebSocket, or the kind of its streamed HTTP response. */
-function transportOf(context: Context & { request?: Request }): MetricsTransport {
+/** The transport of an operation: its WebSocket, an SSE stream, or one HTTP answer. */
+function transportOf(context: Context): MetricsTransport {
   if (context.transport?.kind === 'ws') return 'ws';
-  if (context.transport?.eventStream) return 'sse';
-  return (context.request?.headers.get('accept') ?? '').includes('text/event-stream') ? 'sse' : 'http';
+  return context.transport?.eventStream ? 'sse' : 'http';
 }
 
 /** The counts of one subscription whose stream exists: `next` as its transport takes a result, `end` once. */

@@ -47,7 +47,7 @@ import { SharedSubscriptions } from './shared.js';
 import { countSubscription, useDeliveryMetrics } from './deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 import { lastEventId, useSseCursors } from './sse.js';
-import { EventStreams } from './streams.js';
+import { EventStreams, ResponseTransport } from './streams.js';
 import { startWebSockets, type WsLimits } from './ws.js';
 
 /** The limits of the HTTP transport and of every document. */
@@ -89,7 +89,7 @@ export interface HttpServer {
 interface ServerContext extends Record<string, unknown> {
   principal?: Principal;
   transport?: Transport;
-  /** A stream's `Last-Event-ID`, where no fetch request carries it (streams.ts). */
+  /** The request's `Last-Event-ID` (sse.ts), read by `serve`. */
   resumeAfter?: string | null;
 }
 
@@ -125,12 +125,8 @@ export async function startHttp(options: HttpOptions, host: string, port: number
   const yoga = createYoga<ServerContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
-    context: ({ request, principal, transport, resumeAfter }) =>
-      options.context({
-        principal: principal!,
-        transport: transport ?? null,
-        resumeAfter: resumeAfter ?? lastEventId(request as Request | undefined),
-      }),
+    context: ({ principal, transport, resumeAfter }) =>
+      options.context({ principal: principal!, transport: transport ?? null, resumeAfter: resumeAfter ?? null }),
     plugins: [
       useDocumentLimits(limits),
       // Identical subscriptions share one execution per event (shared.ts), over SSE as over WebSocket;
@@ -231,11 +227,10 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     if (req.method === 'OPTIONS') return void yoga(req, res, {});
     const principal = await authenticate(tokens, policy, presentedToken(req), req.socket.remoteAddress ?? 'unknown', req.socket);
     if (!('kind' in principal)) return sendError(res, principal as GatewayError);
-    if ((req.method === 'GET' || req.method === 'POST') && (req.headers.accept ?? '').includes('text/event-stream')) {
-      if (await streams.take(req, res, principal)) return;
-    }
-    const transport: Transport = { kind: 'http', buffered: () => res.writableLength, close: () => void res.destroy() };
-    await yoga(req, res, { principal, transport });
+    const eventStream = (req.headers.accept ?? '').includes('text/event-stream');
+    if (eventStream && (req.method === 'GET' || req.method === 'POST') && (await streams.take(req, res, principal))) return;
+    const transport = new ResponseTransport(res, eventStream);
+    await yoga(req, res, { principal, transport, resumeAfter: lastEventId(req.headers['last-event-id']) });
   };
   const server = createServer((req, res) => {
     serve(req, res).catch((error: Error) => {

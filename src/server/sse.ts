@@ -182,7 +182,8 @@ export function useSseCursors(sessions: Sessions): Plugin<Record<string, unknown
 }
 
 /** The cursor a reconnecting SSE client asks to resume after, if any. */
-export function lastEventId(request: Request | undefined): string | null {
-  const id = request?.headers.get('last-event-id');
+export function lastEventId(header: string | string[] | undefined): string | null {
+  // Repeated, a header reads as its values joined, as fetch's Headers.get reads it.
+  const id = Array.isArray(header) ? header.join(', ') : header;
   return id ? id.trim() : null;
 }

@@ -32,7 +32,7 @@ import type { Sessions } from '../auth/sessions.js';
 import { errorResult, errors, type GatewayError } from '../errors.js';
 import type { Transport } from '../schema/builder.js';
 import { isJoined, type Joined, type OperationParams, operationParams, type SharedSubscriptions, type Sink } from './shared.js';
-import { COMPLETE_FRAME, errorFrame, PING_FRAME, PING_MS, PREAMBLE, sseFrame } from './sse.js';
+import { COMPLETE_FRAME, errorFrame, lastEventId, PING_FRAME, PING_MS, PREAMBLE, sseFrame } from './sse.js';
 
 /** What the streams need. */
 export interface StreamsOptions {
@@ -64,11 +64,17 @@ async function bodyOf(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** What the hub sees of a stream's response: a class, one object per stream. */
-class ResponseTransport implements Transport {
+/**
+ * What the hub sees of an HTTP response (events/subscribe.ts): a class, one
+ * object per request. `eventStream` when the client asked for SSE: the
+ * delivery metrics count it as `sse`.
+ */
+export class ResponseTransport implements Transport {
   readonly kind = 'http';
-  readonly eventStream = true;
-  constructor(private readonly res: ServerResponse) {}
+  constructor(
+    private readonly res: ServerResponse,
+    readonly eventStream: boolean,
+  ) {}
   buffered(): number {
     return this.res.writableLength;
   }
@@ -156,13 +162,8 @@ export class EventStreams {
     }
     if (!params) return false;
     const { yoga, shared, sessions } = this.options;
-    const lastEventId = req.headers['last-event-id'];
-    const transport = new ResponseTransport(res);
-    const enveloped = yoga.getEnveloped({
-      principal,
-      transport,
-      resumeAfter: typeof lastEventId === 'string' && lastEventId.trim() ? lastEventId.trim() : null,
-    });
+    const transport = new ResponseTransport(res, true);
+    const enveloped = yoga.getEnveloped({ principal, transport, resumeAfter: lastEventId(req.headers['last-event-id']) });
     const admitted = shared.admit(enveloped, params, principal);
     if (!admitted) return false;
 
