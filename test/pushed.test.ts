@@ -14,10 +14,9 @@ import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
 import { requestData, until } from './support/clients.js';
 import { CREATE } from './support/consumers.js';
-import { notify } from './support/database.js';
+import { queueAndAnnounce } from './support/database.js';
 import { onCleanup, type TestGateway } from './support/gateway.js';
 import { fixtures } from './support/fixtures.js';
-import { insertBuild } from './support/hydra.js';
 import { scrape } from './support/prometheus.js';
 
 const DASHBOARD = 'https://dashboard.example.org';
@@ -77,16 +76,6 @@ function cors(res: IncomingMessage): Record<string, unknown> {
   return Object.fromEntries(Object.entries(res.headers).filter(([name]) => name.startsWith('access-control-')));
 }
 
-async function queued(gateway: TestGateway, db: { pool: import('pg').Pool }, jobsetId: number, n: number): Promise<number[]> {
-  const ids: number[] = [];
-  for (let i = 0; i < n; i++) ids.push(await insertBuild(db.pool, jobsetId, { job: `pushed${i}` }));
-  await notify(
-    db.pool,
-    ids.map((id) => ['build_queued', String(id)] as const),
-  );
-  return ids;
-}
-
 describe('a shared subscription over SSE', () => {
   test("has the headers of yoga's streams, CORS for a listed origin only", async ({ gateway }) => {
     await requestData(gateway.url, CREATE, { name: 'pushed-cors' }, { token: gateway.adminToken });
@@ -118,7 +107,7 @@ describe('a shared subscription over SSE', () => {
   test("opened by an EventSource's GET, it delivers with ids, and resumes after its Last-Event-ID", async ({ gateway, db, jobsetId }) => {
     const first = await stream(gateway, { method: 'GET' });
     await until(() => first.text().includes('retry:'), 10_000, 'the stream opened');
-    const ids = await queued(gateway, db, jobsetId, 3);
+    const ids = await queueAndAnnounce(db.pool, jobsetId, 3, 'pushed');
     await until(() => first.frames.length === 3, 10_000, 'three events');
     expect(
       first.frames.map((f) => (JSON.parse(f.data) as { data: { buildQueued: { buildId: number } } }).data.buildQueued.buildId),
@@ -169,7 +158,7 @@ describe('a shared subscription over WebSocket', () => {
 
     send({ id: 'a', type: 'complete' });
     await until(() => gateway.hub.size === 1, 10_000, "'a' stopped");
-    await queued(gateway, db, jobsetId, 1);
+    await queueAndAnnounce(db.pool, jobsetId, 1, 'pushed');
     await until(() => messages.some((m) => m.id === 'b' && m.type === 'next'), 10_000, "'b' delivered");
     // The stopped one is told nothing more (its client asked).
     expect(messages.filter((m) => m.id === 'a')).toEqual([]);

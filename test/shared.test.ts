@@ -12,10 +12,9 @@ import { describe, expect } from 'vitest';
 import WebSocket from 'ws';
 import { type Stream, subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
 import { doc } from './support/consumers.js';
-import { notify } from './support/database.js';
+import { queueAndAnnounce } from './support/database.js';
 import { onCleanup, type TestGateway } from './support/gateway.js';
 import { fixtures } from './support/fixtures.js';
-import { insertBuild } from './support/hydra.js';
 
 const test = fixtures({ instance: 'shared' });
 
@@ -55,16 +54,6 @@ async function rawSubscriber(
 /** Waits until the gateway holds `n` subscriptions (those of earlier tests gone). */
 const holding = (gateway: TestGateway, n: number) => until(() => gateway.hub.size === n, 10_000, `${n} subscriptions`);
 
-async function queue(gateway: TestGateway, db: { pool: import('pg').Pool }, jobsetId: number, n: number): Promise<number[]> {
-  const ids: number[] = [];
-  for (let i = 0; i < n; i++) ids.push(await insertBuild(db.pool, jobsetId, { job: `shared${i}` }));
-  await notify(
-    db.pool,
-    ids.map((id) => ['build_queued', String(id)] as const),
-  );
-  return ids;
-}
-
 describe('identical subscriptions', () => {
   test('share one execution per event and receive the same bytes, over WebSocket and SSE', async ({ gateway, db, jobsetId }) => {
     await holding(gateway, 0);
@@ -75,7 +64,7 @@ describe('identical subscriptions', () => {
     await holding(gateway, 27);
 
     const executions = gateway.shared.executions;
-    const ids = await queue(gateway, db, jobsetId, 10);
+    const ids = await queueAndAnnounce(db.pool, jobsetId, 10, 'shared');
     const received = await Promise.all([...ws, ...sse].map((s: Stream<Queued>) => s.take(10)));
     for (const got of received) expect(got.map((r) => r.buildQueued.buildId)).toEqual(ids);
     expect(received[0]![0]!.buildQueued.build).toMatchObject({
@@ -111,8 +100,8 @@ describe('identical subscriptions', () => {
     ];
     await holding(gateway, 4);
     const executions = gateway.shared.executions;
-    const a = await queue(gateway, db, jobsetId, 3);
-    const b = await queue(gateway, db, otherJobsetId, 2);
+    const a = await queueAndAnnounce(db.pool, jobsetId, 3, 'shared');
+    const b = await queueAndAnnounce(db.pool, otherJobsetId, 2, 'shared');
     for (const s of nixpkgs) expect((await s.take(3)).map((r) => r.buildQueued.buildId)).toEqual(a);
     for (const s of hydra) expect((await s.take(2)).map((r) => r.buildQueued.buildId)).toEqual(b);
     // Each event executed once, for the one cohort it concerns.
@@ -126,7 +115,7 @@ describe('joining mid-stream', () => {
     await holding(gateway, 0);
     const early = subscribeWs(wsClient(gateway.url), QUEUED, {});
     await holding(gateway, 1);
-    const first = await queue(gateway, db, jobsetId, 5);
+    const first = await queueAndAnnounce(db.pool, jobsetId, 5, 'shared');
     const seen = await early.take(5);
     expect(seen.map((r) => r.buildQueued.buildId)).toEqual(first);
 
@@ -135,7 +124,7 @@ describe('joining mid-stream', () => {
     expect((await late.take(3)).map((r) => r.buildQueued.buildId)).toEqual(first.slice(2));
     await holding(gateway, 2);
     const executions = gateway.shared.executions;
-    const second = await queue(gateway, db, jobsetId, 4);
+    const second = await queueAndAnnounce(db.pool, jobsetId, 4, 'shared');
     expect((await early.take(4)).map((r) => r.buildQueued.buildId)).toEqual(second);
     expect((await late.take(4)).map((r) => r.buildQueued.buildId)).toEqual(second);
     // The live events: one execution each for both (`after` decides where a stream starts, not the results).

@@ -10,6 +10,7 @@ import { inject } from 'vitest';
 import { inTransaction } from '../../src/db/transaction.js';
 import { installHydraSchema } from '../../src/hydra/install.js';
 import { leaks, onCleanup } from './gateway.js';
+import { insertBuild } from './hydra.js';
 
 /** A test database and a pool on it. */
 export interface TestDatabase {
@@ -122,6 +123,17 @@ export async function notify(
       }
     }
   });
+}
+
+/** Queues `n` builds of jobs `${job}0`, `${job}1`, … and announces them with one `build_queued` each, in one transaction; their ids in order. */
+export async function queueAndAnnounce(pool: pg.Pool, jobsetId: number, n: number, job: string): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) ids.push(await insertBuild(pool, jobsetId, { job: `${job}${i}` }));
+  await notify(
+    pool,
+    ids.map((id) => ['build_queued', String(id)] as const),
+  );
+  return ids;
 }
 
 /** Runs `fn` in a transaction on a client of `pool`. */
