@@ -251,8 +251,8 @@ export class SharedSubscriptions {
   private async subscribe(args: ExecutionArgs, key: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in (source as object))) return this.masked(source as ExecutionResult);
-    // Counted by the full context (it tells SSE from a plain HTTP request), which is not kept.
-    return this.map(source as AsyncIterableIterator<Delivery>, key, this.lean(args), this.options.count?.(args.contextValue as Context));
+    const count = this.options.count?.(args.contextValue as Context);
+    return this.map(source as AsyncIterableIterator<Delivery>, key, this.lean(args), count);
   }
 
   /** What a shared subscription keeps of its operation (see the module contract). */
