@@ -12,7 +12,10 @@
  * The rows this instance's own recorder commits are handed over (`committed`)
  * as a read would return them, and published without reading them back when
  * they follow the last row published (nothing can lie between: positions are
- * the one recorder's); otherwise, or while a read runs, they are read.
+ * the one recorder's); otherwise they are read. Rows handed over while a read
+ * runs (the backstop's poll, another instance's hint) wait for it to end and
+ * are then published the same way, those the read returned skipped: a poll
+ * that happens to run costs them no second read.
  */
 import type { Queryable } from '../db/queryable.js';
 import type { Log } from '../log.js';
@@ -33,6 +36,8 @@ export class JournalReader {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Rows `committed` while a read ran, published when it ends. */
+  private held: JournalRow[] = [];
 
   constructor(
     private readonly options: {
@@ -72,9 +77,20 @@ export class JournalReader {
   /** Rows this instance's recorder just committed, in position order; see the module contract. */
   committed(rows: readonly JournalRow[]): void {
     if (this.stopped || rows.length === 0) return;
-    if (this.reading || rows[0]!.position !== this.last + 1) return this.hint();
+    if (this.reading) {
+      for (const row of rows) this.held.push(row);
+      return;
+    }
+    this.publish(rows);
+  }
+
+  /** Publishes committed `rows` that follow the last one published; reads when some are missing before them. */
+  private publish(rows: readonly JournalRow[]): void {
+    const fresh = rows[0]!.position > this.last ? rows : rows.filter((row) => row.position > this.last);
+    if (fresh.length === 0) return;
+    if (fresh[0]!.position !== this.last + 1) return this.hint();
     try {
-      for (const row of rows) {
+      for (const row of fresh) {
         this.options.onRow?.(row);
         this.options.sink.accept(row);
         this.last = row.position;
@@ -112,5 +128,8 @@ export class JournalReader {
     } finally {
       this.reading = false;
     }
+    const held = this.held;
+    this.held = [];
+    if (held.length > 0 && !this.stopped) this.publish(held);
   }
 }
