@@ -64,7 +64,9 @@ export interface Appended {
  * `heartbeatAt` and NOTIFYs `hint` with the last position, in one statement:
  * atomic on its own, or part of the caller's transaction, and one round trip.
  * Returns each row's position and pending_since, in position order (the order
- * of `items`).
+ * of `items`). One notification (what a quiet Hydra sends: one per
+ * transaction) is a statement of scalars: the arrays' form costs Postgres
+ * about 0.4 ms more a write, and every subscriber waits for this write.
  */
 export async function appendNotifications(
   db: Queryable,
@@ -72,6 +74,21 @@ export async function appendNotifications(
   items: readonly NewNotification[],
   beat: { heartbeatAt: Date; hint: string },
 ): Promise<Appended[]> {
+  if (items.length === 1) {
+    const [item] = items as [NewNotification];
+    const { rows } = await db.query(APPEND_NOTIFICATION, [
+      item.channel,
+      item.payload,
+      item.receivedAt,
+      item.buildId,
+      item.mark,
+      item.offset,
+      instance,
+      beat.heartbeatAt,
+      beat.hint,
+    ]);
+    return rows.map(appendedOf);
+  }
   const { rows } = await db.query(APPEND_NOTIFICATIONS, [
     items.map((i) => i.channel),
     items.map((i) => i.payload),
@@ -83,11 +100,34 @@ export async function appendNotifications(
     beat.heartbeatAt,
     beat.hint,
   ]);
-  return rows.map((r: { position: string; pending_since: number | null }) => ({
-    position: Number(r.position),
-    pendingSince: r.pending_since === null ? null : Number(r.pending_since),
-  }));
+  return rows.map(appendedOf);
 }
+
+function appendedOf(r: { position: string; pending_since: number | null }): Appended {
+  return { position: Number(r.position), pendingSince: r.pending_since === null ? null : Number(r.pending_since) };
+}
+
+/** Prepared: `appendNotifications` of one notification, the same statement with scalars. */
+const APPEND_NOTIFICATION: Prepared = {
+  name: 'appendNotification',
+  text: `/* appendNotification */
+     WITH appended AS (
+       INSERT INTO hydra_notify_gateway.journal (kind, channel, payload, received_at, build_id, pending_since, mark, mark_offset, recorded_by)
+       VALUES ('notification', $1::text, $2::text, $3::timestamptz, $4::int,
+         -- The finish this build_finished announces, kept: the build may finish again later.
+         CASE WHEN $1::text = 'build_finished' THEN (
+           SELECT coalesce(b.notificationpendingsince, b.stoptime) FROM builds b WHERE b.id = $4::int AND b.finished = 1)
+         END,
+         $5::text, $6::int, $7::text)
+       RETURNING position, pending_since
+     ), beat AS (
+       -- The recorder's heartbeat (queries/recorder.ts), in the same statement.
+       UPDATE hydra_notify_gateway.recorder SET instance = $7::text, heartbeat_at = $8::timestamptz
+     ), hint AS (
+       SELECT pg_notify($9::text, position::text) FROM appended
+     )
+     SELECT a.position, a.pending_since FROM appended a, hint`,
+};
 
 /** Prepared: it runs for every journal write. */
 const APPEND_NOTIFICATIONS: Prepared = {
