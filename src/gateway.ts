@@ -44,6 +44,7 @@ import {
 } from './db/channels.js';
 import { EventHub } from './events/hub.js';
 import { Pipeline } from './events/pipeline.js';
+import { RowPrefetch } from './events/prefetch.js';
 import type { StreamSource } from './events/subscribe.js';
 import { missingHydraTables } from './hydra/install.js';
 import { createLoaders } from './hydra/loaders.js';
@@ -265,10 +266,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     cacheMs: options.metricsCacheMs,
     log: log.child({ component: 'metrics' }),
   });
+  // A live event's build row is loaded while its notification is journaled (events/prefetch.ts).
+  const prefetch = new RowPrefetch({ db: pool, listens: (channel) => hub.listens(channel) });
   const pipeline = new Pipeline({
     db: pool,
     log,
     chunkWindowMs: options.chunkWindowMs ?? 50,
+    loaders: (notice) => prefetch.take(notice),
     emit: (event) => {
       hub.publish(event);
       metrics.published(event);
@@ -295,8 +299,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
       if (channel === READY_CHANNEL) return readiness.get(payload)?.();
       if (channel === WEBHOOK_CHANNEL) return webhookWorker.changed();
-      if (channel !== MARK_CHANNEL) metrics.heard(channel);
+      if (channel === MARK_CHANNEL) return recorder.hear(channel, payload, receivedAt);
+      metrics.heard(channel);
       recorder.hear(channel, payload, receivedAt);
+      // After the recorder's: its journal write is sent before the row's load (events/prefetch.ts).
+      prefetch.heardPayload(channel, payload);
     },
     onListening: (info) => {
       recorder.listening(info);
@@ -511,6 +518,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           () => recorderConnection.shutdown(), // ends that session for good, even if the recorder's stop failed
           () => reader.stop(),
           () => pipeline.close(),
+          () => prefetch.clear(),
           () => listener.stop(), // ends the LISTEN session
         ),
       ])

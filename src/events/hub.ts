@@ -27,6 +27,9 @@
  *   otherwise attached to the next event delivered after them
  *   (`gapBefore`), so no subscriber crosses a gap unknowingly.
  * - `close()` ends every iterator (used on shutdown).
+ * - `listens(channel)` says whether a live subscriber wants the channel now
+ *   (a count kept as subscribers come and go), for work worth doing ahead of
+ *   an event only when someone will receive it (events/prefetch.ts).
  * - A subscriber is read either as an async iterator (`next`) or by `poll`,
  *   the same deliveries without a suspended function per idle subscriber:
  *   `poll` answers at once (a delivery, the end, or null when nothing is
@@ -93,6 +96,39 @@ export interface SubscriberStream extends AsyncIterableIterator<Delivery> {
   poll(waiter: Waiter): IteratorResult<Delivery> | null | Promise<IteratorResult<Delivery> | null>;
 }
 
+/** The live subscribers, and how many want each channel. */
+class Subscribers {
+  private readonly all = new Set<Subscriber>();
+  private readonly byChannel = new Map<Channel | 'gap', number>();
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  [Symbol.iterator](): IterableIterator<Subscriber> {
+    return this.all.values();
+  }
+
+  add(s: Subscriber): void {
+    if (this.all.has(s)) return;
+    this.all.add(s);
+    for (const channel of s.options.channels) this.byChannel.set(channel, (this.byChannel.get(channel) ?? 0) + 1);
+  }
+
+  delete(s: Subscriber): void {
+    if (!this.all.delete(s)) return;
+    for (const channel of s.options.channels) {
+      const left = this.byChannel.get(channel)! - 1;
+      if (left === 0) this.byChannel.delete(channel);
+      else this.byChannel.set(channel, left);
+    }
+  }
+
+  wants(channel: Channel): boolean {
+    return this.byChannel.has(channel);
+  }
+}
+
 /** Wakes the subscriber's waiter, once. */
 function wakeUp(s: Subscriber): void {
   const { waiter } = s;
@@ -103,7 +139,7 @@ function wakeUp(s: Subscriber): void {
 
 /** Fans events out to subscribers; see the module contract. */
 export class EventHub {
-  private readonly subscribers = new Set<Subscriber>();
+  private readonly subscribers = new Subscribers();
   private closed = false;
   /** Subscriptions ended because they fell behind, since start. */
   overflows = 0;
@@ -111,6 +147,11 @@ export class EventHub {
   /** Number of live subscribers. */
   get size(): number {
     return this.subscribers.size;
+  }
+
+  /** Whether a live subscriber wants `channel`'s events now. */
+  listens(channel: Channel): boolean {
+    return this.subscribers.wants(channel);
   }
 
   private sweeper: NodeJS.Timeout | null = null;
@@ -203,7 +244,7 @@ class SubscriberIterator implements SubscriberStream, Waiter {
 
   constructor(
     private readonly s: Subscriber,
-    private readonly subscribers: Set<Subscriber>,
+    private readonly subscribers: Subscribers,
   ) {}
 
   /**

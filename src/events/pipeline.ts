@@ -16,7 +16,9 @@
  *   `chunkWindowMs` of quiet; emission order is always position order.
  * - One pipeline feeds the hub (live); each replay of history makes its own.
  * - Each event gets a loader set of its own, made on first use, or the one
- *   `loaders()` gives when it is emitted (history shares one per page).
+ *   `loaders(notice)` gives when it is emitted (history shares one per page;
+ *   the live pipeline takes the set its build was loaded into while the
+ *   notification was journaled, events/prefetch.ts).
  */
 import type { Queryable } from '../db/queryable.js';
 import type { Loaders } from '../hydra/loaders.js';
@@ -24,7 +26,7 @@ import { isChannel } from '../hydra/channels.js';
 import { type Notice, PayloadError, parsePayload } from '../hydra/payloads.js';
 import type { JournalRow } from '../journal/queries/journal.js';
 import type { Log } from '../log.js';
-import { createEvent, type GatewayEvent } from './event.js';
+import { createEvent, type GapNotice, type GatewayEvent } from './event.js';
 
 type BuildFinished = Extract<Notice, { channel: 'build_finished' }>;
 
@@ -85,8 +87,8 @@ export class Pipeline {
       log: Log;
       chunkWindowMs: number;
       emit: (event: GatewayEvent) => void;
-      /** The loader set of the events emitted now; by default each event makes its own. */
-      loaders?: () => Loaders;
+      /** The loader set of the event of `notice`, emitted now; by default (or undefined) each event makes its own. */
+      loaders?: (notice: Notice | GapNotice) => Loaders | undefined;
     },
   ) {}
 
@@ -194,7 +196,7 @@ export class Pipeline {
 
   /** Makes the event (with the page's loader set, when the pipeline is given one) and hands it on. */
   private emit(init: Parameters<typeof createEvent>[1]): void {
-    const event = createEvent(this.options.db, init, this.options.loaders?.());
+    const event = createEvent(this.options.db, init, this.options.loaders?.(init.notice));
     this.stats.published.set(event.channel, (this.stats.published.get(event.channel) ?? 0) + 1);
     this.options.emit(event);
   }
