@@ -7,6 +7,11 @@
  * collects garbage in the server and then reads its RSS from /proc. Each
  * server's output goes to its own log file; for the gateway, lines carrying
  * pg's "already executing a query" deprecation are counted (`deprecations`).
+ * Every server runs with `NODE_ENV=production`, as the deploy unit runs the
+ * gateway (deploy/hydra-notify-gateway.service): graphql-js then skips its
+ * development checks (an `instanceof` test that also compares class names on
+ * every failed type test, 1-5 % of a page's CPU), for the gateway and plain
+ * yoga alike.
  */
 import { join } from 'node:path';
 import { rememberToken } from '../clients/credentials.js';
@@ -62,7 +67,7 @@ export async function launchServer(
   const child: Child = spawnChild({
     name,
     entry: `servers/${kind}.ts`,
-    env: { BENCH_DATABASE_URL: databaseUrl },
+    env: { BENCH_DATABASE_URL: databaseUrl, NODE_ENV: 'production' },
     logFile: join(logDir, `${name}.log`),
     watch: [PG_QUEUE_DEPRECATION],
     execArgv: profileFlags(kind, logDir, name),
