@@ -186,6 +186,26 @@ describe('acknowledgeBuildFinished', () => {
     expect(await pendingOf(id)).toBe(T1);
   });
 
+  test('60 concurrent acknowledgements of different builds and outcomes, sharing statements, are each answered as if alone', async ({
+    db,
+    jobsetId,
+    pendingBuild,
+    staleBuild,
+    pendingOf,
+    ack,
+  }) => {
+    const pending = await Promise.all(Array.from({ length: 40 }, () => pendingBuild(T1)));
+    const stale = await Promise.all(Array.from({ length: 10 }, () => staleBuild()));
+    const queued = await Promise.all(Array.from({ length: 10 }, () => insertBuild(db.pool, jobsetId)));
+    const calls = [...pending, ...stale, ...queued].map((id, i) => ({ id, i })).sort((a, b) => ((a.i * 37) % 60) - ((b.i * 37) % 60));
+    const answers = new Map(await Promise.all(calls.map(async ({ id }) => [id, await ack(id, iso(T1))] as const)));
+    for (const id of pending) expect(answers.get(id)).toMatchObject({ outcome: 'ACKNOWLEDGED', pendingSince: null });
+    for (const id of stale) expect(answers.get(id)).toMatchObject({ outcome: 'STALE', pendingSince: iso(T2) });
+    for (const id of queued) expect(answers.get(id)).toMatchObject({ outcome: 'NOT_FINISHED' });
+    for (const id of pending) expect(await pendingOf(id)).toBeNull();
+    for (const id of stale) expect(await pendingOf(id)).toBe(T2);
+  });
+
   test('100 concurrent acknowledgements of one occurrence: exactly one ACKNOWLEDGED, 99 ALREADY_ACKNOWLEDGED', async ({
     pendingBuild,
     pendingOf,
