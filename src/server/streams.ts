@@ -31,6 +31,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
 import { errorResult, errors, type GatewayError } from '../errors.js';
 import type { Transport } from '../schema/builder.js';
+import { leaveForYoga, readBody } from './body.js';
 import { isJoined, type Joined, type OperationParams, operationParams, type SharedSubscriptions, type Sink } from './shared.js';
 import { COMPLETE_FRAME, errorFrame, lastEventId, PING_FRAME, PING_MS, PREAMBLE, sseFrame } from './sse.js';
 
@@ -56,12 +57,6 @@ function paramsOfUrl(url: string): OperationParams | null {
   } catch {
     return null;
   }
-}
-
-async function bodyOf(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**
@@ -151,9 +146,9 @@ export class EventStreams {
     let params: OperationParams | null;
     if (req.method === 'GET') params = paramsOfUrl(req.url ?? '/');
     else {
-      const body = await bodyOf(req);
+      const body = await readBody(req);
       // Left for yoga, should it answer this request after all.
-      (req as IncomingMessage & { body?: string }).body = body;
+      leaveForYoga(req, body);
       try {
         params = operationParams(JSON.parse(body));
       } catch {
