@@ -59,6 +59,7 @@ import { journalStats } from './journal/queries/stats.js';
 import { GatewayMetrics } from './server/metrics.js';
 import { type HttpLimits, startHttp } from './server/http.js';
 import { defaultAllowedHosts } from './server/policy.js';
+import type { DirectRequests } from './server/requests.js';
 import type { SharedSubscriptions } from './server/shared.js';
 import { schema } from './schema/index.js';
 import { compileSubscription } from './schema/subscriptions.js';
@@ -175,6 +176,8 @@ export interface Gateway {
   webhookWorker: WebhookWorker;
   /** Executions of subscription events, shared by identical subscriptions. */
   shared: SharedSubscriptions;
+  /** Queries and mutations answered without yoga's request pipeline (server/requests.ts). */
+  requests: DirectRequests;
   /** Stops everything, every step even if one fails; a second call waits for the first. */
   close(): Promise<void>;
 }
@@ -491,6 +494,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     webhooks,
     webhookWorker,
     shared: http.shared,
+    requests: http.requests,
     close() {
       return (closing ??= closeAll());
     },

@@ -47,6 +47,7 @@ import { SharedSubscriptions } from './shared.js';
 import { countSubscription, useDeliveryMetrics } from './deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 import { lastEventId, useSseCursors } from './sse.js';
+import { DirectRequests, type Precomputed } from './requests.js';
 import { EventStreams, ResponseTransport } from './streams.js';
 import { startWebSockets, type WsLimits } from './ws.js';
 
@@ -80,6 +81,8 @@ export interface HttpServer {
   server: Server;
   /** The shared executions of its subscriptions (counts for metrics and tests). */
   shared: SharedSubscriptions;
+  /** Queries and mutations answered without yoga's request pipeline (counts for tests). */
+  requests: DirectRequests;
   /** `http://host:port/graphql` */
   url: string;
   close(): Promise<void>;
@@ -91,6 +94,8 @@ interface ServerContext extends Record<string, unknown> {
   transport?: Transport;
   /** The request's `Last-Event-ID` (sse.ts), read by `serve`. */
   resumeAfter?: string | null;
+  /** The outcome of an execution requests.ts ran, for yoga to answer as its own. */
+  precomputed?: Precomputed | null;
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -140,6 +145,15 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       } satisfies Plugin<ServerContext>,
       useSseCursors(options.sessions),
       useDeliveryMetrics(options.metrics),
+      // An execution requests.ts ran and hands over for yoga to answer: its outcome, not a second run.
+      {
+        onExecute: ({ args, setResultAndStopExecution }) => {
+          const { precomputed } = args.contextValue as ServerContext;
+          if (!precomputed) return;
+          if ('thrown' in precomputed) throw precomputed.thrown;
+          setResultAndStopExecution(precomputed.result);
+        },
+      } satisfies Plugin<ServerContext>,
     ],
     cors: (request) => corsOf(request.headers.get('origin')),
     // The body's limit is `serve`'s (HNG_MAX_BODY_BYTES, checked before yoga sees the request): a POST
@@ -161,20 +175,25 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     },
   });
 
-  // Shared subscriptions over SSE are written by streams.ts, with the headers yoga's CORS writes.
-  const streams = new EventStreams({
+  /** The headers yoga's CORS writes on a response to `origin`, for the paths that answer before yoga. */
+  const corsHeaders = (origin: string | undefined): Record<string, string> => {
+    const cors = corsOf(origin);
+    if (!cors) return {};
+    return {
+      'access-control-allow-origin': cors.origin,
+      'access-control-allow-methods': cors.methods.join(', '),
+      'access-control-allow-headers': cors.allowedHeaders.join(', '),
+    };
+  };
+  // Shared subscriptions over SSE are written by streams.ts.
+  const streams = new EventStreams({ yoga, shared, sessions: options.sessions, corsHeaders });
+
+  // Queries and mutations POSTed as JSON are executed without yoga's request pipeline (requests.ts).
+  const direct = new DirectRequests({
     yoga,
-    shared,
-    sessions: options.sessions,
-    corsHeaders(origin): Record<string, string> {
-      const cors = corsOf(origin);
-      if (!cors) return {};
-      return {
-        'access-control-allow-origin': cors.origin,
-        'access-control-allow-methods': cors.methods.join(', '),
-        'access-control-allow-headers': cors.allowedHeaders.join(', '),
-      };
-    },
+    corsHeaders,
+    toYoga: (req, res, principal, precomputed) =>
+      yoga(req, res, { principal, transport: new ResponseTransport(res, false), resumeAfter: null, precomputed }),
   });
 
   const built = loadDashboard(options.dashboardDir);
@@ -229,6 +248,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     if (!('kind' in principal)) return sendError(res, principal as GatewayError);
     const eventStream = (req.headers.accept ?? '').includes('text/event-stream');
     if (eventStream && (req.method === 'GET' || req.method === 'POST') && (await streams.take(req, res, principal))) return;
+    if (!eventStream && req.method === 'POST') return direct.serve(req, res, principal);
     const transport = new ResponseTransport(res, eventStream);
     await yoga(req, res, { principal, transport, resumeAfter: lastEventId(req.headers['last-event-id']) });
   };
@@ -248,6 +268,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
   return {
     server,
     shared,
+    requests: direct,
     url: `http://${shownHost}:${address.port}/graphql`,
     async close() {
       streams.close();
