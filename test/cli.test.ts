@@ -9,8 +9,11 @@
  */
 import { describe, expect, it } from 'vitest';
 
-/** Each CLI run is a process starting tsx: seconds apiece on a machine running other test files. */
-const CLI_TESTS = { timeout: 180_000 };
+/**
+ * Each CLI run is a process starting tsx: seconds apiece on a machine running other test files
+ * (walking every command's --help one after the other took 178 s of 180 on a slow day).
+ */
+const CLI_TESTS = { timeout: 360_000 };
 import pg from 'pg';
 import { BuildQueuedDocument, ConsumerBuildFinishedDocument } from '../src/client/generated/operations.js';
 import { CHANNELS } from '../src/hydra/channels.js';
@@ -22,18 +25,38 @@ import { test } from './support/fixtures.js';
 import { onCleanup } from './support/gateway.js';
 import { insertBuild, insertBuildsOneByOne } from './support/hydra.js';
 
+/** Runs at most `limit` of the functions given to it at once (the help walk's processes: two cores, other files running). */
+function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 /** Every command under `prefix`, found by running `--help` on each as a user would: its path and its help. */
-async function commandsUnder(prefix: string[]): Promise<{ path: string; help: string; code: number | null }[]> {
-  const { stdout } = await runCli([...prefix, '--help']);
+async function commandsUnder(
+  prefix: string[],
+  run: <T>(fn: () => Promise<T>) => Promise<T> = limiter(3),
+): Promise<{ path: string; help: string; code: number | null }[]> {
+  const { stdout } = await run(() => runCli([...prefix, '--help']));
   const section = stdout.split(/^Commands:$/m)[1] ?? '';
   const names = [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((name) => name !== 'help');
-  // One at a time: each is a process starting tsx, and the machine runs other test files meanwhile.
-  const found: { path: string; help: string; code: number | null }[][] = [];
-  for (const name of names) {
-    const path = [...prefix, name];
-    const { stdout: help, code } = await runCli([...path, '--help']);
-    found.push([{ path: path.join(' '), help, code }, ...(await commandsUnder(path))]);
-  }
+  // A few at a time: each is a process starting tsx, and the machine runs other test files meanwhile.
+  const found = await Promise.all(
+    names.map(async (name) => {
+      const path = [...prefix, name];
+      const { stdout: help, code } = await run(() => runCli([...path, '--help']));
+      return [{ path: path.join(' '), help, code }, ...(await commandsUnder(path, run))];
+    }),
+  );
   return found.flat().filter((c, i, all) => all.findIndex((d) => d.path === c.path) === i);
 }
 
