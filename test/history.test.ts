@@ -12,7 +12,7 @@ import { describe, expect } from 'vitest';
 import { buildFinishedPayloads } from '../src/simulator/payloads.js';
 import { BuildStartedDocument, EvaluationByIdDocument, JobsetByNameDocument } from '../src/client/generated/operations.js';
 import { request, requestData, subscribeWs, until, wsClient } from './support/clients.js';
-import { notify, type TestDatabase } from './support/database.js';
+import { notify, type TestDatabase, watchStatements } from './support/database.js';
 import { fixtures } from './support/fixtures.js';
 import { startTestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, insertBuilds, insertEval } from './support/hydra.js';
@@ -204,14 +204,7 @@ describe('rows', () => {
     await expect.poll(async () => (await requestData(gateway.url, PAGE, { after })).events.edges.length, { timeout: 10_000 }).toBe(10);
     // The statements the gateway's pool runs, by their leading comment, with their first parameter
     // (live subscribers of earlier tests may load these builds too, one event at a time).
-    const calls: { name: string; first: unknown }[] = [];
-    const query = gateway.pool.query.bind(gateway.pool) as (...args: unknown[]) => Promise<unknown>;
-    (gateway.pool as unknown as { query: unknown }).query = (text: unknown, values?: unknown[], ...rest: unknown[]) => {
-      const sql = typeof text === 'string' ? text : (text as { text?: string } | undefined)?.text;
-      const name = sql === undefined ? undefined : /\/\* (\w+) \*\//.exec(sql)?.[1];
-      if (name) calls.push({ name, first: values?.[0] });
-      return query(text, values, ...rest);
-    };
+    const { calls, restore } = watchStatements(gateway.pool);
     try {
       for (const filter of [null, { project: 'nixpkgs' }]) {
         calls.length = 0;
@@ -222,7 +215,7 @@ describe('rows', () => {
         expect(calls.filter((c) => c.name === 'jobsetsById' || c.name === 'projectsByName')).toEqual([]);
       }
     } finally {
-      (gateway.pool as unknown as { query: unknown }).query = query;
+      restore();
     }
   });
 

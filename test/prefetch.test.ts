@@ -18,30 +18,23 @@ import { JournalReader } from '../src/journal/reader.js';
 import { silentLog } from '../src/log.js';
 import type { JournalRow } from '../src/journal/queries/journal.js';
 import { subscribeWs, until, wsClient } from './support/clients.js';
-import { notify } from './support/database.js';
+import { notify, watchStatements } from './support/database.js';
 import { fixtures } from './support/fixtures.js';
 import type { TestGateway } from './support/gateway.js';
 import { insertBuild } from './support/hydra.js';
 
 const test = fixtures({ instance: 'prefetch' });
 
-/** The statements the gateway's pool sends, by their leading comment, with their first parameter. */
-function watchStatements(gateway: TestGateway): { loadsOf(id: number): number; restore(): void } {
-  const calls: { name: string; first: unknown }[] = [];
-  const query = gateway.pool.query.bind(gateway.pool) as (...args: unknown[]) => Promise<unknown>;
-  (gateway.pool as unknown as { query: unknown }).query = (text: unknown, values?: unknown[], ...rest: unknown[]) => {
-    const sql = typeof text === 'string' ? text : (text as { text?: string } | undefined)?.text;
-    const name = sql === undefined ? undefined : /\/\* (\w+) \*\//.exec(sql)?.[1];
-    if (name) calls.push({ name, first: values?.[0] });
-    return query(text, values, ...rest);
-  };
+/** How many times the gateway's pool loaded build `id`'s row, from now on. */
+function watchLoads(gateway: TestGateway): { loadsOf(id: number): number; restore(): void } {
+  const { calls, restore } = watchStatements(gateway.pool);
   return {
     // One build is `buildWithJobset` (prepared), several `buildsWithJobsets` (an array).
     loadsOf: (id) =>
       calls.filter(
         (c) => (c.name === 'buildWithJobset' && c.first === id) || (c.name === 'buildsWithJobsets' && (c.first as number[]).includes(id)),
       ).length,
-    restore: () => void ((gateway.pool as unknown as { query: unknown }).query = query),
+    restore,
   };
 }
 
@@ -50,7 +43,7 @@ describe('a live event\u2019s build row', () => {
     const stream = subscribeWs(wsClient(gateway.url), BuildStartedDocument);
     await until(() => gateway.hub.listens('build_started'), 10_000, 'a live build_started subscriber');
     const id = await insertBuild(db.pool, jobsetId, { job: 'early' });
-    const statements = watchStatements(gateway);
+    const statements = watchLoads(gateway);
     // The journal write advances the recorder's heartbeat in the same statement: holding that
     // row holds the write, and so the event, until this transaction ends.
     const holder = await db.pool.connect();
@@ -78,7 +71,7 @@ describe('a live event\u2019s build row', () => {
     expect(gateway.hub.listens('build_queued')).toBe(false);
     const queued = await insertBuild(db.pool, jobsetId);
     const started = await insertBuild(db.pool, jobsetId);
-    const statements = watchStatements(gateway);
+    const statements = watchLoads(gateway);
     // In one transaction, in this order: by the time build_started arrives, build_queued was heard.
     await notify(db.pool, [
       ['build_queued', String(queued)],

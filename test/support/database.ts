@@ -138,3 +138,25 @@ export async function queueAndAnnounce(pool: pg.Pool, jobsetId: number, n: numbe
 
 /** Runs `fn` in a transaction on a client of `pool`. */
 export { inTransaction as transaction };
+
+/** A statement a pool sent: its name (the word in its leading comment, e.g. buildsWithJobsets) and its first parameter. */
+export interface SentStatement {
+  name: string;
+  first: unknown;
+}
+
+/**
+ * Watches the statements `pool` sends from now on, by their leading comment,
+ * with their first parameter, until `restore()`.
+ */
+export function watchStatements(pool: pg.Pool): { calls: SentStatement[]; restore(): void } {
+  const calls: SentStatement[] = [];
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  (pool as unknown as { query: unknown }).query = (text: unknown, values?: unknown[], ...rest: unknown[]) => {
+    const sql = typeof text === 'string' ? text : (text as { text?: string } | undefined)?.text;
+    const name = sql === undefined ? undefined : /\/\* (\w+) \*\//.exec(sql)?.[1];
+    if (name) calls.push({ name, first: values?.[0] });
+    return query(text, values, ...rest);
+  };
+  return { calls, restore: () => void ((pool as unknown as { query: unknown }).query = query) };
+}
