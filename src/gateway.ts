@@ -275,6 +275,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     db: pool,
     log,
     chunkWindowMs: options.chunkWindowMs ?? 50,
+    journaling: () => recorder.journaling,
     loaders: (notice) => prefetch.take(notice),
     emit: (event) => {
       hub.publish(event);

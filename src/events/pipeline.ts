@@ -14,6 +14,10 @@
  *   when a replay reads only some channels. Nothing marks the last chunk, so the merged event is
  *   emitted when any other row arrives, on `flush()`, or after
  *   `chunkWindowMs` of quiet; emission order is always position order.
+ *   While this instance still holds notifications it heard and has not seen
+ *   journaled (`journaling`: a later chunk may be among them, its journal
+ *   write slow under load), the quiet is waited again, for at most
+ *   `CHUNK_HOLD_WINDOWS` windows in all.
  * - One pipeline feeds the hub (live); each replay of history makes its own.
  * - Each event gets a loader set of its own, made on first use, or the one
  *   `loaders(notice)` gives when it is emitted (history shares one per page;
@@ -29,6 +33,9 @@ import type { Log } from '../log.js';
 import { createEvent, type GapNotice, type GatewayEvent } from './event.js';
 
 type BuildFinished = Extract<Notice, { channel: 'build_finished' }>;
+
+/** Chunk windows an open build_finished waits at most while this instance is still journaling (1 s at the default 50 ms). */
+export const CHUNK_HOLD_WINDOWS = 20;
 
 interface OpenChunks {
   notice: BuildFinished;
@@ -86,6 +93,8 @@ export class Pipeline {
       db: Queryable;
       log: Log;
       chunkWindowMs: number;
+      /** Whether notifications this instance heard are not journaled (or read back) yet. */
+      journaling?: () => boolean;
       emit: (event: GatewayEvent) => void;
       /** The loader set of the event of `notice`, emitted now; by default (or undefined) each event makes its own. */
       loaders?: (notice: Notice | GapNotice) => Loaders | undefined;
@@ -191,7 +200,17 @@ export class Pipeline {
     if (!Number.isFinite(this.options.chunkWindowMs)) return;
     const current = this.open!;
     if (current.timer) clearTimeout(current.timer);
-    current.timer = setTimeout(() => this.flush(), this.options.chunkWindowMs);
+    current.timer = setTimeout(() => this.quiet(current, 1), this.options.chunkWindowMs);
+  }
+
+  /** The chunk window passed without a row: emit, unless a later chunk may still be on its way (see the module contract). */
+  private quiet(current: OpenChunks, windows: number): void {
+    if (this.open !== current) return;
+    if (windows < CHUNK_HOLD_WINDOWS && this.options.journaling?.()) {
+      current.timer = setTimeout(() => this.quiet(current, windows + 1), this.options.chunkWindowMs);
+      return;
+    }
+    this.flush();
   }
 
   /** Makes the event (with the page's loader set, when the pipeline is given one) and hands it on. */

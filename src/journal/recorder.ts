@@ -174,6 +174,11 @@ export class Recorder {
     return this.leader;
   }
 
+  /** Whether notifications this instance heard are still owed: not journaled yet (recording), or not yet read back from the journal (following). */
+  get journaling(): boolean {
+    return this.backlog.size > 0 || this.flushing;
+  }
+
   /** Every notification heard, in delivery order (Hydra's and marks). */
   hear(channel: string, payload: string, receivedAt: Date): void {
     if (channel === MARK_CHANNEL) this.backlog.passMark(payload);
