@@ -8,29 +8,15 @@
 import { describe, expect } from 'vitest';
 import type { GatewayEvent } from '../src/events/event.js';
 import { CHUNK_HOLD_WINDOWS, Pipeline } from '../src/events/pipeline.js';
-import type { JournalRow } from '../src/journal/queries/journal.js';
 import { silentLog } from '../src/log.js';
 import { buildFinishedPayloads } from '../src/simulator/payloads.js';
 import { until } from './support/clients.js';
 import { test } from './support/fixtures.js';
+import { notificationRow } from './support/journal.js';
 
 const WINDOW_MS = 20;
 
-function row(position: number, payload: string): JournalRow {
-  return {
-    position,
-    kind: 'notification',
-    channel: 'build_finished',
-    payload,
-    receivedAt: new Date(),
-    pendingSince: null,
-    gapFrom: null,
-    gapTo: null,
-    mark: null,
-    markOffset: null,
-    recordedBy: 'test',
-  };
-}
+const row = (position: number, payload: string) => notificationRow(position, 'build_finished', payload);
 
 describe('a split build_finished', () => {
   test('merges across a slow second journal write while chunks are owed, and is emitted by the window otherwise', async ({ db }) => {

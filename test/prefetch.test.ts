@@ -16,12 +16,12 @@ import type { Queryable } from '../src/db/queryable.js';
 import { RowPrefetch } from '../src/events/prefetch.js';
 import { JournalReader } from '../src/journal/reader.js';
 import { silentLog } from '../src/log.js';
-import type { JournalRow } from '../src/journal/queries/journal.js';
 import { subscribeWs, until, wsClient } from './support/clients.js';
 import { notify, watchStatements } from './support/database.js';
 import { fixtures } from './support/fixtures.js';
 import type { TestGateway } from './support/gateway.js';
 import { insertBuild } from './support/hydra.js';
+import { notificationRow } from './support/journal.js';
 
 const test = fixtures({ instance: 'prefetch' });
 
@@ -150,19 +150,7 @@ describe('the reader', () => {
     });
     await reader.start();
     const start = reader.position;
-    const row = (position: number): JournalRow => ({
-      position,
-      kind: 'notification',
-      channel: 'build_started',
-      payload: String(position),
-      receivedAt: new Date(),
-      pendingSince: null,
-      gapFrom: null,
-      gapTo: null,
-      mark: null,
-      markOffset: null,
-      recordedBy: 'test',
-    });
+    const row = (position: number) => notificationRow(position, 'build_started', String(position));
     sent.length = 0;
     reader.hint(); // a read starts: the journal holds nothing after `start`
     reader.committed([row(start + 1), row(start + 2)]);

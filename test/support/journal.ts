@@ -4,6 +4,7 @@
  * checked against). Read-only.
  */
 import type pg from 'pg';
+import type { JournalRow as Journaled } from '../../src/journal/queries/journal.js';
 
 /** A journal row as tests compare it. */
 export interface JournalRow {
@@ -34,4 +35,21 @@ export async function readJournal(pool: pg.Pool, after = 0): Promise<JournalRow[
     receivedAt: r.received_at,
     recordedBy: r.recorded_by,
   }));
+}
+
+/** A journaled notification as the recorder hands it over (src/journal/queries/journal.ts's row), for tests that feed a reader or a pipeline. */
+export function notificationRow(position: number, channel: string, payload: string): Journaled {
+  return {
+    position,
+    kind: 'notification',
+    channel,
+    payload,
+    receivedAt: new Date(),
+    pendingSince: null,
+    gapFrom: null,
+    gapTo: null,
+    mark: null,
+    markOffset: null,
+    recordedBy: 'test',
+  };
 }
