@@ -11,7 +11,8 @@
  *   not ask for an event stream (`serve` has checked Host, CSRF, the body's
  *   length and the token before). It takes one whose body is JSON of the
  *   kind yoga parses (`Content-Type: application/json`, UTF-8), whose
- *   `Accept` yoga answers with its regular JSON result (the same choice of
+ *   `Accept` yoga answers with its regular JSON result, whose body is at
+ *   most `DIRECT_MAX_BODY` bytes (the same choice of
  *   `application/graphql-response+json` or `application/json`, by the same
  *   rules), whose parameters are an operation's (shared.ts's
  *   `operationParams`), and whose document parses and validates as a query
@@ -34,6 +35,17 @@ import type { Principal } from '../auth/principal.js';
 import { leaveForYoga, readBody } from './body.js';
 import { type OperationParams, operationParams } from './shared.js';
 import { ResponseTransport } from './streams.js';
+
+/**
+ * Largest body taken here, bytes. The direct path is for small requests (a page, an
+ * acknowledgement), whose cost is mostly the pipeline's fixed part; a larger body goes to yoga
+ * unread: read and parsed here, then again by yoga when refused, a hostile document of hundreds
+ * of kilobytes cost twice (the fault suite's alias bomb slowed a subscriber past its bound).
+ */
+export const DIRECT_MAX_BODY = 16 * 1024;
+
+/** Refused documents remembered at most (see `DirectRequests.refused`). */
+const REFUSED_KEPT = 1_000;
 
 /** What an execution taken here ended with, when yoga is to answer it: its result, or what it threw. */
 export type Precomputed = { result: ExecutionResult } | { thrown: unknown };
@@ -95,12 +107,20 @@ function isJsonBody(contentType: string | undefined): boolean {
 export class DirectRequests {
   /** Requests answered here (the others went to yoga), since start. */
   answered = 0;
+  /**
+   * Documents that failed to parse or validate here, which go straight to yoga from then on:
+   * a refusal (a limit Armor throws from the validation, which no cache keeps) would otherwise be
+   * checked twice on every request, here and by yoga, and a hostile client resending one document
+   * would cost twice what it did. At most `REFUSED_KEPT`, forgotten all at once past that.
+   */
+  private readonly refused = new Set<string>();
 
   constructor(private readonly options: RequestsOptions) {}
 
   /** Answers `req` here or through yoga; see the module contract. */
   async serve(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
-    const type = req.url === '/graphql' && isJsonBody(req.headers['content-type']) ? regularMediaType(req.headers.accept) : null;
+    const small = Number(req.headers['content-length']) <= DIRECT_MAX_BODY;
+    const type = small && req.url === '/graphql' && isJsonBody(req.headers['content-type']) ? regularMediaType(req.headers.accept) : null;
     if (type === null) return this.options.toYoga(req, res, principal, null);
     const body = await readBody(req).catch(() => null);
     // The client went away before its body was whole: nobody is left to answer.
@@ -112,7 +132,7 @@ export class DirectRequests {
     } catch {
       params = null;
     }
-    if (!params) return this.options.toYoga(req, res, principal, null);
+    if (!params || this.refused.has(params.query)) return this.options.toYoga(req, res, principal, null);
 
     const transport = new ResponseTransport(res, false);
     const enveloped = this.options.yoga.getEnveloped({ principal, transport, resumeAfter: null, params, request: POST_REQUEST });
@@ -122,11 +142,10 @@ export class DirectRequests {
     try {
       document = enveloped.parse(params.query);
       const operation = getOperationAST(document, params.operationName);
-      if (!operation || operation.operation === 'subscription' || enveloped.validate(enveloped.schema, document).length > 0) {
-        return this.options.toYoga(req, res, principal, null);
-      }
+      if (!operation || operation.operation === 'subscription') return this.options.toYoga(req, res, principal, null);
+      if (enveloped.validate(enveloped.schema, document).length > 0) return this.refuse(params.query, req, res, principal);
     } catch {
-      return this.options.toYoga(req, res, principal, null);
+      return this.refuse(params.query, req, res, principal);
     }
     let result: ExecutionResult;
     try {
@@ -151,5 +170,11 @@ export class DirectRequests {
         ...this.options.corsHeaders(req.headers.origin),
       })
       .end(json);
+  }
+
+  private refuse(query: string, req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+    if (this.refused.size >= REFUSED_KEPT) this.refused.clear();
+    this.refused.add(query);
+    return this.options.toYoga(req, res, principal, null);
   }
 }
