@@ -49,6 +49,11 @@ function buildOf(notice: Notice | GapNotice): number | null {
   return 'buildId' in notice ? notice.buildId : null;
 }
 
+/** The key of the event of `channel` about `buildId`. */
+function keyOf(channel: string, buildId: number): string {
+  return `${channel}\u0000${buildId}`;
+}
+
 /** Row loads started ahead of their events; see the module contract. */
 export class RowPrefetch {
   private readonly waiting = new Map<string, Waiting>();
@@ -56,10 +61,6 @@ export class RowPrefetch {
   private soon: Notice[] = [];
   private readonly max: number;
   private readonly ttlMs: number;
-  /** Loads started, since start (for tests and metrics). */
-  started = 0;
-  /** Sets an event took, since start. */
-  taken = 0;
 
   constructor(
     private readonly options: {
@@ -106,11 +107,10 @@ export class RowPrefetch {
     const now = performance.now();
     this.expire(now);
     if (this.waiting.size >= this.max || !this.options.listens(notice.channel)) return;
-    const key = `${notice.channel}\u0000${buildId}`;
+    const key = keyOf(notice.channel, buildId);
     if (this.waiting.has(key)) return;
     const loaders = createLoaders(this.options.db);
     this.waiting.set(key, { loaders, at: now });
-    this.started++;
     loaders.build.load(buildId).catch(() => {
       loaders.build.clear(buildId);
       if (this.waiting.get(key)?.loaders === loaders) this.waiting.delete(key);
@@ -122,12 +122,11 @@ export class RowPrefetch {
     if (this.waiting.size === 0) return undefined;
     const buildId = buildOf(notice);
     if (buildId === null) return undefined;
-    const key = `${notice.channel}\u0000${buildId}`;
+    const key = keyOf(notice.channel, buildId);
     const found = this.waiting.get(key);
     if (!found) return undefined;
     this.waiting.delete(key);
     if (performance.now() - found.at > this.ttlMs) return undefined;
-    this.taken++;
     return found.loaders;
   }
 

@@ -7,12 +7,12 @@
  * an acknowledgement) more than its execution.
  *
  * Contract:
- * - `take` is asked for every authenticated `POST` to `/graphql` that does
- *   not ask for an event stream (`serve` has checked Host, CSRF, the body's
- *   length and the token before). It takes one whose body is JSON of the
- *   kind yoga parses (`Content-Type: application/json`, UTF-8), whose
- *   `Accept` yoga answers with its regular JSON result, whose body is at
- *   most `DIRECT_MAX_BODY` bytes (the same choice of
+ * - `serve` is asked for every authenticated `POST` to `/graphql` that does
+ *   not ask for an event stream (http.ts's `serve` has checked Host, CSRF,
+ *   the body's length and the token before). It takes one whose body is at
+ *   most `DIRECT_MAX_BODY` bytes of JSON of the kind yoga parses
+ *   (`Content-Type: application/json`, UTF-8), whose `Accept` yoga answers
+ *   with its regular JSON result (the same choice of
  *   `application/graphql-response+json` or `application/json`, by the same
  *   rules), whose parameters are an operation's (shared.ts's
  *   `operationParams`), and whose document parses and validates as a query
