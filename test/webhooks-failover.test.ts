@@ -100,5 +100,6 @@ describe('webhook failover', () => {
     expect(receiver.maxInFlight).toBe(1);
     const after = (await requestData(survivor.url, HOLDER, {})).webhook;
     expect(after).toEqual({ deliveringInstance: holder === 'a' ? 'b' : 'a', backlog: 0 });
-  });
+    // Two processes to start, a lease to expire and the waits above: more than vitest's 30 s on a loaded machine.
+  }, 120_000);
 });
