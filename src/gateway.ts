@@ -309,6 +309,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // After the recorder's: its journal write is sent before the row's load (events/prefetch.ts).
       prefetch.heardPayload(channel, payload);
     },
+    announce: () => recorder.firstMark(),
     onListening: (info) => {
       recorder.listening(info);
       // Rows journaled by another instance while this one could not hear the hint.

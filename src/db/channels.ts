@@ -5,9 +5,10 @@
  * journaled or shown to clients. They carry hints between instances, never
  * data: the tables stay the truth, a hint only makes the receiver look.
  * Payloads stay far below Postgres's 8000-byte limit (`MAX_INTERNAL_PAYLOAD`),
- * which `notifyInternal` enforces. A NOTIFY sent inside a transaction is
+ * which `notifyInternal` and `notifyInternalStatement` enforce. A NOTIFY sent inside a transaction is
  * delivered at its COMMIT, so a hint sent with a change never arrives before it.
  */
+import pg from 'pg';
 import type { Queryable } from './queryable.js';
 
 /** A reference point in the notification stream: payload `<instance>:<n>` (see journal/backlog.ts). */
@@ -40,8 +41,23 @@ export const MAX_INTERNAL_PAYLOAD = 200;
  * @throws RangeError when the payload is longer than `MAX_INTERNAL_PAYLOAD` (far below Postgres's 8000 bytes).
  */
 export async function notifyInternal(db: Queryable, channel: InternalChannel, payload: string): Promise<void> {
+  checkPayload(channel, payload);
+  await db.query('/* notifyInternal */ SELECT pg_notify($1, $2)', [channel, payload]);
+}
+
+/**
+ * The same notification as a statement to append to a simple (multi-statement)
+ * query, which has no placeholders: its literals are escaped. It commits with
+ * the statements beside it.
+ * @throws RangeError as `notifyInternal`.
+ */
+export function notifyInternalStatement(channel: InternalChannel, payload: string): string {
+  checkPayload(channel, payload);
+  return `SELECT pg_notify(${pg.escapeLiteral(channel)}, ${pg.escapeLiteral(payload)});`;
+}
+
+function checkPayload(channel: InternalChannel, payload: string): void {
   if (Buffer.byteLength(payload) > MAX_INTERNAL_PAYLOAD) {
     throw new RangeError(`refusing to NOTIFY ${channel} with ${Buffer.byteLength(payload)} bytes (at most ${MAX_INTERNAL_PAYLOAD})`);
   }
-  await db.query('/* notifyInternal */ SELECT pg_notify($1, $2)', [channel, payload]);
 }

@@ -38,12 +38,16 @@
  *   `lastRow` (null in a, a mark this connection never passed in b) and `held`.
  *   A paused recorder's heartbeat stays behind (see below), so a takeover
  *   mid-burst meets both cases more often than a fresh heartbeat would let it.
- *   Known limitation, not yet fixed: in (b) the content match sees only the
- *   journal's last `TAIL` rows and only this connection's unkeyed entries, so
- *   when the last recorder journaled more than that after this LISTEN (or
- *   past this connection's first mark) under its old mark, nothing matches
- *   and those notifications are journaled a second time.
- *   It was seen only with this connection's first mark delayed by hand.
+ *   The first mark commits with the LISTEN (`firstMark`), so the unkeyed
+ *   entries are only what other sessions had queued ahead of that commit and
+ *   the furthest-ahead listener of the database had not read yet (Postgres
+ *   starts a new listener there). Known limitation: the content match sees
+ *   the journal's last `TAIL` rows only, so a last recorder that journaled
+ *   more than `TAIL` of those under its old mark (it read Postgres's queue
+ *   that far behind everyone) and was cut before any row keyed by a mark
+ *   this connection heard makes them be journaled a second time. When the
+ *   first mark was a statement of its own, all the recorder journaled during
+ *   its round trip counted, and delaying it by hand showed the repeat.
  * - The heartbeat (`recorder.heartbeat_at`, the database's clock) means
  *   "everything committed before this instant is journaled"; it is written in
  *   the same transaction as the rows, and at least every `heartbeatMs`. It
@@ -55,9 +59,9 @@
  *   row is not coming on this connection), then aligns: a follower that
  *   paused behind the recorder catches up first, holding no more than it
  *   was behind.
- * - Marks: each instance NOTIFYs a mark when it starts listening, and the
- *   recorder every `heartbeatMs` while notifications flow, so keys stay
- *   short-lived and comparable.
+ * - Marks: each instance NOTIFYs a mark in the transaction of its LISTEN
+ *   (`firstMark`), and the recorder every `heartbeatMs` while notifications
+ *   flow, so keys stay short-lived and comparable.
  * - Each journal write NOTIFYs `hng_journal` with its last position (in the
  *   same transaction): every instance's reader then reads the new rows. The
  *   recorder also hands the rows it committed to `onCommitted`, as a read
@@ -208,7 +212,8 @@ export class Recorder {
     this.listenSentAt = info.listenSentAt;
     ++this.epoch;
     this.listens = true;
-    void this.mark().catch(() => {});
+    // Its first mark was sent with the LISTEN (`firstMark`).
+    this.heardSinceMark = false;
     this.candidate(info.reconnected ? (this.options.reconnectGraceMs ?? 3_000) : 0);
   }
 
@@ -291,9 +296,23 @@ export class Recorder {
     this.leader = false;
   }
 
+  /**
+   * The mark a new LISTEN connection sends in its own transaction (the
+   * listener's `announce`): what it hears after it is keyed, so a takeover
+   * matches by content only what other sessions had queued ahead of that
+   * commit, never what the recorder journaled while a later mark was on its way.
+   */
+  firstMark(): { channel: typeof MARK_CHANNEL; payload: string } {
+    return { channel: MARK_CHANNEL, payload: this.nextMark() };
+  }
+
+  private nextMark(): string {
+    return `${this.options.instance}:${++this.marks}`;
+  }
+
   private async mark(): Promise<void> {
     this.heardSinceMark = false;
-    const mark = `${this.options.instance}:${++this.marks}`;
+    const mark = this.nextMark();
     await this.options.listener.exclusive((db) => notifyInternal(db, MARK_CHANNEL, mark));
   }
 

@@ -16,6 +16,10 @@
  *   connection listened is lost to this module. Every successful LISTEN calls
  *   `onListening` first (with `reconnected` and the LISTEN's start times), so
  *   the recorder can account for the window it missed (journal/recorder.ts).
+ * - `announce` (the recorder's first mark) is sent in the LISTEN's own
+ *   transaction: it is queued at the commit that starts the listening, so
+ *   what this connection hears before it is only what other sessions had
+ *   queued ahead of that commit (and another listener had not read yet).
  * - Its server session carries TCP keepalives. Statements on it (marks,
  *   syncs, the probe) are serialized by design, in exclusive turns
  *   (db/turns.ts); a turn belongs to the connection it started on.
@@ -36,7 +40,7 @@
  *   that is not UTF-8 cannot end it (`ENCODING_SQL`).
  */
 import pg from 'pg';
-import { INTERNAL_CHANNELS } from '../db/channels.js';
+import { INTERNAL_CHANNELS, type InternalChannel, notifyInternalStatement } from '../db/channels.js';
 import { keepSessionAlive } from '../db/keepalive.js';
 import type { Queryable } from '../db/queryable.js';
 import { Turns } from '../db/turns.js';
@@ -62,6 +66,12 @@ export interface ListenerOptions {
    * `listenSentAt` is (both the database's clock, around the LISTEN statement).
    */
   onListening?: (info: { reconnected: boolean; downSince: Date | null; attempt: number; listeningSince: Date; listenSentAt: Date }) => void;
+  /**
+   * A notification to send in the LISTEN's own transaction, asked for on every
+   * connect: it is queued at the very commit that starts the listening, so
+   * nothing committed after the LISTEN reaches this connection before it.
+   */
+  announce?: () => { channel: InternalChannel; payload: string };
   /** Called when the connection is lost (before reconnecting). */
   onLost?: (error: Error) => void;
   /** @default 250 */
@@ -77,6 +87,11 @@ export interface ListenerOptions {
 
 /** Channels LISTENed on (Hydra's and the gateway's own), quoted identifiers from fixed tables. */
 const LISTEN_SQL = [...CHANNELS, ...INTERNAL_CHANNELS].map((c) => `LISTEN ${pg.escapeIdentifier(c)};`).join(' ');
+
+/** The announcement's statement, appended to the LISTENs. */
+function announcement(notice: { channel: InternalChannel; payload: string } | undefined): string {
+  return notice ? ` ${notifyInternalStatement(notice.channel, notice.payload)}` : '';
+}
 
 /**
  * A SQL_ASCII database takes any bytes in a NOTIFY payload, and Postgres ends
@@ -224,7 +239,8 @@ export class Listener {
       const before = Date.now();
       listenSentAt = await databaseNow(client);
       offsetMs = listenSentAt.getTime() - (before + Date.now()) / 2;
-      await client.query(LISTEN_SQL);
+      // One simple query: the LISTENs and the announcement commit together.
+      await client.query(LISTEN_SQL + announcement(this.options.announce?.()));
       listeningSince = await databaseNow(client);
     } catch (error) {
       client.removeAllListeners('end');
