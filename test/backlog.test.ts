@@ -1,7 +1,7 @@
 /**
  * The backlog's bookkeeping, on its own: notifications are keyed by the last
  * mark and their offset after it; a journaled key drops everything up to it;
- * unkeyed notifications are matched against the journal's tail by content;
+ * unkeyed notifications (counted) are matched against the journal's tail by content;
  * a new connection starts over; a key journaled before this instance heard it
  * is owed and dropped through when heard.
  */
@@ -46,6 +46,21 @@ describe('Backlog', () => {
     const tail = ['v', 'w', 'x', 'y'].map((payload) => ({ channel: 'builds_added', payload }));
     expect(b.alignUnkeyed(tail)).toBe(2);
     expect(b.take(10).map((h) => h.payload)).toEqual(['z', 'k']);
+  });
+
+  it("counts the entries heard before the first mark; an evaluation's 1,000 of them are matched by a tail as deep", () => {
+    const b = new Backlog();
+    const evaluation = Array.from({ length: 1_000 }, (_, i) => String(i + 1));
+    heard(b, ...evaluation);
+    b.passMark('mine:1');
+    heard(b, 'after');
+    expect(b.unkeyed).toBe(1_000);
+    const journaled = ['before', ...evaluation].map((payload) => ({ channel: 'builds_added', payload }));
+    // The last 200 rows alone hold no run that starts where the entries start.
+    expect(b.alignUnkeyed(journaled.slice(-200))).toBe(0);
+    expect(b.alignUnkeyed(journaled.slice(-Math.max(200, b.unkeyed)))).toBe(1_000);
+    expect(b.unkeyed).toBe(0);
+    expect(b.take(10).map((h) => h.payload)).toEqual(['after']);
   });
 
   it('keeps everything when the journal does not end with what it heard', () => {

@@ -5,8 +5,9 @@
  * journaled or shown to clients. They carry hints between instances, never
  * data: the tables stay the truth, a hint only makes the receiver look.
  * Payloads stay far below Postgres's 8000-byte limit (`MAX_INTERNAL_PAYLOAD`),
- * which `notifyInternal` and `notifyInternalStatement` enforce. A NOTIFY sent inside a transaction is
- * delivered at its COMMIT, so a hint sent with a change never arrives before it.
+ * which `notifyInternal` and `notifyInternalStatement` enforce. A NOTIFY sent
+ * inside a transaction is delivered at its COMMIT, so a hint sent with a
+ * change never arrives before it.
  */
 import pg from 'pg';
 import type { Queryable } from './queryable.js';

@@ -133,8 +133,7 @@ export class Backlog {
    * rows of `tail`. Returns how many were dropped.
    */
   alignUnkeyed(tail: readonly { channel: string; payload: string }[]): number {
-    let unkeyed = 0;
-    while (unkeyed < this.entries.length && this.entries[unkeyed]!.mark === null) unkeyed++;
+    const unkeyed = this.unkeyed;
     for (let n = Math.min(unkeyed, tail.length); n > 0; n--) {
       const start = tail.length - n;
       let same = true;
@@ -149,6 +148,13 @@ export class Backlog {
       }
     }
     return 0;
+  }
+
+  /** How many of the oldest entries have no key (heard before this connection's first mark). */
+  get unkeyed(): number {
+    let n = 0;
+    while (n < this.entries.length && this.entries[n]!.mark === null) n++;
+    return n;
   }
 
   /** The oldest entry, if any. */

@@ -39,15 +39,15 @@
  *   A paused recorder's heartbeat stays behind (see below), so a takeover
  *   mid-burst meets both cases more often than a fresh heartbeat would let it.
  *   The first mark commits with the LISTEN (`firstMark`), so the unkeyed
- *   entries are only what other sessions had queued ahead of that commit and
- *   the furthest-ahead listener of the database had not read yet (Postgres
- *   starts a new listener there). Known limitation: the content match sees
- *   the journal's last `TAIL` rows only, so a last recorder that journaled
- *   more than `TAIL` of those under its old mark (it read Postgres's queue
- *   that far behind everyone) and was cut before any row keyed by a mark
- *   this connection heard makes them be journaled a second time. When the
- *   first mark was a statement of its own, all the recorder journaled during
- *   its round trip counted, and delaying it by hand showed the repeat.
+ *   entries are only the notifications of transactions that committed at the
+ *   same moment as the LISTEN (a Hydra evaluation's thousands, at worst).
+ *   The takeover reads as much of the journal's tail as there are unkeyed
+ *   entries (at least `TAIL` rows), so a last recorder that journaled all of
+ *   them and was cut before any row keyed by a mark this connection heard is
+ *   matched still. When the first mark was a statement of its own, all the
+ *   recorder journaled during its round trip went unkeyed too, and more of it
+ *   than the fixed tail of 200 rows was journaled a second time (seen with
+ *   that mark delayed by hand).
  * - The heartbeat (`recorder.heartbeat_at`, the database's clock) means
  *   "everything committed before this instant is journaled"; it is written in
  *   the same transaction as the rows, and at least every `heartbeatMs`. It
@@ -327,7 +327,8 @@ export class Recorder {
         locked = true;
         if (term !== this.term) throw new Error('connection changed during takeover');
         // Read once, under the lock: nobody else appends while it is held.
-        const tail = await journalTail(db, TAIL);
+        // As deep as the entries heard before this connection's first mark, which only content can place.
+        const tail = await journalTail(db, Math.max(TAIL, this.backlog.unkeyed));
         await this.catchUp(tail.at(-1));
         gapSince = await transaction(db, (tx) => this.takeOver(tx, epoch, tail));
         if (term !== this.term) throw new Error('connection changed during takeover');

@@ -18,8 +18,12 @@
  *   the recorder can account for the window it missed (journal/recorder.ts).
  * - `announce` (the recorder's first mark) is sent in the LISTEN's own
  *   transaction: it is queued at the commit that starts the listening, so
- *   what this connection hears before it is only what other sessions had
- *   queued ahead of that commit (and another listener had not read yet).
+ *   what this connection hears before it is only the notifications of
+ *   transactions committing at that same moment (Postgres queues them in
+ *   commit order and skips what was committed before). One of those can be
+ *   a Hydra evaluation's thousands. A connect whose announcement fails (a
+ *   payload over `MAX_INTERNAL_PAYLOAD`, a full notification queue) fails as
+ *   a whole: nothing listens without its mark.
  * - Its server session carries TCP keepalives. Statements on it (marks,
  *   syncs, the probe) are serialized by design, in exclusive turns
  *   (db/turns.ts); a turn belongs to the connection it started on.
@@ -240,7 +244,7 @@ export class Listener {
       listenSentAt = await databaseNow(client);
       offsetMs = listenSentAt.getTime() - (before + Date.now()) / 2;
       // One simple query: the LISTENs and the announcement commit together.
-      await client.query(LISTEN_SQL + announcement(this.options.announce?.()));
+      await client.query(`/* listen */ ${LISTEN_SQL}${announcement(this.options.announce?.())}`);
       listeningSince = await databaseNow(client);
     } catch (error) {
       client.removeAllListeners('end');
