@@ -65,7 +65,9 @@
  * - Each journal write NOTIFYs `hng_journal` with its last position (in the
  *   same transaction): every instance's reader then reads the new rows. The
  *   recorder also hands the rows it committed to `onCommitted`, as a read
- *   would return them, so its own instance need not read them back.
+ *   would return them, so its own instance need not read them back: in
+ *   order, on the turn after their commit (so that the next batch's write is
+ *   on its way while they are published), and before the flush ends.
  * - What else must hold every journaled notification is written in the same
  *   transaction through `hooks.appended` (consumers' pending sets), with each
  *   payload parsed by its channel's one rule (hydra/payloads.ts): a malformed
@@ -461,6 +463,7 @@ export class Recorder {
     this.flushDone = new Promise((resolve) => (done = resolve));
     const { listener, connection, instance, hooks } = this.options;
     const batchSize = this.options.batchSize ?? 1_000;
+    let published = Promise.resolve();
     try {
       while (this.leader && (this.backlog.size > 0 || this.again)) {
         this.again = false;
@@ -504,25 +507,36 @@ export class Recorder {
           break;
         }
         this.relieve();
-        if (appended.length > 0) {
-          this.options.onCommitted?.(
-            appended.map(({ position, pendingSince }, i) => ({
-              position,
-              kind: 'notification',
-              channel: rows[i]!.channel,
-              payload: rows[i]!.payload,
-              receivedAt: rows[i]!.receivedAt,
-              pendingSince,
-              gapFrom: null,
-              gapTo: null,
-              mark: rows[i]!.mark,
-              markOffset: rows[i]!.offset,
-              recordedBy: instance,
-            })),
+        if (appended.length > 0 && this.options.onCommitted) {
+          const onCommitted = this.options.onCommitted;
+          const committed = appended.map(({ position, pendingSince }, i): JournalRow => ({
+            position,
+            kind: 'notification',
+            channel: rows[i]!.channel,
+            payload: rows[i]!.payload,
+            receivedAt: rows[i]!.receivedAt,
+            pendingSince,
+            gapFrom: null,
+            gapTo: null,
+            mark: rows[i]!.mark,
+            markOffset: rows[i]!.offset,
+            recordedBy: instance,
+          }));
+          // Handed over on the next turn, once the next batch's write (if any) is on its way:
+          // Postgres writes it while this instance publishes these. In order, before the flush ends.
+          published = new Promise<void>((resolve) =>
+            setImmediate(() => {
+              try {
+                onCommitted(committed);
+              } finally {
+                resolve();
+              }
+            }),
           );
         }
       }
     } finally {
+      await published;
       this.flushing = false;
       this.relieve();
       done();
