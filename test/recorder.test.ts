@@ -2,8 +2,10 @@
  * The recorder's own rules, against the real Postgres: statements on the
  * LISTEN connection and on the recorder's connection run one at a time (a heartbeat's mark never lands inside a
  * journal transaction, and pg never sees a second query while one executes),
- * and a malformed build_finished is journaled as received but creates nothing
- * anywhere: no event for a subscriber, no occurrence for a consumer.
+ * a notification heard while a batch is handed over to the reader is
+ * journaled by the same flush, and a malformed build_finished is journaled as
+ * received but creates nothing anywhere: no event for a subscriber, no
+ * occurrence for a consumer.
  */
 import { parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -56,6 +58,36 @@ describe("the LISTEN and recorder's connections", () => {
       },
     );
     expect(overlapping).toEqual([]);
+    await gateway.close();
+  });
+});
+
+describe('a notification heard while the last batch is handed over', () => {
+  test('is journaled at once, not at the next heartbeat', async ({ db }) => {
+    // A heartbeat far away: only the flush itself can journal the second notification in time.
+    const gateway = await recordingGateway(db.url, { instance: 'handover', heartbeatMs: 60_000 });
+    const reader = gateway.reader;
+    const committed = reader.committed.bind(reader);
+    let heard = false;
+    // The moment the first batch reaches this instance's reader, another notification is heard.
+    reader.committed = (rows) => {
+      committed(rows);
+      if (heard) return;
+      heard = true;
+      gateway.recorder.hear('build_started', 'handover 2', new Date());
+    };
+    await notify(db.pool, [['build_started', 'handover 1']]);
+    let count = 0;
+    await until(
+      () => count === 2,
+      2_000,
+      'both journaled',
+      async () => {
+        const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM hydra_notify_gateway.journal WHERE payload LIKE 'handover %'`);
+        count = rows[0].n;
+      },
+    );
+    expect(heard).toBe(true);
     await gateway.close();
   });
 });

@@ -534,6 +534,9 @@ export class Recorder {
             }),
           );
         }
+        // Nothing left to write: let the publication run, then look again, so that what is heard
+        // meanwhile (and finds this flush still running) is written by it, whatever the order of turns.
+        if (this.backlog.size === 0 && !this.again) await published;
       }
     } finally {
       await published;
