@@ -8,7 +8,8 @@
  * (the error is rethrown; a failing ROLLBACK is swallowed: the session is
  * then broken anyway, and pg drops a broken pool client by itself).
  * `inTransaction(pool, fn)` checks a client out of the pool for it and
- * releases it either way.
+ * releases it either way; a connection lost while it is checked out fails
+ * the transaction (never the process) and is not returned to the pool.
  */
 import type pg from 'pg';
 import type { Queryable } from './queryable.js';
@@ -30,9 +31,16 @@ export async function transaction<T, S extends Queryable>(session: S, fn: (tx: S
 /** Runs `fn` in a transaction on a connection of its own from `pool`. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no listener of the pool's: an error the server sends between two
+  // statements (the session terminated, the database shutting down) would crash the process.
+  // It fails the transaction instead: the next statement rejects, and the client is discarded.
+  let lost: Error | undefined;
+  const onError = (error: Error) => (lost = error);
+  client.on('error', onError);
   try {
     return await transaction(client, fn);
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(lost);
   }
 }
