@@ -49,6 +49,7 @@ import type { StreamSource } from './events/subscribe.js';
 import { missingHydraTables } from './hydra/install.js';
 import { createLoaders } from './hydra/loaders.js';
 import { migrate } from './db/migrate.js';
+import { withClient } from './db/transaction.js';
 import { JournalReader } from './journal/reader.js';
 import { RecorderConnection } from './journal/connection.js';
 import { Recorder, TAKEOVER_HINT } from './journal/recorder.js';
@@ -225,12 +226,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   try {
-    const client = await pool.connect();
-    try {
-      await migrate(client);
-    } finally {
-      client.release();
-    }
+    await withClient(pool, migrate);
   } catch (error) {
     await pool.end();
     throw new StartupError(

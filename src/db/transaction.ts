@@ -7,9 +7,10 @@
  * exclusive turn): committed when `fn` resolves, rolled back when it throws
  * (the error is rethrown; a failing ROLLBACK is swallowed: the session is
  * then broken anyway, and pg drops a broken pool client by itself).
- * `inTransaction(pool, fn)` checks a client out of the pool for it and
- * releases it either way; a connection lost while it is checked out fails
- * the transaction (never the process) and is not returned to the pool.
+ * `inTransaction(pool, fn)` checks a client out of the pool for it
+ * (`withClient`, the one checkout of the gateway) and releases it either
+ * way; a connection lost while it is checked out fails the work (never the
+ * process) and is not returned to the pool.
  */
 import type pg from 'pg';
 import type { Queryable } from './queryable.js';
@@ -29,16 +30,21 @@ export async function transaction<T, S extends Queryable>(session: S, fn: (tx: S
 }
 
 /** Runs `fn` in a transaction on a connection of its own from `pool`. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, (client) => transaction(client, fn));
+}
+
+/** Runs `fn` on a client checked out of `pool`, released (or discarded, if its connection was lost) either way. */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   // A checked-out client has no listener of the pool's: an error the server sends between two
   // statements (the session terminated, the database shutting down) would crash the process.
-  // It fails the transaction instead: the next statement rejects, and the client is discarded.
+  // It fails the work instead: the next statement rejects, and the client is discarded.
   let lost: Error | undefined;
   const onError = (error: Error) => (lost = error);
   client.on('error', onError);
   try {
-    return await transaction(client, fn);
+    return await fn(client);
   } finally {
     client.removeListener('error', onError);
     client.release(lost);

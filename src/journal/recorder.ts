@@ -301,8 +301,9 @@ export class Recorder {
   /**
    * The mark a new LISTEN connection sends in its own transaction (the
    * listener's `announce`): what it hears after it is keyed, so a takeover
-   * matches by content only what other sessions had queued ahead of that
-   * commit, never what the recorder journaled while a later mark was on its way.
+   * matches by content only the notifications of transactions that committed
+   * at the same moment, never what the recorder journaled while a later mark
+   * was on its way.
    */
   firstMark(): { channel: typeof MARK_CHANNEL; payload: string } {
     return { channel: MARK_CHANNEL, payload: this.nextMark() };
