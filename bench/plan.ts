@@ -69,11 +69,17 @@ export interface Plan {
     concurrentPagesEach: number;
     ackSeconds: number;
     /**
-     * Unmeasured requests before the page and acknowledgement figures, for this long: a fresh
-     * gateway runs its first few thousand requests in V8's interpreter and baseline tiers, at
-     * two to three times the CPU of a compiled one, and its compiler threads count as its CPU.
+     * Unmeasured requests before the acknowledgement figures, for this long: a fresh gateway runs
+     * its first few thousand requests in V8's interpreter and baseline tiers, at two to three
+     * times the CPU of a compiled one, and its compiler threads count as its CPU.
      */
     warmupSeconds: number;
+    /**
+     * Unmeasured pages before the page figures, by count: V8 tiers code up by how often it runs,
+     * not by how long, so a warm-up of seconds left a slow day's gateway colder (fewer pages in
+     * the same time) and its first run colder than its second. Walked `pendingPages` at a time.
+     */
+    warmupPages: number;
     ackClients: number;
     ackBatch: number;
     /** Pending builds made for the single acknowledgements of one run. */
@@ -139,6 +145,7 @@ export function makePlan(mode: 'full' | 'quick', only: string[] | null, quietWai
       concurrentPagesEach: quick ? 10 : 25,
       ackSeconds: quick ? 2 : 4,
       warmupSeconds: quick ? 1 : 3,
+      warmupPages: quick ? 1_000 : 6_000,
       ackClients: 16,
       ackBatch: 1_000,
       ackPoolSingle: quick ? 10_000 : 20_000,
