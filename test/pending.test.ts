@@ -11,6 +11,8 @@
  * other's backlog.
  */
 import { randomBytes } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
 import { describe, expect } from 'vitest';
 import { pendingBuildsStatement } from '../src/hydra/queries/pendingBuilds.js';
 import {
@@ -120,6 +122,44 @@ describe('what is pending', () => {
       const { rows } = await db.pool.query('SELECT notificationpendingsince AS p FROM builds WHERE id = $1', [edge.node.id]);
       expect(edge.pendingSince).toBe(iso(rows[0].p));
     }
+  });
+
+  test("shows a pending build's every field as build(id:) shows it: nulls, flags, bigint sizes, text", async ({
+    db,
+    gateway,
+    freshProject,
+    pendingBuild,
+  }) => {
+    const { project, jobsetId } = await freshProject();
+    const bare = await pendingBuild(jobsetId, T0 + 1);
+    const full = await pendingBuild(jobsetId, T0 + 2);
+    // Every optional column set, sizes past 2^32, text with quotes, a backslash and non-ASCII.
+    await db.pool.query(
+      `UPDATE builds SET nixname = 'hello-2.12', description = 'say "hi" \\ grüße', priority = 7, globalpriority = -3,
+         iscachedbuild = 1, size = 5000000000, closuresize = 9007199254740991, releasename = 'rel-1', keep = 1
+       WHERE id = $1`,
+      [full],
+    );
+    const fields = `id finished timestamp jobsetId job nixName description drvPath system priority globalPriority
+      startTime stopTime isCachedBuild buildStatus buildStatusCode size closureSize releaseName keep notificationPendingSince`;
+    type Fields = Record<string, unknown>;
+    const pendingDoc = parse(
+      `query ($project: String) { pendingBuildFinished(filter: { project: $project }) { edges { node { ${fields} } } } }`,
+    ) as TypedDocumentNode<{ pendingBuildFinished: { edges: { node: Fields }[] } }, { project: string }>;
+    const byId = parse(`query ($id: Int!) { build(id: $id) { ${fields} } }`) as TypedDocumentNode<{ build: Fields }, { id: number }>;
+
+    const listed = (await requestData(gateway.url, pendingDoc, { project })).pendingBuildFinished.edges.map((e) => e.node);
+    expect(listed.map((b) => b.id)).toEqual([bare, full]);
+    for (const node of listed) expect(node).toEqual((await requestData(gateway.url, byId, { id: node.id as number })).build);
+    expect(listed[1]).toMatchObject({
+      description: 'say "hi" \\ grüße',
+      size: 5_000_000_000,
+      closureSize: 9_007_199_254_740_991,
+      isCachedBuild: true,
+      keep: true,
+      globalPriority: -3,
+    });
+    expect(listed[0]).toMatchObject({ description: null, size: null, releaseName: null, keep: false });
   });
 
   test('answers an empty page for a backlog of nothing', async ({ freshProject, page }) => {
