@@ -56,6 +56,15 @@ function profileFlags(kind: ServerKind, logDir: string, name: string): string[] 
   return ['--cpu-prof', `--cpu-prof-dir=${join(logDir, `${name}-cpuprofile`)}`];
 }
 
+/**
+ * `BENCH_GATEWAY_FLAGS` (space-separated Node or V8 flags, e.g. `--trace-gc` or
+ * `--max-semi-space-size=64`) go to each gateway process alone, for experiments; such a run's
+ * figures are not those of the gateway as deployed.
+ */
+function extraFlags(kind: ServerKind): string[] {
+  return kind === 'gateway' ? (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter(Boolean) : [];
+}
+
 /** Starts a `kind` server over `databaseUrl`; see the module contract. */
 export async function launchServer(
   kind: ServerKind,
@@ -70,7 +79,7 @@ export async function launchServer(
     env: { BENCH_DATABASE_URL: databaseUrl, NODE_ENV: 'production' },
     logFile: join(logDir, `${name}.log`),
     watch: [PG_QUEUE_DEPRECATION],
-    execArgv: profileFlags(kind, logDir, name),
+    execArgv: [...profileFlags(kind, logDir, name), ...extraFlags(kind)],
     compiled: compiledRoot(),
   });
   try {
