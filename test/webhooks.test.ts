@@ -20,7 +20,18 @@ import { type Received, type Receiver, startReceiver } from './support/receiver.
 
 /** Short schedule for tests: 150 ms, 300 ms, 600 ms (4 attempts in all), each ±20 %. */
 const SCHEDULE = [150, 300, 600];
-const test = fixtures({ webhooks: { schedule: SCHEDULE, timeoutMs: 400, tickMs: 50, leaseMs: 5_000, disableAfterMs: 1_500 } });
+/**
+ * A webhook failing this long is disabled, at its next failed attempt. Chosen inside the window the
+ * disabling test needs whatever the jitter: after a first failing delivery's third attempt (at most
+ * 180 + 360 ms after its first, plus the ticks), so that it still goes dead; before the third attempt
+ * of the one behind it (at least 840 + 360 ms after), so that the one behind is still pending when the
+ * webhook is disabled. 1,500 ms, the nominal time of that third attempt, made the test a coin toss on
+ * the jitter.
+ */
+const DISABLE_AFTER_MS = 1_000;
+const test = fixtures({
+  webhooks: { schedule: SCHEDULE, timeoutMs: 400, tickMs: 50, leaseMs: 5_000, disableAfterMs: DISABLE_AFTER_MS },
+});
 
 interface WebhookView {
   name: string;
@@ -308,7 +319,8 @@ describe('webhooks', () => {
     const job = uniqueJob();
     await queuedWebhook(gateway.url, 'failing', receiver, job);
     const first = await queue(db.pool, jobsetId, job);
-    // Attempts 1 + 3 retries, then dead: the next delivery goes on failing until the webhook is disabled.
+    // Attempts 1 + 3 retries, then dead: the next delivery goes on failing (or waits) until the webhook is
+    // disabled, DISABLE_AFTER_MS after the first failure, before its own attempts run out.
     const second = await queue(db.pool, jobsetId, job);
     const disabled = await webhookWhen(gateway.url, 'failing', (w) => w.state === 'DISABLED', 'disabled');
     expect(disabled.disabledReason).toMatch(/every delivery attempt failed since .* the last: HTTP 500/);
