@@ -92,3 +92,45 @@ export async function walkPages(
   }
   return { ms, edges, last: cursor };
 }
+
+/** A server's garbage collection by kind (`minor`, `major`, `incremental`, `weakcb`) since it started. */
+export type GcTotals = Record<string, { ms: number; count: number }>;
+
+/**
+ * The gateway's garbage collection so far, read from its `/metrics` (prom-client's
+ * `nodejs_gc_duration_seconds`, one observation per collection, as an operator's Prometheus reads
+ * it). `url` is the server's GraphQL URL; `/metrics` is beside it.
+ */
+export async function gcTotals(url: string): Promise<GcTotals> {
+  const metricsUrl = new URL('/metrics', url);
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request(metricsUrl, { agent, timeout: 60_000, headers: authorizationFor(url) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        res.statusCode === 200
+          ? resolve(Buffer.concat(chunks).toString('utf8'))
+          : reject(new Error(`${metricsUrl}: HTTP ${res.statusCode}`)),
+      );
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${metricsUrl} within 60 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+  const totals: GcTotals = {};
+  for (const [, part, kind, value] of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm)) {
+    const entry = (totals[kind!] ??= { ms: 0, count: 0 });
+    if (part === 'sum') entry.ms = Number(value) * 1_000;
+    else entry.count = Number(value);
+  }
+  return totals;
+}
+
+/** What the server collected between two readings, by kind. */
+export function gcSince(before: GcTotals, after: GcTotals): GcTotals {
+  const since: GcTotals = {};
+  for (const [kind, { ms, count }] of Object.entries(after))
+    since[kind] = { ms: ms - (before[kind]?.ms ?? 0), count: count - (before[kind]?.count ?? 0) };
+  return since;
+}

@@ -9,10 +9,11 @@
  * walks `pendingPages` pages one after the other (200 × 50 = the whole
  * backlog of 10,000), and then has `concurrentClients` clients each walk
  * `concurrentPagesEach` pages at once. Recorded: page round trips (p50, p99,
- * max), the gateway's CPU per page (/proc) and, concurrently, pages per
+ * max), the gateway's CPU per page (/proc) and its GC pauses per page (its
+ * /metrics, read before and after the walk) and, concurrently, pages per
  * second. The backlog is read only; `acknowledge` runs after this.
  */
-import { walkPages } from '../clients/graphql.js';
+import { gcSince, gcTotals, walkPages } from '../clients/graphql.js';
 import { summarizeMs } from '../support/histogram.js';
 import { availableParallelism } from 'node:os';
 import { crowdedNote, PhaseLoad } from '../support/load.js';
@@ -41,10 +42,12 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     const base = { scenario: 'pending', subject: 'gateway' as const, run };
 
     await ctx.quiet();
+    const gcBefore = await gcTotals(url);
     let load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     let cpu = new CpuWindow(target.server.pid);
     const walk = await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.pendingPages);
     const sequentialCpuMs = cpu.elapsedMs();
+    const gc = gcSince(gcBefore, await gcTotals(url));
     const sequentialLoad = load.finish(sequentialCpuMs, 0);
     const pages = walk.ms.length;
     const sequential = summarizeMs(walk.ms);
@@ -76,6 +79,16 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       unit: 'ms',
       value: sequentialCpuMs / pages,
       note,
+    });
+    const gcMs = Object.values(gc).reduce((sum, { ms }) => sum + ms, 0);
+    ctx.results.record({
+      ...base,
+      case: seqCase,
+      figure: 'pendingBuildFinished: gateway GC pauses per page',
+      unit: 'ms',
+      value: gcMs / pages,
+      note,
+      detail: { byKind: gc },
     });
 
     await ctx.quiet();
@@ -128,7 +141,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       note: conNote,
     });
     progress(
-      `  pending r${run}: in a row p50 ${sequential.p50} ms p99 ${sequential.p99} ms ${(sequentialCpuMs / pages).toFixed(2)} ms CPU/page; ${history.concurrentClients} clients p99 ${concurrent.p99} ms, ${Math.round(all.length / seconds)} pages/s`,
+      `  pending r${run}: in a row p50 ${sequential.p50} ms p99 ${sequential.p99} ms ${(sequentialCpuMs / pages).toFixed(2)} ms CPU/page, ${(gcMs / pages).toFixed(2)} ms GC/page (${gc.minor?.count ?? 0} scavenges); ${history.concurrentClients} clients p99 ${concurrent.p99} ms, ${Math.round(all.length / seconds)} pages/s`,
     );
   } finally {
     await target.stop();

@@ -14,9 +14,18 @@
  * more: `admin`, or `actFor` a consumer), decided by auth/principal.ts and
  * checked before the resolver runs, at subscribe time for subscriptions. A
  * refusal is FORBIDDEN.
+ *
+ * Lifecycle: scope-auth keeps each context's decided scopes in a module-wide
+ * WeakMap whose value holds the context itself. V8's young-generation
+ * collector keeps the values of an old WeakMap alive (only a full collection
+ * has weak semantics), so through that cycle every request's context, its
+ * loaders and the rows they hold outlived the request by seconds, until the
+ * next full collection. `releaseContext` ends that entry when a query or a
+ * mutation has executed (server/release.ts, in every transport's pipeline);
+ * a subscription's context keeps its entry for as long as it runs.
  */
 import SchemaBuilder from '@pothos/core';
-import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import ScopeAuthPlugin, { RequestCache } from '@pothos/plugin-scope-auth';
 import { Kind } from 'graphql';
 import { holds, mayActFor, type Principal } from '../auth/principal.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -152,3 +161,12 @@ builder.scalarType('JSON', {
 builder.queryType({ authScopes: { read: true } });
 builder.mutationType({ authScopes: { ack: true } });
 builder.subscriptionType({ authScopes: { read: true } });
+
+/**
+ * Forgets the scopes decided for `context`: called once a query's or a mutation's execution is
+ * done, so that nothing long-lived refers to the context any more (see the lifecycle above). Not
+ * for a subscription's context, whose scopes serve each of its events.
+ */
+export function releaseContext(context: object): void {
+  RequestCache.clearForContext(context);
+}

@@ -48,6 +48,7 @@ import { countSubscription, useDeliveryMetrics } from './deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 import { lastEventId, useSseCursors } from './sse.js';
 import { DirectRequests, type Precomputed } from './requests.js';
+import { useContextRelease } from './release.js';
 import { EventStreams, ResponseTransport } from './streams.js';
 import { startWebSockets, type WsLimits } from './ws.js';
 
@@ -145,6 +146,8 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       } satisfies Plugin<ServerContext>,
       useSseCursors(options.sessions),
       useDeliveryMetrics(options.metrics),
+      // Before the next one, whose stop skips the hooks after it.
+      useContextRelease(),
       // An execution requests.ts ran and hands over for yoga to answer: its outcome, not a second run.
       {
         onExecute: ({ args, setResultAndStopExecution }) => {
