@@ -17,7 +17,7 @@ import type { Principal } from '../auth/principal.js';
 import { errors } from '../errors.js';
 import type { EventFilter } from '../events/filter.js';
 import type { CompileSubscription } from '../webhooks/plan.js';
-import type { Context } from './builder.js';
+import { type Context, releaseContext } from './builder.js';
 import { SUBSCRIPTION_CHANNELS } from './events/common.js';
 import { schema } from './index.js';
 
@@ -65,6 +65,8 @@ export const compileSubscription: CompileSubscription = (text, variables) => {
       // The resolvers under an event read the event's own loaders; the rest of a context they never need.
       const contextValue = { principal } as Context;
       const result = await execute({ schema, document, rootValue: delivery, contextValue, variableValues: variables });
+      // One context per delivery: done with once executed (builder.ts's lifecycle).
+      releaseContext(contextValue);
       const masked = (result.errors ?? []).map((error) => maskError(error, 'Unexpected error.', false) as GraphQLError);
       return {
         data: result.data ?? null,
