@@ -10,8 +10,13 @@
  * Contract: `post` resolves with the result's `data` and the round trip in
  * milliseconds; a transport failure, a non-200 status or GraphQL `errors`
  * reject with the first message, so a figure is never computed from failed
- * requests. `walkPages` follows a Relay connection page by page. A server
- * that gave a token gets it (credentials.ts).
+ * requests. A request that fails with ECONNRESET on a reused connection,
+ * before any answer, is sent again on another: the server closed that
+ * connection for idleness (its keep-alive timeout) as the request left, and
+ * never read it (the retry Node's documentation gives for `reusedSocket`);
+ * its round trip is the second attempt's. `walkPages` follows a Relay
+ * connection page by page. A server that gave a token gets it
+ * (credentials.ts).
  */
 import { Agent, request } from 'node:http';
 import { authorizationFor } from './credentials.js';
@@ -27,9 +32,23 @@ const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 
 /** POSTs `query` with `variables` to `url`; see the module contract. */
 export async function post<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<Timed<T>> {
-  const started = performance.now();
   const body = JSON.stringify({ query, variables });
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+  for (;;) {
+    const started = performance.now();
+    try {
+      return parsed<T>(await sent(url, body), performance.now() - started);
+    } catch (error) {
+      if (!(error instanceof StaleConnection)) throw error;
+    }
+  }
+}
+
+/** A request refused on a reused keep-alive connection the server had closed (see the module contract). */
+class StaleConnection extends Error {}
+
+/** One POST of `body`: the answer's status and text. */
+async function sent(url: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(
       url,
       {
@@ -51,14 +70,19 @@ export async function post<T>(url: string, query: string, variables: Record<stri
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 60 s`)));
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      reject(req.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnection(error.message) : error),
+    );
     req.end(body);
   });
-  const parsed = JSON.parse(text) as { data?: T; errors?: { message: string }[] };
-  const ms = performance.now() - started;
-  if (parsed.errors?.length) throw new Error(`GraphQL error: ${parsed.errors[0]!.message}`);
-  if (status !== 200 || parsed.data === undefined) throw new Error(`HTTP ${status} without data`);
-  return { data: parsed.data, ms };
+}
+
+/** The result's data, or the error its answer carries. */
+function parsed<T>({ status, text }: { status: number; text: string }, ms: number): Timed<T> {
+  const result = JSON.parse(text) as { data?: T; errors?: { message: string }[] };
+  if (result.errors?.length) throw new Error(`GraphQL error: ${result.errors[0]!.message}`);
+  if (status !== 200 || result.data === undefined) throw new Error(`HTTP ${status} without data`);
+  return { data: result.data, ms };
 }
 
 /** A Relay connection's page, as the bench's page queries select it. */
