@@ -94,7 +94,8 @@ export interface Page {
 /**
  * Requests `pages` pages of the connection at `field` (from the start, or
  * after `after`), each right after the previous; resolves with each page's
- * round trip in ms and its number of edges.
+ * round trip in ms and its number of edges. `between`, if given, runs after
+ * each page, outside its round trip.
  */
 export async function walkPages(
   url: string,
@@ -102,12 +103,14 @@ export async function walkPages(
   field: string,
   pages: number,
   after: string | null = null,
+  between?: () => void,
 ): Promise<{ ms: number[]; edges: number[]; last: string | null }> {
   const ms: number[] = [];
   const edges: number[] = [];
   let cursor = after;
   for (let i = 0; i < pages; i++) {
     const { data, ms: took } = await post<Record<string, Page>>(url, query, { after: cursor });
+    between?.();
     const page = data[field]!;
     ms.push(took);
     edges.push(page.edges.length);

@@ -10,14 +10,17 @@
  * backlog of 10,000), and then has `concurrentClients` clients each walk
  * `concurrentPagesEach` pages at once. Recorded: page round trips (p50, p99,
  * max), the gateway's CPU per page (/proc) and its GC pauses per page (its
- * /metrics, read before and after the walk) and, concurrently, pages per
- * second. The backlog is read only; `acknowledge` runs after this.
+ * /metrics, read before and after the walk), the slowest pages with how long
+ * the client, the gateway and Postgres's backends each waited for a core
+ * during them (waits.ts), and, concurrently, pages per second. The backlog
+ * is read only; `acknowledge` runs after this.
  */
 import { gcSince, gcTotals, walkPages } from '../clients/graphql.js';
 import { summarizeMs } from '../support/histogram.js';
 import { availableParallelism } from 'node:os';
 import { crowdedNote, PhaseLoad } from '../support/load.js';
 import { CpuWindow } from '../support/proc.js';
+import { PageWaits } from '../support/waits.js';
 import { progress } from '../support/progress.js';
 import type { BenchContext, Scenario } from './scenario.js';
 
@@ -45,12 +48,16 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     const gcBefore = await gcTotals(url);
     let load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     let cpu = new CpuWindow(target.server.pid);
-    const walk = await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.pendingPages);
+    const waits = new PageWaits(target.server.pid, ctx.postgres.postmasterPid);
+    waits.mark();
+    const walk = await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.pendingPages, null, () => waits.mark());
     const sequentialCpuMs = cpu.elapsedMs();
     const gc = gcSince(gcBefore, await gcTotals(url));
     const sequentialLoad = load.finish(sequentialCpuMs, 0);
     const pages = walk.ms.length;
     const sequential = summarizeMs(walk.ms);
+    // The slowest pages (the p99 of 200 is the second) and how long each process waited for a core meanwhile.
+    const slowest = waits.slowest(walk.ms, 4);
     const edges = walk.edges.reduce((a, b) => a + b, 0);
     const seqCase = `50 a page, ${pages} pages in a row`;
     const expected = Math.min(history.pending, history.pendingPages * 50);
@@ -62,7 +69,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       unit: 'ms',
       value: sequential.p50,
       note,
-      detail: { pages, edges, latency: sequential, warmup, ...sequentialLoad },
+      detail: { pages, edges, latency: sequential, warmup, slowest, ...sequentialLoad },
     });
     ctx.results.record({
       ...base,
@@ -140,6 +147,8 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
       value: all.length / seconds,
       note: conNote,
     });
+    const waited = slowest.map((w) => `${w.ms} ms (waits: client ${w.client}, gateway ${w.server}, postgres ${w.postgres})`);
+    progress(`  pending r${run}: slowest pages in a row ${waited.join('; ')}`);
     progress(
       `  pending r${run}: in a row p50 ${sequential.p50} ms p99 ${sequential.p99} ms ${(sequentialCpuMs / pages).toFixed(2)} ms CPU/page, ${(gcMs / pages).toFixed(2)} ms GC/page (${gc.minor?.count ?? 0} scavenges); ${history.concurrentClients} clients p99 ${concurrent.p99} ms, ${Math.round(all.length / seconds)} pages/s`,
     );

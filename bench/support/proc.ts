@@ -56,6 +56,18 @@ export function threadCpuMs(pid: number): number | null {
 }
 
 /**
+ * How long `pid`'s main thread has waited on a run queue for a core since it started, ms, at
+ * nanosecond resolution (`schedstat`'s second field); null when it is gone.
+ */
+export function threadWaitMs(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * CPU of `pid` since it started, all its threads, ms, at nanosecond
  * resolution (each thread's `schedstat`; a thread that already exited is not
  * counted, so use it over short windows of a long-lived process); null when it is gone.
