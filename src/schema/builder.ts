@@ -17,10 +17,11 @@
  *
  * Lifecycle: scope-auth keeps each context's decided scopes in a module-wide
  * WeakMap whose value holds the context itself. V8's young-generation
- * collector keeps the values of an old WeakMap alive (only a full collection
- * has weak semantics), so through that cycle every request's context, its
- * loaders and the rows they hold outlived the request by seconds, until the
- * next full collection. `releaseContext` ends that entry when a query or a
+ * collector does not see through that cycle: an entry of a long-lived
+ * WeakMap whose value refers to its key survives every scavenge, and only a
+ * full collection frees it. So every request's context, its loaders and the
+ * rows they hold outlived the request by seconds, promoted, until the next
+ * full collection. `releaseContext` ends that entry when a query or a
  * mutation has executed (server/release.ts, in every transport's pipeline);
  * a subscription's context keeps its entry for as long as it runs.
  */
