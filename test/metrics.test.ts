@@ -13,6 +13,8 @@
  * slow-consumer.test.ts.
  */
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect } from 'vitest';
 import { BuildQueuedDocument, BuildStartedDocument } from '../src/client/generated/operations.js';
 import { requestData, subscribeSse, subscribeWs, until, wsClient } from './support/clients.js';
@@ -52,6 +54,23 @@ describe('/metrics', () => {
     ]) {
       expect(metrics.families.has(name), name).toBe(true);
     }
+  });
+
+  test('counts every garbage collection, several in a row included', async ({ gateway }) => {
+    // The gateway runs in this process: its collections are this process's.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
+    const minor = (metrics: Awaited<ReturnType<typeof scrape>>) => metrics.value('nodejs_gc_duration_seconds_count', { kind: 'minor' });
+    const before = minor(await scrape(gateway.url));
+    // Node hands back-to-back collections to an observer in one call.
+    for (let i = 0; i < 20; i++) gc({ type: 'minor' });
+    let now = before;
+    await until(
+      () => now >= before + 20,
+      5_000,
+      'twenty more scavenges counted',
+      async () => void (now = minor(await scrape(gateway.url))),
+    );
   });
 
   test('counts notifications by channel, their runtime to publication, and their deliveries and lag by transport', async ({

@@ -8,7 +8,8 @@
  *   `event_received`: no `_total`), so its dashboards and alerts work
  *   unchanged; the gateway's own are `hng_…` (counters end in `_total`, as
  *   Prometheus advises). prom-client's process and Node.js metrics once per
- *   process, shared by every gateway of the process.
+ *   process, shared by every gateway of the process (its garbage-collection
+ *   histogram is this module's, counting every collection).
  * - Lower layers never import this module: they count (the pipeline's
  *   stats, the hub's overflows, the listener's reconnects, the sessions) and
  *   this module reads the counts at scrape time; what must be observed as it
@@ -23,6 +24,7 @@
  * - Times of receipt are the database's clock (listener.ts), so ages are
  *   measured against `databaseNow`.
  */
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SessionKind } from '../auth/sessions.js';
 import type { ConsumerBacklog } from '../consumers/service.js';
@@ -87,13 +89,45 @@ const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 
 let processRegistry: Registry | null = null;
 
-/** prom-client's default metrics (process_*, nodejs_*), collected once per process. */
+/**
+ * prom-client's default metrics (process_*, nodejs_*), collected once per process, with its
+ * `nodejs_gc_duration_seconds` replaced by one of the same name, help and buckets that counts every
+ * collection: prom-client's observer takes the first of the entries Node hands it in one call, and
+ * Node hands several at once when collections come close together, as they do under load.
+ */
 function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
+    processRegistry.removeSingleMetric(GC_DURATION);
+    observeCollections(processRegistry);
   }
   return processRegistry;
+}
+
+const GC_DURATION = 'nodejs_gc_duration_seconds';
+const GC_KINDS: Record<number, string> = {
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
+/** Observes every garbage collection of the process into `registry`'s `nodejs_gc_duration_seconds`. */
+function observeCollections(registry: Registry): void {
+  const histogram = new Histogram({
+    name: GC_DURATION,
+    help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
+    labelNames: ['kind'],
+    buckets: [0.001, 0.01, 0.1, 1, 2, 5],
+    registers: [registry],
+  });
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1];
+      if (kind) histogram.observe({ kind }, entry.duration / 1_000);
+    }
+  }).observe({ entryTypes: ['gc'] });
 }
 
 /** Sets a label-less counter to a count kept elsewhere (counters only rise, and so do those counts). */
