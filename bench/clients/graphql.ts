@@ -11,10 +11,13 @@
  * milliseconds; a transport failure, a non-200 status or GraphQL `errors`
  * reject with the first message, so a figure is never computed from failed
  * requests. A request that fails with ECONNRESET on a reused connection,
- * before any answer, is sent again on another: the server closed that
- * connection for idleness (its keep-alive timeout) as the request left, and
- * never read it (the retry Node's documentation gives for `reusedSocket`);
- * its round trip is the second attempt's. `walkPages` follows a Relay
+ * before any answer, is sent again on another (the retry Node's
+ * documentation gives for `reusedSocket`); its round trip is the last
+ * attempt's. The cause this is for is the server closing the connection for
+ * idleness (its keep-alive timeout) as the request left, unread; a request
+ * the server had read before resetting would be sent twice, which the bench's
+ * requests bear (reads; acknowledgements, compare-and-set; a webhook's
+ * removal would fail loudly). `walkPages` follows a Relay
  * connection page by page. A server that gave a token gets it
  * (credentials.ts).
  */
@@ -33,10 +36,15 @@ const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 /** POSTs `query` with `variables` to `url`; see the module contract. */
 export async function post<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<Timed<T>> {
   const body = JSON.stringify({ query, variables });
+  const headers = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    accept: 'application/graphql-response+json, application/json',
+  };
   for (;;) {
     const started = performance.now();
     try {
-      return parsed<T>(await sent(url, body), performance.now() - started);
+      return parsed<T>(await sent(url, 'POST', headers, body), performance.now() - started);
     } catch (error) {
       if (!(error instanceof StaleConnection)) throw error;
     }
@@ -46,29 +54,20 @@ export async function post<T>(url: string, query: string, variables: Record<stri
 /** A request refused on a reused keep-alive connection the server had closed (see the module contract). */
 class StaleConnection extends Error {}
 
-/** One POST of `body`: the answer's status and text. */
-async function sent(url: string, body: string): Promise<{ status: number; text: string }> {
+/** One request (with the server's token): the answer's status and text. */
+async function sent(
+  url: string | URL,
+  method: string,
+  headers: Record<string, string | number>,
+  body?: string,
+): Promise<{ status: number; text: string }> {
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        timeout: 60_000,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          accept: 'application/graphql-response+json, application/json',
-          ...authorizationFor(url),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
+    const req = request(url, { method, agent, timeout: 60_000, headers: { ...headers, ...authorizationFor(String(url)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 60 s`)));
     req.on('error', (error: NodeJS.ErrnoException) =>
       reject(req.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnection(error.message) : error),
@@ -124,27 +123,23 @@ export async function walkPages(
 export type GcTotals = Record<string, { ms: number; count: number }>;
 
 /**
- * The gateway's garbage collection so far, read from its `/metrics` (prom-client's
- * `nodejs_gc_duration_seconds`, one observation per collection, as an operator's Prometheus reads
- * it). `url` is the server's GraphQL URL; `/metrics` is beside it.
+ * The gateway's garbage collection so far, read from its `/metrics` (`nodejs_gc_duration_seconds`,
+ * one observation per collection, as an operator's Prometheus reads it; before 71ff04c it was
+ * prom-client's, which missed collections Node reported together). `url` is the server's GraphQL
+ * URL; `/metrics` is beside it.
  */
 export async function gcTotals(url: string): Promise<GcTotals> {
   const metricsUrl = new URL('/metrics', url);
-  const text = await new Promise<string>((resolve, reject) => {
-    const req = request(metricsUrl, { agent, timeout: 60_000, headers: authorizationFor(url) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        res.statusCode === 200
-          ? resolve(Buffer.concat(chunks).toString('utf8'))
-          : reject(new Error(`${metricsUrl}: HTTP ${res.statusCode}`)),
-      );
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${metricsUrl} within 60 s`)));
-    req.on('error', reject);
-    req.end();
-  });
+  let answer: { status: number; text: string } | null = null;
+  while (!answer) {
+    try {
+      answer = await sent(metricsUrl, 'GET', {});
+    } catch (error) {
+      if (!(error instanceof StaleConnection)) throw error;
+    }
+  }
+  if (answer.status !== 200) throw new Error(`${metricsUrl}: HTTP ${answer.status}`);
+  const text = answer.text;
   const totals: GcTotals = {};
   for (const [, part, kind, value] of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm)) {
     const entry = (totals[kind!] ??= { ms: 0, count: 0 });

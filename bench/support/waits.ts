@@ -1,15 +1,17 @@
 /**
  * Time the processes of a request/answer loop spent waiting for a core, per
  * request: the client (this process's main thread), the server's main
- * thread, and Postgres's backends. On two cores shared by three busy
- * processes, a request whose round trip is far above the median may be one
- * during which one of them sat on a run queue; this says whether it was.
+ * thread, and Postgres (every child of the postmaster: the backends and the
+ * background processes). On two cores shared by three busy processes, a
+ * request whose round trip is far above the median may be one during which
+ * one of them sat on a run queue; this says whether it was.
  *
  * Contract: `mark()` is called before the first request and after each one,
- * outside the timed round trip (it reads one `schedstat` file per process,
- * the backends being those of the postmaster when the loop was made: a pool
- * opened later is not seen). `slowest(ms, n)` pairs the `n` slowest round
- * trips with the waits between the marks around them, in ms.
+ * outside the timed round trip (it reads one `schedstat` file per process;
+ * Postgres's processes are the postmaster's children when the loop was made:
+ * a backend started later is not seen, and one that exits counts only while
+ * it was read). `slowest(ms, n)` pairs the `n` slowest round trips with the
+ * waits between the marks around them, in ms.
  */
 import { childrenOf, threadWaitMs } from './proc.js';
 
@@ -24,7 +26,7 @@ export interface RequestWaits {
 /** The loop's waits; see the module contract. */
 export class PageWaits {
   private readonly backends: number[];
-  private readonly marks: { client: number; server: number; postgres: number }[] = [];
+  private readonly marks: { client: number; server: number; postgres: Map<number, number> }[] = [];
 
   constructor(
     private readonly serverPid: number,
@@ -35,8 +37,11 @@ export class PageWaits {
 
   /** Reads the waits so far. */
   mark(): void {
-    let postgres = 0;
-    for (const pid of this.backends) postgres += threadWaitMs(pid) ?? 0;
+    const postgres = new Map<number, number>();
+    for (const pid of this.backends) {
+      const ms = threadWaitMs(pid);
+      if (ms !== null) postgres.set(pid, ms);
+    }
     this.marks.push({ client: threadWaitMs(process.pid) ?? NaN, server: threadWaitMs(this.serverPid) ?? NaN, postgres });
   }
 
@@ -52,7 +57,7 @@ export class PageWaits {
         ms: round(took),
         client: round(after!.client - before!.client),
         server: round(after!.server - before!.server),
-        postgres: round(after!.postgres - before!.postgres),
+        postgres: round([...after!.postgres].reduce((sum, [pid, ms]) => sum + ms - (before!.postgres.get(pid) ?? ms), 0)),
       }));
   }
 }

@@ -64,9 +64,13 @@ export const compileSubscription: CompileSubscription = (text, variables) => {
     async render(delivery) {
       // The resolvers under an event read the event's own loaders; the rest of a context they never need.
       const contextValue = { principal } as Context;
-      const result = await execute({ schema, document, rootValue: delivery, contextValue, variableValues: variables });
-      // One context per delivery: done with once executed (builder.ts's lifecycle).
-      releaseContext(contextValue);
+      let result;
+      try {
+        result = await execute({ schema, document, rootValue: delivery, contextValue, variableValues: variables });
+      } finally {
+        // One context per delivery: done with once executed (builder.ts's lifecycle).
+        releaseContext(contextValue);
+      }
       const masked = (result.errors ?? []).map((error) => maskError(error, 'Unexpected error.', false) as GraphQLError);
       return {
         data: result.data ?? null,

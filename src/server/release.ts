@@ -10,8 +10,10 @@
  * subscribed, not executed, and its context stays whole for as long as it
  * runs (its events execute outside this pipeline). Registered before any
  * plugin that may stop an execution with a result of its own, whose stop
- * skips the hooks after it. Releasing twice (the direct path's execution,
- * then yoga's answer of it) is harmless.
+ * skips the hooks after it. An execution the direct path hands to yoga to
+ * answer is released there, and yoga's answer, with a context of its own,
+ * releases that one. An execution that throws has no done hook: its context
+ * waits for a full collection, as every context did before this module.
  */
 import type { Plugin } from 'graphql-yoga';
 import { releaseContext } from '../schema/builder.js';
