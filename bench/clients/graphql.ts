@@ -41,10 +41,22 @@ export async function post<T>(url: string, query: string, variables: Record<stri
     'content-length': Buffer.byteLength(body),
     accept: 'application/graphql-response+json, application/json',
   };
+  const { ms, ...answer } = await answered(url, 'POST', headers, body);
+  return parsed<T>(answer, ms);
+}
+
+/** One request, sent again while it meets a stale connection (see the module contract); its answer and the last attempt's round trip. */
+async function answered(
+  url: string | URL,
+  method: string,
+  headers: Record<string, string | number>,
+  body?: string,
+): Promise<{ status: number; text: string; ms: number }> {
   for (;;) {
     const started = performance.now();
     try {
-      return parsed<T>(await sent(url, 'POST', headers, body), performance.now() - started);
+      const answer = await sent(url, method, headers, body);
+      return { ...answer, ms: performance.now() - started };
     } catch (error) {
       if (!(error instanceof StaleConnection)) throw error;
     }
@@ -130,16 +142,8 @@ export type GcTotals = Record<string, { ms: number; count: number }>;
  */
 export async function gcTotals(url: string): Promise<GcTotals> {
   const metricsUrl = new URL('/metrics', url);
-  let answer: { status: number; text: string } | null = null;
-  while (!answer) {
-    try {
-      answer = await sent(metricsUrl, 'GET', {});
-    } catch (error) {
-      if (!(error instanceof StaleConnection)) throw error;
-    }
-  }
-  if (answer.status !== 200) throw new Error(`${metricsUrl}: HTTP ${answer.status}`);
-  const text = answer.text;
+  const { status, text } = await answered(metricsUrl, 'GET', {});
+  if (status !== 200) throw new Error(`${metricsUrl}: HTTP ${status}`);
   const totals: GcTotals = {};
   for (const [, part, kind, value] of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm)) {
     const entry = (totals[kind!] ??= { ms: 0, count: 0 });

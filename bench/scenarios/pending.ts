@@ -46,9 +46,10 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
 
     await ctx.quiet();
     const gcBefore = await gcTotals(url);
+    // Made before the windows open: it lists the postmaster's children, a walk over /proc.
+    const waits = new PageWaits(target.server.pid, ctx.postgres.postmasterPid);
     let load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     let cpu = new CpuWindow(target.server.pid);
-    const waits = new PageWaits(target.server.pid, ctx.postgres.postmasterPid);
     waits.mark();
     const walk = await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.pendingPages, null, () => waits.mark());
     const sequentialCpuMs = cpu.elapsedMs();

@@ -25,20 +25,20 @@ export interface RequestWaits {
 
 /** The loop's waits; see the module contract. */
 export class PageWaits {
-  private readonly backends: number[];
+  private readonly postgresPids: number[];
   private readonly marks: { client: number; server: number; postgres: Map<number, number> }[] = [];
 
   constructor(
     private readonly serverPid: number,
     postmasterPid: number,
   ) {
-    this.backends = childrenOf(postmasterPid);
+    this.postgresPids = childrenOf(postmasterPid);
   }
 
   /** Reads the waits so far. */
   mark(): void {
     const postgres = new Map<number, number>();
-    for (const pid of this.backends) {
+    for (const pid of this.postgresPids) {
       const ms = threadWaitMs(pid);
       if (ms !== null) postgres.set(pid, ms);
     }
