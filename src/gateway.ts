@@ -99,6 +99,8 @@ export interface GatewayOptions {
   reconnectGraceMs?: number;
   /** The recorder's heartbeat. @default 2_000 */
   heartbeatMs?: number;
+  /** How often the journal is read without a hint (a backstop: each write's hint makes every instance read it at once), ms. @default 1_000 */
+  journalPollMs?: number;
   /** Notifications heard and not yet journaled before the LISTEN socket is paused. @default 10_000 */
   maxListenerBacklog?: number;
   /** How long the LISTEN socket may stay paused before the connection is dropped (and a gap journaled). @default 60_000 */
@@ -366,7 +368,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       gap: async (since) => void (await consumers.reconcile(since)),
     },
   });
-  const reader = new JournalReader({ db: pool, sink: pipeline, log, onRow: (row) => recorder.journaled(row) });
+  const reader = new JournalReader({
+    db: pool,
+    sink: pipeline,
+    log,
+    onRow: (row) => recorder.journaled(row),
+    pollMs: options.journalPollMs,
+  });
   const retention = new Retention({
     db: pool,
     log,

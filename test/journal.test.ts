@@ -20,13 +20,17 @@ import type pg from 'pg';
 import { describe, expect, test as base } from 'vitest';
 import { buildFinishedPayloads } from '../src/simulator/payloads.js';
 import { type Stream, subscribeWs, until, wsClient } from './support/clients.js';
-import { createTestDatabase, notify, type NotifyStyle, type TestDatabase } from './support/database.js';
+import { createTestDatabase, notify, type NotifyStyle, type TestDatabase, transaction } from './support/database.js';
 import { recordingGateway } from './support/fixtures.js';
-import { startTestGateway } from './support/gateway.js';
+import { onCleanup, startTestGateway } from './support/gateway.js';
 import { finishBuilds, insertBuild, seedJobset } from './support/hydra.js';
 import { StartCommand, tempDir } from './support/command.js';
 import { readJournal } from './support/journal.js';
 import { Writer } from './support/writer.js';
+import { JOURNAL_CHANNEL } from '../src/db/channels.js';
+import { appendNotifications } from '../src/journal/queries/journal.js';
+import { migrate } from '../src/db/migrate.js';
+import { TAKEOVER_HINT } from '../src/journal/recorder.js';
 
 /** A database of each test's own (its journal is compared whole), and the jobset nixpkgs:trunk in it. */
 const test = base
@@ -163,6 +167,65 @@ describe('two instances on one database', () => {
     expect(a.recorder.takeovers + b.recorder.takeovers).toBe(1);
     const follower = a.recorder.recording ? b : a;
     await until(() => follower.recorder.backlog.size === 0, 10_000, "the follower's backlog drained by its reader");
+  });
+});
+
+describe("the journal's hint", () => {
+  test('follows each write in a statement of its own; a follower that never polls reads every write, a burst to its end', async ({
+    db,
+  }) => {
+    const hints: string[] = [];
+    const listening = await db.pool.connect();
+    onCleanup(async () => listening.release());
+    listening.on('notification', (n) => n.channel === JOURNAL_CHANNEL && hints.push(n.payload ?? ''));
+    await listening.query(`LISTEN ${JOURNAL_CHANNEL}`);
+
+    // The write itself notifies nothing: a NOTIFY in its transaction would hold Postgres's notify
+    // lock through its commit, and Hydra's notifying commits behind it. A marker notified after
+    // its commit, on the same connection, is the first hint heard (delivery follows commit order).
+    // The gateway's tables, as its start would make them (no gateway runs yet).
+    await migrate(listening);
+    await transaction(db.pool, (tx) =>
+      appendNotifications(
+        tx,
+        'by-hand',
+        [{ channel: 'build_queued', payload: '1', receivedAt: new Date(), buildId: null, mark: null, offset: 0 }],
+        {
+          heartbeatAt: new Date(),
+        },
+      ),
+    );
+    await db.pool.query('SELECT pg_notify($1, $2)', [JOURNAL_CHANNEL, 'marker']);
+    await until(() => hints.length > 0, 5_000, 'the marker');
+    expect(hints).toEqual(['marker']);
+    hints.length = 0;
+
+    const a = await startTestGateway(db.url, { instance: 'a', ...FAST });
+    await until(() => a.recorder.recording, 10_000, 'a recording');
+    // Reads only when hinted: a missing hint would leave it ten minutes behind.
+    const b = await startTestGateway(db.url, { instance: 'b', ...FAST, journalPollMs: 600_000 });
+    const stream = subscribeWs(wsClient(b.url), eventsDocument);
+    await until(() => b.hub.size === 1, 10_000, 'a subscription on the follower');
+
+    await notify(db.pool, [['build_queued', '2']]);
+    expect((await stream.nextData(5_000)).events.payload).toBe('2');
+    // A burst: several journal writes back to back (1,000 rows each at most).
+    const burst = Array.from({ length: 5 }, (_, t) =>
+      Array.from({ length: 1_000 }, (_, i) => ['build_queued', String(3 + t * 1_000 + i)] as [string, string]),
+    );
+    for (const [t, batch] of burst.entries()) await notify(db.pool, batch, t % 2 ? 'function' : 'statement');
+    const got = await stream.take(5_000, 10_000);
+    expect(got.map((e) => Number(e.events.payload))).toEqual(burst.flat().map(([, p]) => Number(p)));
+
+    // Every hint names a committed position, in increasing order, and the last one is the journal's end.
+    const { rows } = await db.pool.query<{ last: string }>('SELECT max(position)::text AS last FROM hydra_notify_gateway.journal');
+    await until(() => hints.at(-1) === rows[0]!.last, 5_000, 'the last position hinted');
+    // (A takeover's own hint names no position.)
+    const positions = hints.filter((h) => h !== TAKEOVER_HINT).map(Number);
+    expect(positions.length).toBeGreaterThan(0);
+    expect(positions.every((p, i) => Number.isInteger(p) && (i === 0 || p > positions[i - 1]!))).toBe(true);
+    await a.close();
+    await b.close();
   });
 });
 

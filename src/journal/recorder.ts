@@ -62,17 +62,25 @@
  * - Marks: each instance NOTIFYs a mark in the transaction of its LISTEN
  *   (`firstMark`), and the recorder every `heartbeatMs` while notifications
  *   flow, so keys stay short-lived and comparable.
- * - Each journal write NOTIFYs `hng_journal` with its last position (in the
- *   same transaction): every instance's reader then reads the new rows. The
- *   recorder also hands the rows it committed to `onCommitted`, as a read
+ * - The recorder hands the rows it committed to `onCommitted`, as a read
  *   would return them, so its own instance need not read them back: in
  *   order, on the turn after their commit (so that the next batch's write is
  *   on its way while they are published), and before the flush ends.
+ * - After a journal write commits, the recorder NOTIFYs `hng_journal` with
+ *   its last position, in a statement of its own: every instance's reader
+ *   then reads the new rows. Not in the write's transaction: Postgres holds
+ *   one cluster-wide lock from a notifying transaction's pre-commit to its
+ *   end, WAL flush included, so every notifying commit of Hydra's would wait
+ *   behind the journal's. When the backlog is empty the hint follows the
+ *   hand-over to `onCommitted` (this instance's subscribers first); while
+ *   writes follow each other (a burst), at most one hint per `hintEveryMs`,
+ *   and one after the last write. A hint lost (the connection cut between
+ *   the commit and it) is made up by the readers' poll.
  * - What else must hold every journaled notification is written in the same
  *   transaction through `hooks.appended` (consumers' pending sets), with each
  *   payload parsed by its channel's one rule (hydra/payloads.ts): a malformed
  *   payload is journaled as received and creates nothing anywhere. A batch
- *   holding nothing `hooks.wants` is one statement (rows, heartbeat and hint:
+ *   holding nothing `hooks.wants` is one statement (rows and heartbeat:
  *   atomic without a transaction around it). After a gap, `hooks.gap` is told
  *   from when Hydra's tables must be re-read.
  * - Every statement runs in an exclusive turn of its connection (db/turns.ts):
@@ -127,6 +135,8 @@ export interface RecorderOptions {
   heartbeatMs?: number;
   /** Rows per journal transaction. @default 1_000 */
   batchSize?: number;
+  /** While journal writes follow each other (a burst), at most one `hng_journal` hint per this many ms. @default 50 */
+  hintEveryMs?: number;
   /** Notifications waiting before the LISTEN socket is paused. @default 10_000 */
   maxBacklog?: number;
   /** The rows of each journal write once committed, in position order, as the journal holds them. */
@@ -159,6 +169,8 @@ export class Recorder {
   private lockTimer: NodeJS.Timeout | null = null;
   private beatTimer: NodeJS.Timeout | null = null;
   private flushing = false;
+  /** When the last `hng_journal` hint was sent (ms since the epoch). */
+  private hintedAt = 0;
   private flushDone: Promise<void> = Promise.resolve();
   private again = false;
   private flushSoon = false;
@@ -453,6 +465,23 @@ export class Recorder {
     return since;
   }
 
+  /**
+   * Tells every instance's reader that the journal holds rows up to `position`, in a statement of
+   * its own after their commit. Never throws: a hint that could not be sent (or that this instance,
+   * no longer the recorder, does not send) is not sent again; the readers' poll reads those rows
+   * within its `pollMs`.
+   */
+  private async hint(position: number): Promise<void> {
+    this.hintedAt = Date.now();
+    // Not on a connection opened again for it: one that was lost took the lock with it.
+    if (!this.leader) return;
+    try {
+      await this.options.connection.exclusive((db) => notifyInternal(db, JOURNAL_CHANNEL, String(position)), false);
+    } catch (error) {
+      this.options.log.warn('journal hint failed', { error: (error as Error).message, position });
+    }
+  }
+
   /** Journals the backlog, in batches, one transaction each; single-flight. */
   private async flush(): Promise<void> {
     if (this.flushing) {
@@ -465,6 +494,8 @@ export class Recorder {
     const { listener, connection, instance, hooks } = this.options;
     const batchSize = this.options.batchSize ?? 1_000;
     let published = Promise.resolve();
+    /** The last position committed and not yet hinted. */
+    let owed: number | null = null;
     try {
       while (this.leader && (this.backlog.size > 0 || this.again)) {
         this.again = false;
@@ -488,8 +519,7 @@ export class Recorder {
               await heartbeat(db, instance, journaledThrough);
               return;
             }
-            const write = (tx: Queryable) =>
-              appendNotifications(tx, instance, rows, { heartbeatAt: journaledThrough, hint: JOURNAL_CHANNEL });
+            const write = (tx: Queryable) => appendNotifications(tx, instance, rows, { heartbeatAt: journaledThrough });
             if (!hooked) {
               appended = await write(db);
               return;
@@ -535,12 +565,20 @@ export class Recorder {
             }),
           );
         }
+        if (appended.length > 0) owed = appended.at(-1)!.position;
         // Nothing left to write: let the publication run, then look again, so that what is heard
         // meanwhile (and finds this flush still running) is written by it, whatever the order of turns.
-        if (this.backlog.size === 0 && !this.again) await published;
+        const idle = this.backlog.size === 0 && !this.again;
+        if (idle) await published;
+        if (owed !== null && (idle || Date.now() - this.hintedAt >= (this.options.hintEveryMs ?? 50))) {
+          await this.hint(owed);
+          owed = null;
+        }
       }
     } finally {
       await published;
+      // The loop ended with rows unhinted (a write failed after them, or leadership went).
+      if (owed !== null) await this.hint(owed);
       this.flushing = false;
       this.relieve();
       done();

@@ -60,9 +60,11 @@ export interface Appended {
 }
 
 /**
- * Appends notifications in order, advances the recorder's heartbeat to
- * `heartbeatAt` and NOTIFYs `hint` with the last position, in one statement:
- * atomic on its own, or part of the caller's transaction, and one round trip.
+ * Appends notifications in order and advances the recorder's heartbeat to
+ * `heartbeatAt`, in one statement: atomic on its own, or part of the
+ * caller's transaction, and one round trip. It NOTIFYs nothing: a NOTIFY in
+ * the write's transaction would hold Postgres's cluster-wide notify lock
+ * through its commit's WAL flush (the recorder hints after the commit).
  * Returns each row's position and pending_since, in position order (the order
  * of `items`). One notification (what a quiet Hydra sends: one per
  * transaction) is a statement of scalars: the arrays' form costs Postgres
@@ -72,7 +74,7 @@ export async function appendNotifications(
   db: Queryable,
   instance: string,
   items: readonly NewNotification[],
-  beat: { heartbeatAt: Date; hint: string },
+  beat: { heartbeatAt: Date },
 ): Promise<Appended[]> {
   if (items.length === 1) {
     const [item] = items as [NewNotification];
@@ -85,7 +87,6 @@ export async function appendNotifications(
       item.offset,
       instance,
       beat.heartbeatAt,
-      beat.hint,
     ]);
     return rows.map(appendedOf);
   }
@@ -98,7 +99,6 @@ export async function appendNotifications(
     items.map((i) => i.offset),
     instance,
     beat.heartbeatAt,
-    beat.hint,
   ]);
   return rows.map(appendedOf);
 }
@@ -123,10 +123,8 @@ const APPEND_NOTIFICATION: Prepared = {
      ), beat AS (
        -- The recorder's heartbeat (queries/recorder.ts), in the same statement.
        UPDATE hydra_notify_gateway.recorder SET instance = $7::text, heartbeat_at = $8::timestamptz
-     ), hint AS (
-       SELECT pg_notify($9::text, position::text) FROM appended
      )
-     SELECT a.position, a.pending_since FROM appended a, hint`,
+     SELECT a.position, a.pending_since FROM appended a`,
 };
 
 /** Prepared: it runs for every journal write. */
@@ -148,11 +146,8 @@ const APPEND_NOTIFICATIONS: Prepared = {
      ), beat AS (
        -- The recorder's heartbeat (queries/recorder.ts), in the same statement.
        UPDATE hydra_notify_gateway.recorder SET instance = $7, heartbeat_at = $8
-     ), hint AS (
-       -- A position is far below notifyInternal's payload limit.
-       SELECT pg_notify($9, max(position)::text) FROM appended
      )
-     SELECT a.position, a.pending_since FROM appended a, hint ORDER BY a.position`,
+     SELECT a.position, a.pending_since FROM appended a ORDER BY a.position`,
 };
 
 /** Appends a gap: a window in which no instance listened. */
