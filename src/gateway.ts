@@ -99,7 +99,7 @@ export interface GatewayOptions {
   reconnectGraceMs?: number;
   /** The recorder's heartbeat. @default 2_000 */
   heartbeatMs?: number;
-  /** How often the journal is read without a hint (a backstop: each write's hint makes every instance read it at once), ms. @default 1_000 */
+  /** How often the journal is read without a hint (a backstop: the recorder's hints, one after each write or one per 50 ms in a burst, make every instance read sooner), ms. @default 1_000 */
   journalPollMs?: number;
   /** Notifications heard and not yet journaled before the LISTEN socket is paused. @default 10_000 */
   maxListenerBacklog?: number;
