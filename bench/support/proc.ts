@@ -46,13 +46,21 @@ export function cpuMs(pid: number): number | null {
   return readStat(pid)?.selfMs ?? null;
 }
 
-/** CPU of `pid`'s main thread, ms, at nanosecond resolution; null when it is gone. */
-export function threadCpuMs(pid: number): number | null {
+/**
+ * A task's `schedstat` field in ms (0: time on a core, 1: time waiting on a run queue for one;
+ * the kernel counts both in nanoseconds); null when the task is gone.
+ */
+function schedstatMs(path: string, field: 0 | 1): number | null {
   try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    return Number(readFileSync(path, 'utf8').split(' ')[field]) / 1e6;
   } catch {
     return null;
   }
+}
+
+/** CPU of `pid`'s main thread, ms, at nanosecond resolution; null when it is gone. */
+export function threadCpuMs(pid: number): number | null {
+  return schedstatMs(`/proc/${pid}/schedstat`, 0);
 }
 
 /**
@@ -60,11 +68,7 @@ export function threadCpuMs(pid: number): number | null {
  * nanosecond resolution (`schedstat`'s second field); null when it is gone.
  */
 export function threadWaitMs(pid: number): number | null {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
-  } catch {
-    return null;
-  }
+  return schedstatMs(`/proc/${pid}/schedstat`, 1);
 }
 
 /**
@@ -79,15 +83,8 @@ export function processCpuMsFine(pid: number): number | null {
   } catch {
     return null;
   }
-  let ms = 0;
-  for (const task of tasks) {
-    try {
-      ms += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return ms;
+  // A thread that ended meanwhile counts nothing.
+  return tasks.reduce((ms, task) => ms + (schedstatMs(`/proc/${pid}/task/${task}/schedstat`, 0) ?? 0), 0);
 }
 
 /** Resident and peak resident memory of `pid`, bytes; null when it is gone. */
