@@ -131,6 +131,27 @@ export async function walkPages(
   return { ms, edges, last: cursor };
 }
 
+/**
+ * Walks the connection from the start, `per` pages a walk, until `total` pages or more have been
+ * answered (a warm-up by count); `before`, if given, runs before each walk. Resolves with the pages.
+ */
+export async function walkAtLeast(
+  url: string,
+  query: string,
+  field: string,
+  total: number,
+  per: number,
+  before?: () => Promise<unknown>,
+): Promise<number> {
+  let pages = 0;
+  while (pages < total) {
+    await before?.();
+    // A walk of one page still counts one (a backlog shorter than `per` ends the walk early).
+    pages += Math.max(1, (await walkPages(url, query, field, per)).ms.length);
+  }
+  return pages;
+}
+
 /** A server's garbage collection by kind (`minor`, `major`, `incremental`, `weakcb`) since it started. */
 export type GcTotals = Record<string, { ms: number; count: number }>;
 

@@ -10,7 +10,7 @@
  * statement name; the gateway's own background statements, such as
  * heartbeats, are in the breakdown too and are few).
  */
-import { walkPages } from '../clients/graphql.js';
+import { walkAtLeast, walkPages } from '../clients/graphql.js';
 import { summarizeMs } from '../support/histogram.js';
 import { availableParallelism } from 'node:os';
 import { crowdedNote, PhaseLoad } from '../support/load.js';
@@ -35,9 +35,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
   try {
     const url = target.server.url;
     const journalRows = await reader.rows();
-    let warmPages = 0;
-    while (warmPages < history.eventsWarmupPages)
-      warmPages += Math.max(1, (await walkPages(url, EVENTS_PAGE, 'events', history.eventsPages)).ms.length);
+    const warmPages = await walkAtLeast(url, EVENTS_PAGE, 'events', history.eventsWarmupPages, history.eventsPages);
     await ctx.quiet();
     await resetStatements(reader.client);
     const load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);

@@ -16,7 +16,7 @@
  * during them (waits.ts), and, concurrently, pages per second. The backlog
  * is read only; `acknowledge` runs after this.
  */
-import { gcSince, gcTotals, walkPages } from '../clients/graphql.js';
+import { gcSince, gcTotals, walkAtLeast, walkPages } from '../clients/graphql.js';
 import { summarizeMs } from '../support/histogram.js';
 import { availableParallelism } from 'node:os';
 import { crowdedNote, PhaseLoad } from '../support/load.js';
@@ -49,17 +49,21 @@ async function warmUp(ctx: BenchContext, url: string): Promise<{ pages: number; 
   const started = performance.now();
   // The concurrent round first: its new connections deoptimize code paths too, and what follows
   // it is compiled again before the walk in a row (which had been slower after it).
-  const concurrent = await Promise.all(
+  const concurrent = (await walkConcurrently(ctx, url)).reduce((sum, w) => sum + w.ms.length, 0);
+  const walked = await walkAtLeast(url, PENDING_PAGE, 'pendingBuildFinished', history.warmupPages - concurrent, history.pendingPages, () =>
+    gcTotals(url),
+  );
+  return { pages: concurrent + walked, seconds: (performance.now() - started) / 1000 };
+}
+
+/** `concurrentClients` walks of `concurrentPagesEach` pages at once, each on a connection of its own. */
+function walkConcurrently(ctx: BenchContext, url: string): Promise<Awaited<ReturnType<typeof walkPages>>[]> {
+  const { history } = ctx.plan;
+  return Promise.all(
     Array.from({ length: history.concurrentClients }, () =>
       walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.concurrentPagesEach),
     ),
   );
-  let pages = concurrent.reduce((sum, w) => sum + w.ms.length, 0);
-  while (pages < history.warmupPages) {
-    await gcTotals(url);
-    pages += Math.max(1, (await walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.pendingPages)).ms.length);
-  }
-  return { pages, seconds: (performance.now() - started) / 1000 };
 }
 
 async function runOnce(ctx: BenchContext, database: string, run: number): Promise<void> {
@@ -129,11 +133,7 @@ async function runOnce(ctx: BenchContext, database: string, run: number): Promis
     load = new PhaseLoad(availableParallelism(), ctx.postgres.postmasterPid);
     cpu = new CpuWindow(target.server.pid);
     const started = performance.now();
-    const walks = await Promise.all(
-      Array.from({ length: history.concurrentClients }, () =>
-        walkPages(url, PENDING_PAGE, 'pendingBuildFinished', history.concurrentPagesEach),
-      ),
-    );
+    const walks = await walkConcurrently(ctx, url);
     const seconds = (performance.now() - started) / 1000;
     const concurrentCpuMs = cpu.elapsedMs();
     const concurrentLoad = load.finish(concurrentCpuMs, 0);
