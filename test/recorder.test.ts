@@ -5,11 +5,14 @@
  * a notification heard while a batch is handed over to the reader is
  * journaled by the same flush, and a malformed build_finished is journaled as
  * received but creates nothing anywhere: no event for a subscriber, no
- * occurrence for a consumer.
+ * occurrence for a consumer. The `hng_journal` hint after a live event is
+ * sent once this instance's subscribers were written it: the hint's
+ * statement wakes a Postgres backend, which must not hold up their frames.
  */
 import { parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { describe, expect } from 'vitest';
 import { requestData, subscribeWs, until, wsClient } from './support/clients.js';
 import { CREATE, PENDING } from './support/consumers.js';
@@ -113,6 +116,58 @@ describe('a malformed build_finished', () => {
     const pending = (await requestData(gateway.url, PENDING, { consumer: 'strict' })).pendingBuildFinished.edges;
     expect(pending.map((e) => e.node.id)).toEqual([c]);
     expect(gateway.pipeline.stats.malformed.get('build_finished')).toBe(1);
+    stream.dispose();
+    await gateway.close();
+  });
+});
+
+describe("the journal's hint after a live event", () => {
+  type Started = { buildStarted: { buildId: number } };
+  const STARTED = parse('subscription { buildStarted { buildId } }') as TypedDocumentNode<Started, Record<string, never>>;
+
+  // No rows in the document: the event's execution is microtasks only, done in the turn of its
+  // hand-over. (One whose rows are still loading writes its frame when they arrive, and its hint
+  // may go first: that costs the hint's reader nothing and the subscriber a little.)
+  test("is sent after this instance's subscribers were written the event", async ({ db, jobsetId }) => {
+    // What the gateway sends, in order: each event's frame to a socket, each hint on the recorder's connection.
+    const sent: string[] = [];
+    const originalSend = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
+      const text = String(data);
+      const id = /"buildId":(\d+)/.exec(text);
+      if (text.includes('"type":"next"') && id) sent.push(`frame ${id[1]}`);
+      return (originalSend as (...a: unknown[]) => void).apply(this, [data, ...rest]);
+    } as typeof originalSend;
+    type Internals = pg.Client & { connectionParameters: { application_name?: string } };
+    const originalQuery = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: Internals, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text);
+      const values = (Array.isArray(args[1]) ? args[1] : []) as unknown[];
+      if (
+        this.connectionParameters.application_name === 'hydra-notify-gateway:record' &&
+        text.includes('notifyInternal') &&
+        values[0] === 'hng_journal'
+      )
+        sent.push('hint');
+      return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof originalQuery;
+    onCleanup(async () => {
+      WebSocket.prototype.send = originalSend;
+      pg.Client.prototype.query = originalQuery;
+    });
+
+    const builds = await insertBuildsOneByOne(db.pool, jobsetId, 20);
+    const gateway = await recordingGateway(db.url, { instance: 'hint-order' });
+    const stream = subscribeWs(wsClient(gateway.url), STARTED);
+    await until(() => gateway.hub.size > 0, 10_000, 'subscribed');
+    sent.length = 0;
+    // One at a time, as Hydra's queue runner starts builds: each write is the last of its flush.
+    for (const [i, id] of builds.entries()) {
+      await notify(db.pool, [['build_started', String(id)]]);
+      expect((await stream.nextData()).buildStarted.buildId).toBe(id);
+      await until(() => sent.filter((s) => s === 'hint').length === i + 1, 5_000, `the hint after build ${id}`);
+    }
+    expect(sent).toEqual(builds.flatMap((id) => [`frame ${id}`, 'hint']));
     stream.dispose();
     await gateway.close();
   });
