@@ -6,7 +6,9 @@
  * Contract: every number a scenario uses comes from here, so a later run
  * with other sizes changes one file. `runs` is how many times each figure is
  * measured (from a fresh server process each time); the machines are shared
- * and noisy, so both runs are printed, never averaged away.
+ * and noisy, so in full mode both runs are printed, never averaged away.
+ * Quick mode measures once: it checks that the harness works end to end,
+ * and a second run of the same small phases would check nothing more.
  */
 import type { ServerKind } from './servers/launch.js';
 
@@ -111,7 +113,7 @@ export function makePlan(mode: 'full' | 'quick', only: string[] | null, quietWai
   const quick = mode === 'quick';
   return {
     mode,
-    runs: 2,
+    runs: quick ? 1 : 2,
     servers: ['floor', 'gateway', 'yoga'],
     only,
     quiet: quietWait ? { perWaitSeconds: quick ? 5 : 10, budgetSeconds: quick ? 15 : 60 } : { perWaitSeconds: 0, budgetSeconds: 0 },
