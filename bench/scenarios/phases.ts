@@ -102,7 +102,7 @@ export function phaseNote(result: PhaseResult, load: { foreignCores: number }, w
 }
 
 /**
- * One open-loop latency phase: `c.rate` events per second for `latencySendSeconds`
+ * One open-loop latency phase: `c.rate` events per second for `c.sendSeconds` (or `latencySendSeconds`)
  * to the bed's fleet; records latency percentiles and, when every delivery
  * arrived, CPU per delivery and Postgres CPU per event at that rate.
  */
@@ -115,7 +115,7 @@ export async function measureLatency(
   run: number,
 ): Promise<void> {
   const { fanout } = ctx.plan;
-  const count = Math.max(1, Math.round(c.rate * fanout.latencySendSeconds));
+  const count = Math.max(1, Math.round(c.rate * (c.sendSeconds ?? fanout.latencySendSeconds)));
   const periodUs = 1e6 / c.rate;
   const firstId = ids.take(count);
   await ctx.quiet();
