@@ -134,6 +134,38 @@ describe('a consumer offline, then back', () => {
   });
 });
 
+describe('a reconciliation while a subscriber waits', () => {
+  test('wakes it: what Hydra finished without a NOTIFY arrives at once, not at the visibility timer', async ({ db, jobsetId }) => {
+    // A visibility timeout of ten minutes: the subscription's own timer would look again after five.
+    const gateway = await recordingGateway(db.url, { instance: 'reconciled-live', reconcileEveryMs: 300, visibilityTimeoutMs: 600_000 });
+    await requestData(gateway.url, CREATE, { name: 'status-reporter' });
+    const stream = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'status-reporter' });
+    // A live finish first, so the subscription has claimed and is waiting for the next.
+    const heard = await insertBuild(db.pool, jobsetId);
+    const sinceHeard = await finishAndNotify(db.pool, [heard]);
+    expect((await stream.nextData(10_000)).buildFinished).toMatchObject({ buildId: heard, pendingSince: iso(sinceHeard) });
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: heard, pendingSince: iso(sinceHeard), consumer: 'status-reporter' }))
+        .acknowledgeBuildFinished.outcome,
+    ).toBe('ACKNOWLEDGED');
+
+    // Hydra finishes a build and stops before its NOTIFY: only the periodic reconciliation finds it.
+    const unannounced = await insertBuild(db.pool, jobsetId);
+    const since = await finishBuilds(db.pool, [unannounced]);
+    expect((await stream.nextData(10_000)).buildFinished).toMatchObject({
+      buildId: unannounced,
+      pendingSince: iso(since),
+      deliveryCount: 1,
+    });
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: unannounced, pendingSince: iso(since), consumer: 'status-reporter' }))
+        .acknowledgeBuildFinished.outcome,
+    ).toBe('ACKNOWLEDGED');
+    stream.dispose();
+    await gateway.close();
+  });
+});
+
 describe('finishes in the second of the creation', () => {
   const CREATED = doc<{ createConsumer: { createdAt: string } }, { name: string }>(
     'mutation ($name: String!) { createConsumer(name: $name) { createdAt } }',

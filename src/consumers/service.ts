@@ -10,8 +10,8 @@
  *   NOT_FINISHED: all from errors.ts, thrown. Acknowledgements answer item by
  *   item with typed outcomes instead (see acknowledgement.ts).
  * - A change that other instances' subscriptions must see (pause, resume,
- *   removal, redelivery) is followed by a hint on `hng_consumer`; the
- *   occurrences table stays the truth.
+ *   removal, redelivery, occurrences added by a reconciliation) is followed
+ *   by a hint on `hng_consumer`; the occurrences table stays the truth.
  * - The recorder calls `journaled` inside each journal transaction holding a
  *   row it `concerns` (a build_finished), so a consumer's pending set holds
  *   every finish the journal holds, and
@@ -186,9 +186,15 @@ export class ConsumerService {
     await addOccurrences(tx, items);
   }
 
-  /** Adds the finishes Hydra's table holds and no notification announced (since `sinceUnix`, and every pending one). */
-  reconcile(sinceUnix: number | null): Promise<number> {
-    return reconcileOccurrences(this.options.pool, sinceUnix);
+  /**
+   * Adds the finishes Hydra's table holds and no notification announced (since
+   * `sinceUnix`, and every pending one), and wakes the subscriptions of each
+   * consumer that gained some (on every instance); returns how many were added.
+   */
+  async reconcile(sinceUnix: number | null): Promise<number> {
+    const gained = await reconcileOccurrences(this.options.pool, sinceUnix);
+    for (const { consumer } of gained) await this.hint(consumer);
+    return gained.reduce((sum, { added }) => sum + added, 0);
   }
 
   /** Deletes occurrences acknowledged before `cutoff`, in batches; returns how many. */

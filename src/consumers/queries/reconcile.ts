@@ -11,26 +11,37 @@
  * consumer when it happened in or after the second the consumer was created:
  * Hydra's times are whole seconds, so a finish in that second may precede the
  * creation or follow it, and delivery is at least once: when in doubt,
- * include. Idempotent.
+ * include. Idempotent. It returns the consumers that gained occurrences, so
+ * their subscriptions can be woken: nothing else tells them.
  */
 import type { Queryable } from '../../db/queryable.js';
 
-/** Adds missing occurrences to every consumer; returns how many. */
-export async function reconcileOccurrences(db: Queryable, sinceUnix: number | null): Promise<number> {
-  const { rowCount } = await db.query(
+/** What one consumer gained. */
+export interface Reconciled {
+  consumer: string;
+  added: number;
+}
+
+/** Adds missing occurrences to every consumer; returns, per consumer that gained some, how many. */
+export async function reconcileOccurrences(db: Queryable, sinceUnix: number | null): Promise<Reconciled[]> {
+  const { rows } = await db.query(
     `/* reconcileOccurrences */
-     INSERT INTO hydra_notify_gateway.occurrences (consumer, build_id, pending_since)
-     SELECT c.name, f.id, f.since
-     FROM (
-       SELECT b.id, b.notificationpendingsince AS since FROM builds b
-       WHERE b.notificationpendingsince IS NOT NULL AND b.finished = 1
-       UNION
-       SELECT b.id, coalesce(b.notificationpendingsince, b.stoptime) FROM builds b
-       WHERE $1::int IS NOT NULL AND b.finished = 1 AND b.stoptime >= $1::int
-     ) AS f
-     JOIN hydra_notify_gateway.consumers c ON f.since >= floor(extract(epoch FROM c.created_at))
-     ON CONFLICT DO NOTHING`,
+     WITH added AS (
+       INSERT INTO hydra_notify_gateway.occurrences (consumer, build_id, pending_since)
+       SELECT c.name, f.id, f.since
+       FROM (
+         SELECT b.id, b.notificationpendingsince AS since FROM builds b
+         WHERE b.notificationpendingsince IS NOT NULL AND b.finished = 1
+         UNION
+         SELECT b.id, coalesce(b.notificationpendingsince, b.stoptime) FROM builds b
+         WHERE $1::int IS NOT NULL AND b.finished = 1 AND b.stoptime >= $1::int
+       ) AS f
+       JOIN hydra_notify_gateway.consumers c ON f.since >= floor(extract(epoch FROM c.created_at))
+       ON CONFLICT DO NOTHING
+       RETURNING consumer
+     )
+     SELECT consumer, count(*)::int AS added FROM added GROUP BY consumer ORDER BY consumer`,
     [sinceUnix],
   );
-  return rowCount ?? 0;
+  return rows as Reconciled[];
 }
