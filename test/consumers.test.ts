@@ -166,6 +166,34 @@ describe('a reconciliation while a subscriber waits', () => {
   });
 });
 
+describe('two subscribers of one consumer', () => {
+  test('when the one holding a delivery leaves unacknowledged, the other, already waiting, gets it at once', async ({ db, jobsetId }) => {
+    // A visibility timeout of ten minutes: a subscription's own timer would look again after five.
+    const gateway = await recordingGateway(db.url, { instance: 'released', visibilityTimeoutMs: 600_000 });
+    await requestData(gateway.url, CREATE, { name: 'replicas' });
+    const a = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'replicas' });
+    const b = subscribeWs(wsClient(gateway.url), CONSUME, { consumer: 'replicas' });
+    await until(() => gateway.hub.size >= 2);
+    const id = await insertBuild(db.pool, jobsetId);
+    const since = await finishAndNotify(db.pool, [id]);
+    // One of them leases it (which one is a race); the other's wait goes on.
+    const next = { a: a.nextData(10_000), b: b.nextData(10_000) };
+    const holder = await Promise.any([next.a.then(() => 'a' as const), next.b.then(() => 'b' as const)]);
+    (holder === 'a' ? a : b).dispose();
+    expect((await next[holder === 'a' ? 'b' : 'a']).buildFinished).toMatchObject({
+      buildId: id,
+      pendingSince: iso(since),
+      deliveryCount: 2,
+    });
+    expect(
+      (await requestData(gateway.url, ACK, { buildId: id, pendingSince: iso(since), consumer: 'replicas' })).acknowledgeBuildFinished
+        .outcome,
+    ).toBe('ACKNOWLEDGED');
+    (holder === 'a' ? b : a).dispose();
+    await gateway.close();
+  });
+});
+
 describe('finishes in the second of the creation', () => {
   const CREATED = doc<{ createConsumer: { createdAt: string } }, { name: string }>(
     'mutation ($name: String!) { createConsumer(name: $name) { createdAt } }',

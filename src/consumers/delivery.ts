@@ -6,13 +6,15 @@
  * Contract: the occurrences table is the truth and every wake-up only makes
  * the subscription claim again: a build_finished published on this instance
  * (its occurrences were committed with its journal row), a consumer hint on
- * `hng_consumer` (redelivery, resume, from any instance), or a timer at the
- * visibility timeout. Claims are oldest first, a few at a time, so a slow
+ * `hng_consumer` (a redelivery, a resume, a reconciliation that added
+ * occurrences, leases released by a subscription that ended; from any
+ * instance), or a timer at half the visibility timeout. Claims are oldest first, a few at a time, so a slow
  * client holds few leases. When the subscription ends (the client left or
- * dropped), its unacknowledged leases are released at once: the next
- * subscriber of the consumer, on any instance, gets them again.
+ * dropped), its unacknowledged leases are released at once and a hint wakes
+ * the consumer's other subscriptions, on any instance, to claim them.
  */
 import { randomUUID } from 'node:crypto';
+import { CONSUMER_CHANNEL, notifyInternal } from '../db/channels.js';
 import type { Queryable } from '../db/queryable.js';
 import { createEvent } from '../events/event.js';
 import type { Delivery, EventHub } from '../events/hub.js';
@@ -96,6 +98,11 @@ async function* stream(options: ConsumeOptions, control: Control): AsyncGenerato
     stopHints();
     clearInterval(timer);
     await live.return?.();
-    await releaseLeases(db, session).catch((error: Error) => log.warn('could not release leases', { consumer, error: error.message }));
+    await release(db, consumer, session).catch((error: Error) => log.warn('could not release leases', { consumer, error: error.message }));
   }
+}
+
+/** Ends `session`'s leases and, when it held any, wakes the consumer's other subscriptions (on every instance) to claim them. */
+async function release(db: Queryable, consumer: string, session: string): Promise<void> {
+  if ((await releaseLeases(db, session)) > 0) await notifyInternal(db, CONSUMER_CHANNEL, consumer);
 }
