@@ -176,7 +176,8 @@ describe('two subscribers of one consumer', () => {
     await until(() => gateway.hub.size >= 2);
     const id = await insertBuild(db.pool, jobsetId);
     const since = await finishAndNotify(db.pool, [id]);
-    // One of them leases it (which one is a race); the other's wait goes on.
+    // One of them leases it (which one is a race); the other's wait goes on. (On a loaded machine the
+    // other's first claim may come after the release and pass without the hint; here it fails without.)
     const next = { a: a.nextData(10_000), b: b.nextData(10_000) };
     const holder = await Promise.any([next.a.then(() => 'a' as const), next.b.then(() => 'b' as const)]);
     (holder === 'a' ? a : b).dispose();

@@ -14,7 +14,6 @@
  * the consumer's other subscriptions, on any instance, to claim them.
  */
 import { randomUUID } from 'node:crypto';
-import { CONSUMER_CHANNEL, notifyInternal } from '../db/channels.js';
 import type { Queryable } from '../db/queryable.js';
 import { createEvent } from '../events/event.js';
 import type { Delivery, EventHub } from '../events/hub.js';
@@ -98,11 +97,8 @@ async function* stream(options: ConsumeOptions, control: Control): AsyncGenerato
     stopHints();
     clearInterval(timer);
     await live.return?.();
-    await release(db, consumer, session).catch((error: Error) => log.warn('could not release leases', { consumer, error: error.message }));
+    await releaseLeases(db, consumer, session).catch((error: Error) =>
+      log.warn('could not release leases', { consumer, error: error.message }),
+    );
   }
-}
-
-/** Ends `session`'s leases and, when it held any, wakes the consumer's other subscriptions (on every instance) to claim them. */
-async function release(db: Queryable, consumer: string, session: string): Promise<void> {
-  if ((await releaseLeases(db, session)) > 0) await notifyInternal(db, CONSUMER_CHANNEL, consumer);
 }

@@ -1,6 +1,7 @@
 /**
  * Hints for consumer subscriptions: "occurrences of consumer X may have
- * changed" (a redelivery, a resume, an acknowledgement elsewhere), sent on
+ * changed" (a redelivery, a pause or resume, a removal, a reconciliation that
+ * added some, leases released by a subscription that ended), sent on
  * `hng_consumer` by whichever instance made the change and heard by all.
  * A hint only wakes a subscription to look; the table is the truth.
  */

@@ -189,11 +189,11 @@ export class ConsumerService {
   /**
    * Adds the finishes Hydra's table holds and no notification announced (since
    * `sinceUnix`, and every pending one), and wakes the subscriptions of each
-   * consumer that gained some (on every instance); returns how many were added.
+   * consumer that gained some (on every instance, with the same commit);
+   * returns how many were added.
    */
   async reconcile(sinceUnix: number | null): Promise<number> {
     const gained = await reconcileOccurrences(this.options.pool, sinceUnix);
-    for (const { consumer } of gained) await this.hint(consumer);
     return gained.reduce((sum, { added }) => sum + added, 0);
   }
 

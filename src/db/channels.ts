@@ -16,7 +16,7 @@ import type { Queryable } from './queryable.js';
 export const MARK_CHANNEL = 'hng_mark';
 /** The recorder journaled rows up to a position: payload the position, or `takeover`. */
 export const JOURNAL_CHANNEL = 'hng_journal';
-/** A consumer's occurrences changed (redelivery, pause, resume, removal): payload the consumer name. */
+/** A consumer's occurrences may be claimable (redelivery, pause, resume, removal, reconciliation, released leases): payload the consumer name. */
 export const CONSUMER_CHANNEL = 'hng_consumer';
 
 /** A token was revoked: payload its id. Every instance ends its connections at once. */

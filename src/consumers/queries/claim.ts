@@ -7,8 +7,9 @@
  * on any instance) skip each other's rows (`FOR UPDATE SKIP LOCKED`), so an
  * occurrence is with one subscriber at a time. Unacknowledged, it becomes
  * claimable again when the lease expires, or at once when its subscriber
- * goes away (`releaseLeases`). A paused consumer gets nothing.
+ * goes away (`releaseLeases`, which hints the consumer). A paused consumer gets nothing.
  */
+import { CONSUMER_CHANNEL } from '../../db/channels.js';
 import type { Queryable } from '../../db/queryable.js';
 
 /** An occurrence handed to a subscriber. */
@@ -52,12 +53,22 @@ export async function claimOccurrences(
     .sort((a, b) => a.pendingSince - b.pendingSince || a.buildId - b.buildId);
 }
 
-/** Ends `session`'s leases on unacknowledged occurrences: they are claimable again now. */
-export async function releaseLeases(db: Queryable, session: string): Promise<number> {
-  const { rowCount } = await db.query(
-    `/* releaseLeases */ UPDATE hydra_notify_gateway.occurrences SET lease_owner = NULL, lease_until = NULL
-     WHERE lease_owner = $1 AND acknowledged_at IS NULL`,
-    [session],
+/**
+ * Ends `session`'s leases on unacknowledged occurrences of `consumer`: they are claimable again
+ * now, and when there were any, an `hng_consumer` hint in the same statement wakes the consumer's
+ * other subscriptions (on every instance) to claim them. Returns how many.
+ */
+export async function releaseLeases(db: Queryable, consumer: string, session: string): Promise<number> {
+  const { rows } = await db.query(
+    `/* releaseLeases */
+     WITH released AS (
+       UPDATE hydra_notify_gateway.occurrences SET lease_owner = NULL, lease_until = NULL
+       WHERE lease_owner = $1 AND acknowledged_at IS NULL
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM released)::int AS released,
+            (SELECT pg_notify($2, $3) WHERE EXISTS (SELECT 1 FROM released)) IS NULL AS hinted`,
+    [session, CONSUMER_CHANNEL, consumer],
   );
-  return rowCount ?? 0;
+  return Number(rows[0].released);
 }

@@ -11,9 +11,12 @@
  * consumer when it happened in or after the second the consumer was created:
  * Hydra's times are whole seconds, so a finish in that second may precede the
  * creation or follow it, and delivery is at least once: when in doubt,
- * include. Idempotent. It returns the consumers that gained occurrences, so
- * their subscriptions can be woken: nothing else tells them.
+ * include. Idempotent. Each consumer that gained occurrences is sent an
+ * `hng_consumer` hint in the same statement (delivered at its commit, so
+ * never before the rows), which wakes its subscriptions on every instance:
+ * nothing else tells them.
  */
+import { CONSUMER_CHANNEL } from '../../db/channels.js';
 import type { Queryable } from '../../db/queryable.js';
 
 /** What one consumer gained. */
@@ -22,7 +25,7 @@ export interface Reconciled {
   added: number;
 }
 
-/** Adds missing occurrences to every consumer; returns, per consumer that gained some, how many. */
+/** Adds missing occurrences to every consumer and hints those that gained some; returns, per such consumer, how many. */
 export async function reconcileOccurrences(db: Queryable, sinceUnix: number | null): Promise<Reconciled[]> {
   const { rows } = await db.query(
     `/* reconcileOccurrences */
@@ -40,8 +43,9 @@ export async function reconcileOccurrences(db: Queryable, sinceUnix: number | nu
        ON CONFLICT DO NOTHING
        RETURNING consumer
      )
-     SELECT consumer, count(*)::int AS added FROM added GROUP BY consumer ORDER BY consumer`,
-    [sinceUnix],
+     SELECT consumer, count(*)::int AS added, pg_notify($2, consumer) IS NULL AS hinted
+     FROM added GROUP BY consumer ORDER BY consumer`,
+    [sinceUnix, CONSUMER_CHANNEL],
   );
-  return rows as Reconciled[];
+  return rows.map((r: Record<string, unknown>) => ({ consumer: String(r.consumer), added: Number(r.added) }));
 }
