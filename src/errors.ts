@@ -5,8 +5,10 @@
  * Contract: services, the GraphQL layer and the transports build client-facing
  * errors only through the factories here, so a code is spelt once and means
  * one thing. The errors are `GraphQLError`s: yoga passes them to the client
- * as they are (message, `extensions.code` and the named extensions), while
- * anything else thrown is masked as "Unexpected error." and logged. The
+ * as they are (message, `extensions.code` and the named extensions), an
+ * error that says the database could not be reached becomes
+ * DATABASE_UNAVAILABLE (`maskUnexpected`), and anything else thrown is
+ * masked as "Unexpected error." and logged. The
  * README's table of codes is checked against `ERROR_CODES` by a test.
  */
 import { GraphQLError } from 'graphql';
@@ -25,6 +27,8 @@ export const ERROR_CODES = {
   OBSERVER_MODE: "This gateway never writes Hydra's column (`HNG_MODE=observer`); acknowledge per consumer.",
   SLOW_CONSUMER: 'The subscription ended because the client fell behind; resubscribe with the last cursor.',
   ROW_LOAD_FAILED: 'The subscription ended because the rows its filter needs could not be loaded; resubscribe with the last cursor.',
+  DATABASE_UNAVAILABLE:
+    'The gateway cannot reach its database right now (HTTP 503); retry with backoff. An acknowledgement retried answers ALREADY_ACKNOWLEDGED if the first one took effect.',
 } as const;
 
 /** A stable error code. */
@@ -122,4 +126,66 @@ export const errors = {
 
   /** The rows a subscription's filter needs could not be loaded. */
   rowLoadFailed: () => new GatewayError('ROW_LOAD_FAILED', 'subscription ended: the rows for its filter could not be loaded'),
+
+  /** The database could not be reached (refused, dropped, shutting down, starting up). */
+  databaseUnavailable: () =>
+    new GatewayError('DATABASE_UNAVAILABLE', 'the gateway cannot reach its database right now; retry with backoff', {
+      http: { status: 503, headers: { 'retry-after': '1' } },
+    }),
 } as const;
+
+/** Node's socket errors of a connection that could not be made or was lost. */
+const UNREACHABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+
+/**
+ * Postgres's SQLSTATEs of a server that is not serving: class 08 (connection
+ * exception), 57P01-57P03 (shut down by an administrator, crashed, starting
+ * up), 53300 (too many connections).
+ */
+const UNAVAILABLE_STATE = /^(08...|57P0[123]|53300)$/;
+
+/** What pg says of a connection that ended or never came, without a code (not a pool this process ended: that is a stop). */
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * Whether `error` (or what it wraps: a GraphQL error's `originalError`, a
+ * `cause`, an `AggregateError`'s errors) says the database could not be
+ * reached, as opposed to a statement that failed.
+ */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 4) return false;
+  const { code, message, originalError, cause } = error as { code?: unknown; message?: unknown; originalError?: unknown; cause?: unknown };
+  if (typeof code === 'string' && (UNREACHABLE_ERRNOS.has(code) || UNAVAILABLE_STATE.test(code))) return true;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
+  if (error instanceof AggregateError && error.errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true;
+  return isDatabaseUnavailable(originalError, depth + 1) || isDatabaseUnavailable(cause, depth + 1);
+}
+
+/**
+ * What a client sees of an error thrown while executing: a `GatewayError` as
+ * it is; one that says the database could not be reached as
+ * DATABASE_UNAVAILABLE (at the same path); anything else as `mask` makes it
+ * (yoga's "Unexpected error.").
+ */
+export function maskUnexpected(error: unknown, mask: (error: unknown) => Error): Error {
+  if (error instanceof GraphQLError && error.originalError instanceof GatewayError) return mask(error);
+  if (error instanceof GatewayError || !isDatabaseUnavailable(error)) return mask(error);
+  const unavailable = errors.databaseUnavailable();
+  if (!(error instanceof GraphQLError)) return unavailable;
+  return new GraphQLError(unavailable.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: unavailable.extensions,
+  });
+}

@@ -23,6 +23,7 @@ import {
   type GatewayClientOptions,
   GatewayResponseError,
   RESUMABLE_CODES,
+  RETRY_LATER_CODES,
   runConsumer,
 } from '../src/client/index.js';
 import { ERROR_CODES } from '../src/errors.js';
@@ -70,9 +71,11 @@ function gate() {
 }
 
 describe('errors', () => {
-  it('the codes the client resubscribes after are codes the gateway sends', () => {
+  it('the codes the client resubscribes or retries after are codes the gateway sends', () => {
     expect(RESUMABLE_CODES.filter((code) => !(code in ERROR_CODES))).toEqual([]);
     expect(RESUMABLE_CODES.length).toBeGreaterThan(0);
+    expect(RETRY_LATER_CODES.filter((code) => !(code in ERROR_CODES))).toEqual([]);
+    expect(RETRY_LATER_CODES).toContain('DATABASE_UNAVAILABLE');
   });
 });
 

@@ -2,11 +2,17 @@
  * The error table: every code of src/errors.ts is in the README's table with
  * the same meaning, and the README lists no code the gateway does not have.
  * Every factory makes a GraphQLError whose `extensions.code` is in the table.
+ * What pg throws when the database cannot be reached is told apart from a
+ * statement that failed, on real connections.
  */
 import { readFileSync } from 'node:fs';
 import { GraphQLError } from 'graphql';
+import { maskError } from 'graphql-yoga';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, errors } from '../src/errors.js';
+import { ERROR_CODES, errors, isDatabaseUnavailable, maskUnexpected } from '../src/errors.js';
+import { createTestDatabase } from './support/database.js';
+import { freePort } from './support/ports.js';
 
 /** The rows of the README's table of codes: `| \`CODE\` | meaning |`. */
 function readmeCodes(): Record<string, string> {
@@ -46,6 +52,7 @@ describe('error codes', () => {
       errors.observerMode(),
       errors.slowConsumer('x'),
       errors.rowLoadFailed(),
+      errors.databaseUnavailable(),
     ];
     expect(Object.keys(errors)).toHaveLength(made.length);
     for (const error of made) {
@@ -57,5 +64,42 @@ describe('error codes', () => {
 
   it('quotes what the client sent, cut short', () => {
     expect(errors.consumerNotFound('x'.repeat(10_000)).message.length).toBeLessThan(200);
+  });
+});
+
+describe('a database that cannot be reached', () => {
+  const mask = (error: unknown) => maskUnexpected(error, (e) => maskError(e, 'Unexpected error.', false));
+  const asField = (error: Error) => new GraphQLError(error.message, { path: ['pendingBuildFinished'], originalError: error });
+
+  it('is DATABASE_UNAVAILABLE at the same path; a failed statement stays masked', async () => {
+    // Refused: nothing listens on the port.
+    const refused = await new pg.Client({ host: '127.0.0.1', port: await freePort(), user: 'x', database: 'x' })
+      .connect()
+      .then(() => null)
+      .catch((error: Error) => error);
+    expect(refused).toBeInstanceOf(Error);
+    expect(isDatabaseUnavailable(refused)).toBe(true);
+    const masked = mask(asField(refused!)) as GraphQLError;
+    expect(masked.extensions.code).toBe('DATABASE_UNAVAILABLE');
+    expect(masked.path).toEqual(['pendingBuildFinished']);
+    expect(masked.message).not.toContain('127.0.0.1');
+
+    // Dropped: the server ends the session (57P01, then the connection is gone).
+    const db = await createTestDatabase();
+    const victim = new pg.Client({ connectionString: db.url });
+    victim.on('error', () => {});
+    await victim.connect();
+    const { rows } = await victim.query('SELECT pg_backend_pid() AS pid');
+    await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+    const dropped = await victim.query('SELECT 1').catch((error: Error) => error);
+    expect(isDatabaseUnavailable(dropped)).toBe(true);
+    await victim.end().catch(() => {});
+
+    // A statement that failed on a database that is there: not an outage.
+    const failed = await db.pool.query('SELECT * FROM no_such_table').catch((error: Error) => error);
+    expect(isDatabaseUnavailable(failed)).toBe(false);
+    expect((mask(asField(failed as Error)) as GraphQLError).message).toBe('Unexpected error.');
+    // A gateway error keeps its own code.
+    expect((mask(asField(errors.notFinished(1))) as GraphQLError).extensions.code).toBe('NOT_FINISHED');
   });
 });

@@ -11,7 +11,8 @@
  *   its visibility timeout (`onHandlerError` is told; without one the loop
  *   stops and rejects with the error).
  * - An acknowledgement that cannot reach the gateway (it restarts, the
- *   network) is retried with backoff until it gets an answer, before the
+ *   network) or that the gateway could not answer now (DATABASE_UNAVAILABLE:
+ *   its database is away) is retried with backoff until it gets an answer, before the
  *   next delivery is processed; the answer's outcome is surfaced through
  *   `onAcknowledged`: ACKNOWLEDGED, ALREADY_ACKNOWLEDGED (someone, perhaps a
  *   retry of ours, did it first), STALE (the build finished again since:
@@ -28,7 +29,7 @@
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { EventOf, GatewayClient } from './client.js';
-import { GatewayResponseError } from './errors.js';
+import { GatewayResponseError, RETRY_LATER_CODES } from './errors.js';
 import {
   type AcknowledgeOutcome,
   AcknowledgeBuildFinishedDocument,
@@ -85,9 +86,10 @@ export interface ConsumerLoopOptions<E extends OccurrenceFields> {
 /** A document of `buildFinished(consumer: $consumer)` selecting at least `buildId` and `pendingSince`. */
 export type ConsumerDocument<E extends OccurrenceFields> = TypedDocumentNode<{ buildFinished: E }, { consumer: string }>;
 
-/** Whether an error means the gateway did not answer (so asking again may work). */
+/** Whether an error means the gateway did not answer, or could not now (so asking again may work). */
 function unanswered(error: unknown): boolean {
   if (!(error instanceof GatewayResponseError)) return true;
+  if (error.errors.length > 0 && error.errors.every((e) => RETRY_LATER_CODES.includes(String(e.extensions?.code)))) return true;
   return error.errors.length === 0 && (error.status === null || error.status >= 500);
 }
 

@@ -15,6 +15,12 @@
 export const RESUMABLE_CODES: readonly string[] = ['SLOW_CONSUMER', 'ROW_LOAD_FAILED'];
 
 /**
+ * Codes of a gateway that could not answer now (its database is away): the
+ * consumer loop asks its acknowledgement again, with backoff.
+ */
+export const RETRY_LATER_CODES: readonly string[] = ['DATABASE_UNAVAILABLE'];
+
+/**
  * WebSocket close codes no retry can cure: 4400 bad request, 4401
  * unauthenticated (a missing, bad, revoked or expired token), 4403
  * forbidden, 4406 subprotocol not acceptable, 4409 duplicate subscription id,

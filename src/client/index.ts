@@ -35,5 +35,12 @@ export {
   type OccurrenceFields,
   runConsumer,
 } from './consumer.js';
-export { FATAL_CLOSE_CODES, GatewayClosedError, GatewayResponseError, type GraphQLErrorLike, RESUMABLE_CODES } from './errors.js';
+export {
+  FATAL_CLOSE_CODES,
+  GatewayClosedError,
+  GatewayResponseError,
+  type GraphQLErrorLike,
+  RESUMABLE_CODES,
+  RETRY_LATER_CODES,
+} from './errors.js';
 export * from './generated/operations.js';

@@ -8,8 +8,11 @@
  * (its occurrences were committed with its journal row), a consumer hint on
  * `hng_consumer` (a redelivery, a resume, a reconciliation that added
  * occurrences, leases released by a subscription that ended; from any
- * instance), or a timer at half the visibility timeout. Claims are oldest first, a few at a time, so a slow
- * client holds few leases. When the subscription ends (the client left or
+ * instance), or a timer at half the visibility timeout. Claims are oldest
+ * first, a few at a time, so a slow client holds few leases. A claim that
+ * finds the database away (errors.ts's `isDatabaseUnavailable`) does not end
+ * the subscription: it is tried again with backoff (250 ms doubling to 5 s),
+ * or at the next wake. When the subscription ends (the client left or
  * dropped), its unacknowledged leases are released at once and a hint wakes
  * the consumer's other subscriptions, on any instance, to claim them.
  */
@@ -19,12 +22,17 @@ import { createEvent } from '../events/event.js';
 import type { Delivery, EventHub } from '../events/hub.js';
 import { interruptible } from '../events/stream.js';
 import type { Loaders } from '../hydra/loaders.js';
+import { isDatabaseUnavailable } from '../errors.js';
 import type { Log } from '../log.js';
 import type { ConsumerHints } from './hints.js';
 import { type Claimed, claimOccurrences, releaseLeases } from './queries/claim.js';
 
 /** Occurrences leased per claim. */
 const CLAIM = 10;
+
+/** After a claim found the database away, the next one comes after this, doubling up to the most. */
+const CLAIM_RETRY_MIN_MS = 250;
+const CLAIM_RETRY_MAX_MS = 5_000;
 
 /** What a consumer subscription needs. */
 export interface ConsumeOptions {
@@ -73,6 +81,8 @@ async function* stream(options: ConsumeOptions, control: Control): AsyncGenerato
   const { db, hub, hints, consumer, visibilityMs, log } = options;
   const session = randomUUID();
   let woken = true;
+  /** Claims failed in a row because the database was away. */
+  let outage = 0;
   const poke = () => {
     woken = true;
     control.wake?.();
@@ -89,7 +99,28 @@ async function* stream(options: ConsumeOptions, control: Control): AsyncGenerato
       control.wake = null;
       if (control.closed) break;
       woken = false;
-      const claimed = await claimOccurrences(db, { consumer, session, visibilityMs, limit: CLAIM });
+      let claimed: Claimed[];
+      try {
+        claimed = await claimOccurrences(db, { consumer, session, visibilityMs, limit: CLAIM });
+        outage = 0;
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        // The database is away: nothing was claimed and the table stays the truth, so the
+        // subscription stays and looks again (sooner on a wake: a hint means the database is back).
+        const ms = Math.min(CLAIM_RETRY_MAX_MS, CLAIM_RETRY_MIN_MS * 2 ** outage++);
+        if (outage === 1)
+          log.warn('claiming occurrences failed: the database is away; trying again', { consumer, error: (error as Error).message });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          timer.unref();
+          control.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        woken = true;
+        continue;
+      }
       for (const item of claimed) yield occurrenceDelivery(db, consumer, item);
       if (claimed.length === CLAIM) woken = true;
     }

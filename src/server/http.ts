@@ -29,11 +29,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLSchema } from 'graphql';
-import { createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
-import { errorResult, errors, type GatewayError } from '../errors.js';
+import { errorResult, errors, type GatewayError, maskUnexpected } from '../errors.js';
 import type { Context, Transport } from '../schema/builder.js';
 import type { Log } from '../log.js';
 import { type Asset, sendAsset } from './assets.js';
@@ -165,6 +165,8 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     // an acknowledgement's CPU, an AbortError with its stack made per request), and would refuse at
     // its 25 MB default what a larger HNG_MAX_BODY_BYTES allows.
     maxRequestBodySize: false,
+    // A database that cannot be reached answers DATABASE_UNAVAILABLE (503), not "Unexpected error.".
+    maskedErrors: { maskError: (error, message, isDev) => maskUnexpected(error, (e) => maskError(e, message, isDev)) },
     // GraphiQL's page is graphiql.ts's, served before yoga sees the request.
     graphiql: false,
     landingPage: false,

@@ -62,6 +62,7 @@ import {
   visit,
 } from 'graphql';
 import { maskError } from 'graphql-yoga';
+import { maskUnexpected } from '../errors.js';
 import type { GatewayEvent } from '../events/event.js';
 import type { Delivery, SubscriberStream, Waiter } from '../events/hub.js';
 import { encodeCursor } from '../journal/cursor.js';
@@ -385,7 +386,7 @@ export class SharedSubscriptions {
     return {
       ...result,
       errors: result.errors.map((error) => {
-        const masked = maskError(error, 'Unexpected error.', false) as GraphQLError;
+        const masked = maskUnexpected(error, (e) => maskError(e, 'Unexpected error.', false)) as GraphQLError;
         if (log && masked !== error && masked.message === 'Unexpected error.') {
           this.options.log.error('a subscription event failed to execute', { error: error.message });
         }

@@ -5,7 +5,8 @@
  * `postgres` user the server must run as), then run by `pg_ctl` from those
  * binaries, as src/db/embedded.ts does. `restart('fast' | 'immediate')` is
  * `pg_ctl stop -m <mode>` then `pg_ctl start`, on the same port and data, and
- * returns when the server refused and accepted connections again.
+ * returns when the server refused and accepted connections again; `stop` and
+ * `start` are its halves, for a test that acts while the server is away.
  *
  * Lifecycle: started by `startRestartablePostgres`, stopped (immediate
  * shutdown) and its folder removed after the test file, after every gateway,
@@ -40,6 +41,10 @@ export interface RestartablePostgres {
   createHydraDatabase(name: string, options?: { encoding?: string }): Promise<string>;
   /** Stops the server with `mode`, then starts it again. */
   restart(mode: 'fast' | 'immediate'): Promise<Outage>;
+  /** Stops the server with `mode` (for a test that acts while it is away); `start` brings it back. */
+  stop(mode: 'fast' | 'immediate'): Promise<void>;
+  /** Starts the stopped server again, on the same port and data. */
+  start(): Promise<void>;
 }
 
 const USER = 'postgres';
@@ -93,6 +98,15 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const stop = async (mode: 'fast' | 'immediate') => {
+    running = false;
+    await pgCtl(['stop', '-m', mode, '-w', '-t', '30']);
+  };
+  const startAgain = async () => {
+    await start();
+    running = true;
+  };
+
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   return {
     adminUrl,
@@ -121,12 +135,12 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
     },
     async restart(mode) {
       const stopping = new Date();
-      running = false;
-      await pgCtl(['stop', '-m', mode, '-w', '-t', '30']);
+      await stop(mode);
       const stopped = new Date();
-      await start();
-      running = true;
+      await startAgain();
       return { mode, stopping, stopped, started: new Date() };
     },
+    stop,
+    start: startAgain,
   };
 }
