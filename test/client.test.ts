@@ -18,36 +18,20 @@ import {
   type ConsumerDelivery,
   createGatewayClient,
   CreateConsumerDocument,
-  type GatewayClient,
   GatewayClosedError,
-  type GatewayClientOptions,
   GatewayResponseError,
   RESUMABLE_CODES,
   RETRY_LATER_CODES,
   runConsumer,
 } from '../src/client/index.js';
 import { ERROR_CODES } from '../src/errors.js';
-import { until } from './support/clients.js';
+import { gatewayClient, until } from './support/clients.js';
 import { caughtUp, finishAndNotify, iso } from './support/consumers.js';
 import { createTestDatabase, notify } from './support/database.js';
 import { recordingGateway, test } from './support/fixtures.js';
-import { onCleanup, type TestGateway } from './support/gateway.js';
+import type { TestGateway } from './support/gateway.js';
 import { insertBuild, insertBuildsOneByOne, restartBuild, seedJobset } from './support/hydra.js';
 import { freePort } from './support/ports.js';
-
-/** A client of `gateway` (Node 20: `ws` as the WebSocket), disposed after the file. */
-function clientOf(gateway: TestGateway, options: Partial<GatewayClientOptions> = {}): GatewayClient {
-  const client = createGatewayClient({
-    url: gateway.url,
-    token: gateway.adminToken,
-    webSocketImpl: WebSocket,
-    retryMinMs: 50,
-    retryMaxMs: 500,
-    ...options,
-  });
-  onCleanup(() => client.dispose());
-  return client;
-}
 
 /** Reads an async iterable into `items` in the background; `done` settles when it ends. */
 function collect<E>(iterable: AsyncIterable<E>) {
@@ -88,7 +72,7 @@ describe('subscriptions', () => {
     const first = await recordingGateway(db.url, { port });
     const held = gate();
     const resumed: (string | null)[] = [];
-    const client = clientOf(first, {
+    const client = gatewayClient(first, {
       token: async () => {
         await held.wait();
         return first.adminToken;
@@ -126,7 +110,7 @@ describe('subscriptions', () => {
   });
 
   test('start after a saved cursor: the events after it, then live ones', async ({ db, gateway, jobsetId }) => {
-    const client = clientOf(gateway);
+    const client = gatewayClient(gateway);
     const ids = await insertBuildsOneByOne(db.pool, jobsetId, 3);
     const live = collect(client.subscribe(BuildQueuedDocument, {}));
     await until(() => gateway.hub.size === 1, 10_000, 'subscribed');
@@ -142,7 +126,7 @@ describe('subscriptions', () => {
   });
 
   test('a bad token ends the iteration with the close code 4401, instead of retrying forever', async ({ gateway }) => {
-    const client = clientOf(gateway, { token: 'hng_00000000000000000000000000000000' });
+    const client = gatewayClient(gateway, { token: 'hng_00000000000000000000000000000000' });
     const events = collect(client.subscribe(BuildQueuedDocument, {}));
     const error = await events.done.then(
       () => null,
@@ -153,7 +137,7 @@ describe('subscriptions', () => {
   });
 
   test('a cursor the gateway refuses ends the iteration with its code', async ({ gateway }) => {
-    const client = clientOf(gateway);
+    const client = gatewayClient(gateway);
     const events = collect(client.subscribe(BuildQueuedDocument, {}, { after: 'not-a-cursor' }));
     const error = await events.done.then(
       () => null,
@@ -166,7 +150,7 @@ describe('subscriptions', () => {
 
 describe('requests', () => {
   test('run queries and mutations with the token; refusals carry their code', async ({ gateway }) => {
-    const client = clientOf(gateway);
+    const client = gatewayClient(gateway);
     const { createConsumer } = await client.request(CreateConsumerDocument, { name: 'requests' });
     expect(createConsumer).toMatchObject({ name: 'requests', paused: false, pending: 0 });
     expect((await client.request(ConsumerByNameDocument, { name: 'requests' })).consumer?.name).toBe('requests');
@@ -186,7 +170,7 @@ describe('requests', () => {
 
 describe('the consumer loop', () => {
   test('processes each delivery, acknowledges it and says what the acknowledgement found', async ({ db, gateway, jobsetId }) => {
-    const client = clientOf(gateway);
+    const client = gatewayClient(gateway);
     await client.request(CreateConsumerDocument, { name: 'outcomes' });
     const [a, b, c] = await insertBuildsOneByOne(db.pool, jobsetId, 3);
     const t1 = Math.floor(Date.now() / 1000) - 100;
@@ -235,7 +219,7 @@ describe('the consumer loop', () => {
     gateway,
     jobsetId,
   }) => {
-    const client = clientOf(gateway);
+    const client = gatewayClient(gateway);
     await client.request(CreateConsumerDocument, { name: 'throws' });
     const id = await insertBuild(db.pool, jobsetId);
     await finishAndNotify(db.pool, [id]);
@@ -256,7 +240,7 @@ describe('the consumer loop', () => {
     const port = await freePort();
     const first = await recordingGateway(db.url, { port });
     let second: Promise<TestGateway> | null = null;
-    const client = clientOf(first, {
+    const client = gatewayClient(first, {
       // The first request that finds no gateway starts the next one: the acknowledgement is retried until it answers.
       fetch: async (...args) => {
         try {

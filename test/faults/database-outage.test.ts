@@ -11,14 +11,11 @@
  * redelivered meanwhile), the same subscription receives its occurrences,
  * and a build finished afterwards is processed and acknowledged too.
  */
-import pg from 'pg';
 import { describe, expect, test } from 'vitest';
-import WebSocket from 'ws';
-import { type Acknowledgement, type ConsumerDelivery, createGatewayClient, runConsumer } from '../../src/client/index.js';
-import { request, requestData, subscribeWs, until, wsClient } from '../support/clients.js';
+import { type Acknowledgement, type ConsumerDelivery, runConsumer } from '../../src/client/index.js';
+import { gatewayClient, request, requestData, subscribeWs, until, wsClient } from '../support/clients.js';
 import { CONSUME, CREATE, doc, finishAndNotify } from '../support/consumers.js';
 import { recordingGateway } from '../support/fixtures.js';
-import { onCleanup } from '../support/gateway.js';
 import { insertBuildsOneByOne, seedJobset } from '../support/hydra.js';
 import { startRestartablePostgres } from './support/postgres.js';
 
@@ -40,11 +37,7 @@ describe('the database away for a few seconds', () => {
   test('queries answer DATABASE_UNAVAILABLE (503); the consumer loop and a consumer subscription carry on, and nothing is left unacknowledged', async () => {
     const postgres = await startRestartablePostgres();
     const url = await postgres.createHydraDatabase('outage');
-    const pool = new pg.Pool({ connectionString: url, max: 2 });
-    // The stop ends its connections, idle or checked out: neither may throw.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
-    onCleanup(() => pool.end());
+    const pool = postgres.pool(url, 2);
     const jobsetId = await seedJobset(pool);
     const gateway = await recordingGateway(url, { instance: 'outage', ...FAST });
     await requestData(gateway.url, CREATE, { name: 'reporter' });
@@ -56,19 +49,13 @@ describe('the database away for a few seconds', () => {
 
     // Counts the answers of 503: the acknowledgement asked again while the database was away.
     let unavailable = 0;
-    const client = createGatewayClient({
-      url: gateway.url,
-      token: gateway.adminToken,
-      webSocketImpl: WebSocket,
-      retryMinMs: 50,
-      retryMaxMs: 500,
+    const client = gatewayClient(gateway, {
       fetch: async (...args) => {
         const response = await fetch(...args);
         if (response.status === 503) unavailable++;
         return response;
       },
     });
-    onCleanup(() => client.dispose());
     const [a, b, c] = await insertBuildsOneByOne(pool, jobsetId, 3);
     const handled: number[] = [];
     const acks: Acknowledgement[] = [];

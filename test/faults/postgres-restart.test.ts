@@ -93,11 +93,7 @@ describe('Postgres restarted under steady load', () => {
   test('fast, then immediate: subscribers keep their sockets and miss nothing journaled; the gaps lie within the outages', async () => {
     const postgres = await startRestartablePostgres();
     const url = await postgres.createHydraDatabase('hydra');
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
-    // The restarts end its connections, idle or checked out: neither may throw.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
-    onCleanup(() => pool.end());
+    const pool = postgres.pool(url, 4);
     await pool.query('CREATE TABLE fault_sent (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
     const jobsetId = await seedJobset(pool);
     const builds = await insertBuildsOneByOne(pool, jobsetId, 200);

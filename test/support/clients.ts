@@ -1,6 +1,7 @@
 /**
  * Real clients over real sockets: graphql-ws over `ws`, graphql-sse over
- * fetch (Server-Sent Events), and plain HTTP POST for queries and mutations.
+ * fetch (Server-Sent Events), and plain HTTP POST for queries and mutations;
+ * and the client module's own client (`gatewayClient`), as users run it.
  *
  * A subscription is read through a `Stream`, which queues what the server
  * sends and lets a test await the next result (with a deadline, so a missing
@@ -11,6 +12,7 @@ import { type ExecutionResult, print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { type Client, createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { createGatewayClient, type GatewayClient, type GatewayClientOptions } from '../../src/client/index.js';
 import { adminTokens, onCleanup, type TestGateway } from './gateway.js';
 
 /** Who a client is: `token` is sent as its bearer token; null sends none; unset sends the gateway's admin token. */
@@ -218,4 +220,18 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** The client module's client of `gateway` (Node 20: `ws` as the WebSocket), with short retries, disposed after the file. */
+export function gatewayClient(gateway: TestGateway, options: Partial<GatewayClientOptions> = {}): GatewayClient {
+  const client = createGatewayClient({
+    url: gateway.url,
+    token: gateway.adminToken,
+    webSocketImpl: WebSocket,
+    retryMinMs: 50,
+    retryMaxMs: 500,
+    ...options,
+  });
+  onCleanup(() => client.dispose());
+  return client;
 }

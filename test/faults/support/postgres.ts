@@ -45,6 +45,8 @@ export interface RestartablePostgres {
   stop(mode: 'fast' | 'immediate'): Promise<void>;
   /** Starts the stopped server again, on the same port and data. */
   start(): Promise<void>;
+  /** A pool on `url` that outlives stops (their ended connections throw nothing), ended after the file. */
+  pool(url: string, max: number): pg.Pool;
 }
 
 const USER = 'postgres';
@@ -142,5 +144,13 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
     },
     stop,
     start: startAgain,
+    pool(url, max) {
+      const pool = new pg.Pool({ connectionString: url, max });
+      // A stop ends its connections, idle or checked out: neither may throw.
+      pool.on('error', () => {});
+      pool.on('connect', (client) => client.on('error', () => {}));
+      onCleanup(() => pool.end());
+      return pool;
+    },
   };
 }
