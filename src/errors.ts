@@ -28,7 +28,7 @@ export const ERROR_CODES = {
   SLOW_CONSUMER: 'The subscription ended because the client fell behind; resubscribe with the last cursor.',
   ROW_LOAD_FAILED: 'The subscription ended because the rows its filter needs could not be loaded; resubscribe with the last cursor.',
   DATABASE_UNAVAILABLE:
-    'The gateway cannot reach its database right now (HTTP 503); retry with backoff. An acknowledgement retried answers ALREADY_ACKNOWLEDGED if the first one took effect.',
+    'The gateway cannot reach its database right now (HTTP 503; WebSocket close code 1013); retry with backoff. An acknowledgement retried answers ALREADY_ACKNOWLEDGED if the first one took effect.',
 } as const;
 
 /** A stable error code. */
@@ -134,7 +134,7 @@ export const errors = {
     }),
 } as const;
 
-/** Node's socket errors of a connection that could not be made or was lost. */
+/** Node's socket errors of a connection that could not be made or was lost (ENOENT: a Unix socket that is not there). */
 const UNREACHABLE_ERRNOS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -144,17 +144,24 @@ const UNREACHABLE_ERRNOS = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
   'EPIPE',
+  'ENOENT',
 ]);
 
 /**
- * Postgres's SQLSTATEs of a server that is not serving: class 08 (connection
- * exception), 57P01-57P03 (shut down by an administrator, crashed, starting
- * up), 53300 (too many connections).
+ * Postgres's SQLSTATEs of a server that is not serving: connection exceptions
+ * (08000, 08001, 08003, 08004, 08006; not 08P01, a protocol violation, which
+ * is a statement's bug), 57P01-57P03 (shut down by an administrator, crashed,
+ * starting up), 53300 (too many connections).
  */
-const UNAVAILABLE_STATE = /^(08...|57P0[123]|53300)$/;
+const UNAVAILABLE_STATES = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300']);
 
-/** What pg says of a connection that ended or never came, without a code (not a pool this process ended: that is a stop). */
-const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+/**
+ * What pg and pg-pool say, without a code, of a connection the server ended
+ * or that never came (not "Connection terminated" alone: a client this
+ * process ended itself).
+ */
+const UNAVAILABLE_MESSAGE =
+  /^(Connection terminated unexpectedly|Connection terminated due to connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error)/;
 
 /**
  * Whether `error` (or what it wraps: a GraphQL error's `originalError`, a
@@ -164,7 +171,7 @@ const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when tryin
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (typeof error !== 'object' || error === null || depth > 4) return false;
   const { code, message, originalError, cause } = error as { code?: unknown; message?: unknown; originalError?: unknown; cause?: unknown };
-  if (typeof code === 'string' && (UNREACHABLE_ERRNOS.has(code) || UNAVAILABLE_STATE.test(code))) return true;
+  if (typeof code === 'string' && (UNREACHABLE_ERRNOS.has(code) || UNAVAILABLE_STATES.has(code))) return true;
   if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
   if (error instanceof AggregateError && error.errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true;
   return isDatabaseUnavailable(originalError, depth + 1) || isDatabaseUnavailable(cause, depth + 1);

@@ -11,8 +11,8 @@
  * instance), or a timer at half the visibility timeout. Claims are oldest
  * first, a few at a time, so a slow client holds few leases. A claim that
  * finds the database away (errors.ts's `isDatabaseUnavailable`) does not end
- * the subscription: it is tried again with backoff (250 ms doubling to 5 s),
- * or at the next wake. When the subscription ends (the client left or
+ * the subscription: it is tried again after a backoff (250 ms doubling to
+ * 5 s), or at the next wake if one comes sooner. When the subscription ends (the client left or
  * dropped), its unacknowledged leases are released at once and a hint wakes
  * the consumer's other subscriptions, on any instance, to claim them.
  */
@@ -105,11 +105,15 @@ async function* stream(options: ConsumeOptions, control: Control): AsyncGenerato
         outage = 0;
       } catch (error) {
         if (!isDatabaseUnavailable(error)) throw error;
+        if (control.closed) break;
         // The database is away: nothing was claimed and the table stays the truth, so the
-        // subscription stays and looks again (sooner on a wake: a hint means the database is back).
+        // subscription stays and looks again after the backoff, or at the next wake if one comes sooner.
         const ms = Math.min(CLAIM_RETRY_MAX_MS, CLAIM_RETRY_MIN_MS * 2 ** outage++);
         if (outage === 1)
-          log.warn('claiming occurrences failed: the database is away; trying again', { consumer, error: (error as Error).message });
+          log.warn(`claiming occurrences of ${consumer} failed: the database is away; trying again`, {
+            consumer,
+            error: (error as Error).message,
+          });
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, ms);
           timer.unref();

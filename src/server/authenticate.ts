@@ -8,12 +8,14 @@
  * `connection_init` payload (`{ "token": … }` or `{ "Authorization": "Bearer …" }`).
  * A token that is presented but not valid is UNAUTHENTICATED even when
  * anonymous reading is allowed: a client that meant to authenticate must
- * know it did not.
+ * know it did not. A token that cannot be looked up because the database is
+ * away is DATABASE_UNAVAILABLE (HTTP 503; WebSocket close 1013, try again
+ * later), which a client retries.
  */
 import type { IncomingMessage } from 'node:http';
 import { anonymous, type Principal } from '../auth/principal.js';
 import type { TokenService } from '../auth/tokens.js';
-import { errors, type GatewayError } from '../errors.js';
+import { errors, type GatewayError, isDatabaseUnavailable } from '../errors.js';
 import type { AccessPolicy } from './policy.js';
 
 /** The token of `Authorization: Bearer …`, or of `?access_token=` on a GET. */
@@ -53,5 +55,13 @@ export async function authenticate(
       ? anonymous(address)
       : errors.unauthenticated('a bearer token is required (Authorization: Bearer <token>)');
   }
-  return (await tokens.verify(token, holder)) ?? errors.unauthenticated('the token is not valid: unknown, revoked or expired');
+  let principal: Principal | null;
+  try {
+    principal = await tokens.verify(token, holder);
+  } catch (error) {
+    // The token could not be looked up: say so, never UNAUTHENTICATED (a client would give up on its token).
+    if (isDatabaseUnavailable(error)) return errors.databaseUnavailable();
+    throw error;
+  }
+  return principal ?? errors.unauthenticated('the token is not valid: unknown, revoked or expired');
 }

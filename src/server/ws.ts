@@ -384,7 +384,9 @@ export function startWebSockets(options: WsOptions): { close: () => Promise<void
       state.settle();
       const principal = await authenticate(tokens, policy, tokenOfConnectionParams(ctx.connectionParams), state.address);
       if (!('kind' in principal)) {
-        socket.close(4401, (principal as GatewayError).message.slice(0, 120));
+        const refusal = principal as GatewayError;
+        // 1013 (try again later) for a database away: a client retries it, where 4401 is final.
+        socket.close(refusal.code === 'DATABASE_UNAVAILABLE' ? 1013 : 4401, refusal.message.slice(0, 120));
         return false;
       }
       try {

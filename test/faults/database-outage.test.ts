@@ -4,7 +4,9 @@
  * module's consumer loop running against it.
  *
  * What must hold while it is away: a query answers DATABASE_UNAVAILABLE with
- * HTTP 503 (not "Unexpected error."); the consumer loop, whose
+ * HTTP 503 (not "Unexpected error."), whether its token was still cached or
+ * had to be looked up, and a WebSocket whose token cannot be looked up is
+ * closed with 1013 (try again later), not 4401; the consumer loop, whose
  * acknowledgement falls into the outage, keeps asking instead of stopping; a
  * consumer subscription whose claims fail stays open. Once it is back: the
  * acknowledgement lands (ACKNOWLEDGED once per build, whatever was
@@ -12,6 +14,7 @@
  * and a build finished afterwards is processed and acknowledged too.
  */
 import { describe, expect, test } from 'vitest';
+import WebSocket from 'ws';
 import { type Acknowledgement, type ConsumerDelivery, runConsumer } from '../../src/client/index.js';
 import { gatewayClient, request, requestData, subscribeWs, until, wsClient } from '../support/clients.js';
 import { CONSUME, CREATE, doc, finishAndNotify } from '../support/consumers.js';
@@ -32,6 +35,34 @@ const FAST = {
 const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name } }');
 const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name } }');
 const PENDING_PAGE = doc<unknown>('{ pendingBuildFinished(first: 5) { edges { pendingSince node { id } } } }');
+
+/** What a query for a pending page answered. */
+interface Answer {
+  status: number;
+  code: unknown;
+  retryAfter: string | null;
+}
+
+/** Asks `url` for a pending page with `token`. */
+async function pendingPage(url: string, token: string): Promise<Answer> {
+  const response = await fetch(new URL('/graphql', url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: '{ pendingBuildFinished(first: 5) { edges { pendingSince node { id } } } }' }),
+  });
+  const body = (await response.json()) as { errors?: { extensions?: { code?: unknown } }[] };
+  return { status: response.status, code: body.errors?.[0]?.extensions?.code, retryAfter: response.headers.get('retry-after') };
+}
+
+/** Opens a graphql-ws connection to `url` with `token`; resolves with the code it is closed with. */
+function webSocketClose(url: string, token: string): Promise<number> {
+  const socket = new WebSocket(new URL('/graphql', url.replace(/^http/, 'ws')), 'graphql-transport-ws');
+  socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { token } })));
+  return new Promise((resolve, reject) => {
+    socket.on('close', (code) => resolve(code));
+    socket.on('error', reject);
+  });
+}
 
 describe('the database away for a few seconds', () => {
   test('queries answer DATABASE_UNAVAILABLE (503); the consumer loop and a consumer subscription carry on, and nothing is left unacknowledged', async () => {
@@ -59,7 +90,9 @@ describe('the database away for a few seconds', () => {
     const [a, b, c] = await insertBuildsOneByOne(pool, jobsetId, 3);
     const handled: number[] = [];
     const acks: Acknowledgement[] = [];
-    let answered: { status: number; code: unknown } | null = null;
+    // A token verified before (the admin's, perhaps still cached) and one never used, whose lookup meets the outage.
+    const fresh = (await gateway.tokens.create({ name: 'never-used', scope: 'admin' })).token;
+    let answered: { admin: Answer; fresh: Answer; wsClose: number } | null = null;
     const abort = new AbortController();
     const loop = runConsumer(client, {
       consumer: 'reporter',
@@ -71,13 +104,11 @@ describe('the database away for a few seconds', () => {
         if (delivery.buildId !== b || answered) return;
         // The database goes away after b was processed, before its acknowledgement.
         await postgres.stop('fast');
-        const response = await fetch(new URL('/graphql', gateway.url), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.adminToken}` },
-          body: JSON.stringify({ query: '{ pendingBuildFinished(first: 5) { edges { pendingSince node { id } } } }' }),
-        });
-        const body = (await response.json()) as { errors?: { extensions?: { code?: unknown } }[] };
-        answered = { status: response.status, code: body.errors?.[0]?.extensions?.code };
+        answered = {
+          admin: await pendingPage(gateway.url, gateway.adminToken),
+          fresh: await pendingPage(gateway.url, fresh),
+          wsClose: await webSocketClose(gateway.url, fresh),
+        };
       },
     });
     let stopped: unknown = null;
@@ -87,11 +118,16 @@ describe('the database away for a few seconds', () => {
     await until(() => acks.some((ack) => ack.delivery.buildId === a), 10_000, 'a acknowledged');
     await finishAndNotify(pool, [b]);
     await until(() => answered !== null, 20_000, 'the query during the outage answered');
-    expect(answered).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });
+    // Answered as unavailable, whether the token was looked up or not; over graphql-ws, "try again later".
+    expect(answered).toEqual({
+      admin: { status: 503, code: 'DATABASE_UNAVAILABLE', retryAfter: '1' },
+      fresh: { status: 503, code: 'DATABASE_UNAVAILABLE', retryAfter: '1' },
+      wsClose: 1013,
+    });
     // Three answers of 503 to the acknowledgement (250, 500, 500 ms apart): the watcher's claims, every half second, met the outage too.
     await until(() => unavailable >= 3, 20_000, 'the acknowledgement asked again during the outage');
     expect(watcher.ended).toBe(false);
-    expect(gateway.logs.some((line) => line.includes('claiming occurrences failed'))).toBe(true);
+    expect(gateway.logs.some((line) => line.includes('claiming occurrences of watcher failed'))).toBe(true);
     await postgres.start();
 
     await until(() => acks.some((ack) => ack.delivery.buildId === b), 30_000, 'b acknowledged once the database is back');

@@ -101,8 +101,8 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   });
 
   const stop = async (mode: 'fast' | 'immediate') => {
-    running = false;
     await pgCtl(['stop', '-m', mode, '-w', '-t', '30']);
+    running = false;
   };
   const startAgain = async () => {
     await start();
