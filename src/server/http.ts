@@ -33,7 +33,7 @@ import { createYoga, maskError, type Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
-import { errorResult, errors, type GatewayError, maskUnexpected } from '../errors.js';
+import { errorResult, errors, type GatewayError, isDatabaseUnavailable, maskUnexpected } from '../errors.js';
 import type { Context, Transport } from '../schema/builder.js';
 import type { Log } from '../log.js';
 import { type Asset, sendAsset } from './assets.js';
@@ -175,8 +175,13 @@ export async function startHttp(options: HttpOptions, host: string, port: number
       info: (...args) => log.info(String(args[0])),
       warn: (...args) => log.warn(String(args[0])),
       // yoga logs an unexpected error (masked for the client) as the Error itself: its stack at debug.
+      // A database away (answered DATABASE_UNAVAILABLE) is an outage, not a bug: a warning, no stack.
       error: (...args) =>
-        args[0] instanceof Error ? log.error('operation failed', { error: args[0] }) : log.error(String(args[0]), { detail: args[1] }),
+        !(args[0] instanceof Error)
+          ? log.error(String(args[0]), { detail: args[1] })
+          : isDatabaseUnavailable(args[0])
+            ? log.warn('operation failed: the database is away (answered DATABASE_UNAVAILABLE)', { error: args[0].message })
+            : log.error('operation failed', { error: args[0] }),
     },
   });
 

@@ -128,6 +128,9 @@ describe('the database away for a few seconds', () => {
     await until(() => unavailable >= 3, 20_000, 'the acknowledgement asked again during the outage');
     expect(watcher.ended).toBe(false);
     expect(gateway.logs.some((line) => line.includes('claiming occurrences of watcher failed'))).toBe(true);
+    // The operator reads an outage, not a bug: warnings, no error with a stack per request.
+    expect(gateway.logs.filter((line) => line.includes('"level":"error"') && line.includes('ECONNREFUSED'))).toEqual([]);
+    expect(gateway.logs.some((line) => line.includes('the database is away (answered DATABASE_UNAVAILABLE)'))).toBe(true);
     await postgres.start();
 
     await until(() => acks.some((ack) => ack.delivery.buildId === b), 30_000, 'b acknowledged once the database is back');
