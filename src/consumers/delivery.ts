@@ -12,9 +12,10 @@
  * first, a few at a time, so a slow client holds few leases. A claim that
  * finds the database away (errors.ts's `isDatabaseUnavailable`) does not end
  * the subscription: it is tried again after a backoff (250 ms doubling to
- * 5 s), or at the next wake if one comes sooner. When the subscription ends (the client left or
- * dropped), its unacknowledged leases are released at once and a hint wakes
- * the consumer's other subscriptions, on any instance, to claim them.
+ * 5 s), or at the next wake if one comes sooner. When the subscription ends
+ * (the client left or dropped), its unacknowledged leases are released at
+ * once and a hint wakes the consumer's other subscriptions, on any instance,
+ * to claim them.
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/queryable.js';

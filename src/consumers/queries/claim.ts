@@ -7,7 +7,8 @@
  * on any instance) skip each other's rows (`FOR UPDATE SKIP LOCKED`), so an
  * occurrence is with one subscriber at a time. Unacknowledged, it becomes
  * claimable again when the lease expires, or at once when its subscriber
- * goes away (`releaseLeases`, which hints the consumer). A paused consumer gets nothing.
+ * goes away (`releaseLeases`, which hints the consumer). A paused consumer
+ * gets nothing.
  */
 import { CONSUMER_CHANNEL } from '../../db/channels.js';
 import type { Queryable } from '../../db/queryable.js';
