@@ -12,6 +12,7 @@
  * README's table of codes is checked against `ERROR_CODES` by a test.
  */
 import { GraphQLError } from 'graphql';
+import { maskError } from 'graphql-yoga';
 
 /** Every code, with the meaning the README gives it. */
 export const ERROR_CODES = {
@@ -178,14 +179,14 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
 }
 
 /**
- * What a client sees of an error thrown while executing: a `GatewayError` as
- * it is; one that says the database could not be reached as
- * DATABASE_UNAVAILABLE (at the same path); anything else as `mask` makes it
- * (yoga's "Unexpected error.").
+ * What a client sees of an error thrown while executing, as yoga's
+ * `maskError` (same arguments): a `GatewayError` as it is; one that says the
+ * database could not be reached as DATABASE_UNAVAILABLE (at the same path);
+ * anything else as yoga masks it ("Unexpected error.").
  */
-export function maskUnexpected(error: unknown, mask: (error: unknown) => Error): Error {
-  if (error instanceof GraphQLError && error.originalError instanceof GatewayError) return mask(error);
-  if (error instanceof GatewayError || !isDatabaseUnavailable(error)) return mask(error);
+export function maskUnexpected(error: unknown, message = 'Unexpected error.', isDev = false): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof GatewayError || !isDatabaseUnavailable(error)) return maskError(error, message, isDev);
   const unavailable = errors.databaseUnavailable();
   if (!(error instanceof GraphQLError)) return unavailable;
   return new GraphQLError(unavailable.message, {

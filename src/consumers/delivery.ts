@@ -11,13 +11,14 @@
  * instance), or a timer at half the visibility timeout. Claims are oldest
  * first, a few at a time, so a slow client holds few leases. A claim that
  * finds the database away (errors.ts's `isDatabaseUnavailable`) does not end
- * the subscription: it is tried again after a backoff (250 ms doubling to
- * 5 s), or at the next wake if one comes sooner. When the subscription ends
+ * the subscription: it is tried again after a jittered backoff (db/backoff.ts,
+ * 250 ms up to 5 s), or at the next wake if one comes sooner. When the subscription ends
  * (the client left or dropped), its unacknowledged leases are released at
  * once and a hint wakes the consumer's other subscriptions, on any instance,
  * to claim them.
  */
 import { randomUUID } from 'node:crypto';
+import { backoffDelay } from '../db/backoff.js';
 import type { Queryable } from '../db/queryable.js';
 import { createEvent } from '../events/event.js';
 import type { Delivery, EventHub } from '../events/hub.js';
@@ -31,7 +32,7 @@ import { type Claimed, claimOccurrences, releaseLeases } from './queries/claim.j
 /** Occurrences leased per claim. */
 const CLAIM = 10;
 
-/** After a claim found the database away, the next one comes after this, doubling up to the most. */
+/** After a claim found the database away, the next one comes after a jittered backoff between these. */
 const CLAIM_RETRY_MIN_MS = 250;
 const CLAIM_RETRY_MAX_MS = 5_000;
 
@@ -106,24 +107,14 @@ async function* stream(options: ConsumeOptions, control: Control): AsyncGenerato
         outage = 0;
       } catch (error) {
         if (!isDatabaseUnavailable(error)) throw error;
-        if (control.closed) break;
         // The database is away: nothing was claimed and the table stays the truth, so the
         // subscription stays and looks again after the backoff, or at the next wake if one comes sooner.
-        const ms = Math.min(CLAIM_RETRY_MAX_MS, CLAIM_RETRY_MIN_MS * 2 ** outage++);
-        if (outage === 1)
+        if (outage === 0)
           log.warn(`claiming occurrences of ${consumer} failed: the database is away; trying again`, {
             consumer,
             error: (error as Error).message,
           });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, ms);
-          timer.unref();
-          control.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        woken = true;
+        setTimeout(poke, backoffDelay(outage++, CLAIM_RETRY_MIN_MS, CLAIM_RETRY_MAX_MS)).unref();
         continue;
       }
       for (const item of claimed) yield occurrenceDelivery(db, consumer, item);

@@ -192,9 +192,8 @@ export class ConsumerService {
    * consumer that gained some (on every instance, with the same commit);
    * returns how many were added.
    */
-  async reconcile(sinceUnix: number | null): Promise<number> {
-    const gained = await reconcileOccurrences(this.options.pool, sinceUnix);
-    return gained.reduce((sum, { added }) => sum + added, 0);
+  reconcile(sinceUnix: number | null): Promise<number> {
+    return reconcileOccurrences(this.options.pool, sinceUnix);
   }
 
   /** Deletes occurrences acknowledged before `cutoff`, in batches; returns how many. */

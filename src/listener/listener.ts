@@ -50,7 +50,7 @@ import type { Queryable } from '../db/queryable.js';
 import { Turns } from '../db/turns.js';
 import { CHANNELS } from '../hydra/channels.js';
 import type { Log } from '../log.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../db/backoff.js';
 
 /** The socket a `pg.Client` reads from (pg keeps it as `connection.stream`). */
 function streamOf(client: pg.Client): NodeJS.ReadableStream {

@@ -12,7 +12,6 @@
  * same resolvers as a subscriber's execution; an unexpected error is masked.
  */
 import { execute, getArgumentValues, getOperationAST, getVariableValues, GraphQLError, Kind, parse, validate } from 'graphql';
-import { maskError } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import { errors, maskUnexpected } from '../errors.js';
 import type { EventFilter } from '../events/filter.js';
@@ -71,9 +70,7 @@ export const compileSubscription: CompileSubscription = (text, variables) => {
         // One context per delivery: done with once executed (builder.ts's lifecycle).
         releaseContext(contextValue);
       }
-      const masked = (result.errors ?? []).map(
-        (error) => maskUnexpected(error, (e) => maskError(e, 'Unexpected error.', false)) as GraphQLError,
-      );
+      const masked = (result.errors ?? []).map((error) => maskUnexpected(error) as GraphQLError);
       return {
         data: result.data ?? null,
         errors: masked.map((e) => ({ message: e.message, ...(e.extensions?.code ? { code: e.extensions.code } : {}) })),

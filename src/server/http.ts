@@ -29,7 +29,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLSchema } from 'graphql';
-import { createYoga, maskError, type Plugin } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -166,7 +166,7 @@ export async function startHttp(options: HttpOptions, host: string, port: number
     // its 25 MB default what a larger HNG_MAX_BODY_BYTES allows.
     maxRequestBodySize: false,
     // A database that cannot be reached answers DATABASE_UNAVAILABLE (503), not "Unexpected error.".
-    maskedErrors: { maskError: (error, message, isDev) => maskUnexpected(error, (e) => maskError(e, message, isDev)) },
+    maskedErrors: { maskError: maskUnexpected },
     // GraphiQL's page is graphiql.ts's, served before yoga sees the request.
     graphiql: false,
     landingPage: false,

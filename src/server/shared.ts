@@ -61,7 +61,6 @@ import {
   print,
   visit,
 } from 'graphql';
-import { maskError } from 'graphql-yoga';
 import { maskUnexpected } from '../errors.js';
 import type { GatewayEvent } from '../events/event.js';
 import type { Delivery, SubscriberStream, Waiter } from '../events/hub.js';
@@ -386,7 +385,7 @@ export class SharedSubscriptions {
     return {
       ...result,
       errors: result.errors.map((error) => {
-        const masked = maskUnexpected(error, (e) => maskError(e, 'Unexpected error.', false)) as GraphQLError;
+        const masked = maskUnexpected(error) as GraphQLError;
         if (log && masked !== error && masked.message === 'Unexpected error.') {
           this.options.log.error('a subscription event failed to execute', { error: error.message });
         }

@@ -19,14 +19,8 @@
 import { CONSUMER_CHANNEL } from '../../db/channels.js';
 import type { Queryable } from '../../db/queryable.js';
 
-/** What one consumer gained. */
-export interface Reconciled {
-  consumer: string;
-  added: number;
-}
-
-/** Adds missing occurrences to every consumer and hints those that gained some; returns, per such consumer, how many. */
-export async function reconcileOccurrences(db: Queryable, sinceUnix: number | null): Promise<Reconciled[]> {
+/** Adds missing occurrences to every consumer and hints those that gained some; returns how many were added. */
+export async function reconcileOccurrences(db: Queryable, sinceUnix: number | null): Promise<number> {
   const { rows } = await db.query(
     `/* reconcileOccurrences */
      WITH added AS (
@@ -43,9 +37,9 @@ export async function reconcileOccurrences(db: Queryable, sinceUnix: number | nu
        ON CONFLICT DO NOTHING
        RETURNING consumer
      )
-     SELECT consumer, count(*)::int AS added, pg_notify($2, consumer) IS NULL AS hinted
-     FROM added GROUP BY consumer ORDER BY consumer`,
+     SELECT count(*)::int AS added, pg_notify($2, consumer) IS NULL AS hinted
+     FROM added GROUP BY consumer`,
     [sinceUnix, CONSUMER_CHANNEL],
   );
-  return rows.map((r: Record<string, unknown>) => ({ consumer: String(r.consumer), added: Number(r.added) }));
+  return rows.reduce((sum: number, r: Record<string, unknown>) => sum + Number(r.added), 0);
 }
