@@ -20,16 +20,16 @@ import {
   type Finished,
   finishAndNotify,
   iso,
+  PAUSE,
   PENDING,
   pendingColumn,
   REMOVE,
+  RESUME,
 } from './support/consumers.js';
 import { notify } from './support/database.js';
 import { recordingGateway, test } from './support/fixtures.js';
 import { finishBuilds, insertBuild, insertBuildsOneByOne, restartBuild, startHydraNotify } from './support/hydra.js';
 
-const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name paused } }');
-const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name paused } }');
 const LIST = doc<{ consumers: { name: string; paused: boolean; pending: number }[] }>('{ consumers { name paused pending } }');
 const REDELIVER = doc<{ redeliverBuildFinished: { buildId: number; pendingSince: string } }, { consumer: string; buildId: number }>(
   'mutation ($consumer: String!, $buildId: Int!) { redeliverBuildFinished(consumer: $consumer, buildId: $buildId) { buildId pendingSince } }',

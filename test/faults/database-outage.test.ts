@@ -13,11 +13,12 @@
  * redelivered meanwhile), the same subscription receives its occurrences,
  * and a build finished afterwards is processed and acknowledged too.
  */
+import { print } from 'graphql';
 import { describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { type Acknowledgement, type ConsumerDelivery, runConsumer } from '../../src/client/index.js';
 import { gatewayClient, request, requestData, subscribeWs, until, wsClient } from '../support/clients.js';
-import { CONSUME, CREATE, doc, finishAndNotify } from '../support/consumers.js';
+import { CONSUME, CREATE, finishAndNotify, PAUSE, PENDING, RESUME } from '../support/consumers.js';
 import { recordingGateway } from '../support/fixtures.js';
 import { insertBuildsOneByOne, seedJobset } from '../support/hydra.js';
 import { startRestartablePostgres } from './support/postgres.js';
@@ -32,10 +33,6 @@ const FAST = {
   visibilityTimeoutMs: 1_000,
 };
 
-const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name } }');
-const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name } }');
-const PENDING_PAGE = doc<unknown>('{ pendingBuildFinished(first: 5) { edges { pendingSince node { id } } } }');
-
 /** What a query for a pending page answered. */
 interface Answer {
   status: number;
@@ -48,7 +45,7 @@ async function pendingPage(url: string, token: string): Promise<Answer> {
   const response = await fetch(new URL('/graphql', url), {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: '{ pendingBuildFinished(first: 5) { edges { pendingSince node { id } } } }' }),
+    body: JSON.stringify({ query: print(PENDING) }),
   });
   const body = (await response.json()) as { errors?: { extensions?: { code?: unknown } }[] };
   return { status: response.status, code: body.errors?.[0]?.extensions?.code, retryAfter: response.headers.get('retry-after') };
@@ -134,7 +131,7 @@ describe('the database away for a few seconds', () => {
     await postgres.start();
 
     await until(() => acks.some((ack) => ack.delivery.buildId === b), 30_000, 'b acknowledged once the database is back');
-    const { errors } = await request(gateway.url, PENDING_PAGE);
+    const { errors } = await request(gateway.url, PENDING, {});
     expect(errors).toBeUndefined();
     await finishAndNotify(pool, [c]);
     await until(() => acks.some((ack) => ack.delivery.buildId === c), 30_000, 'c, finished after the outage, acknowledged');

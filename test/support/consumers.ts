@@ -20,6 +20,8 @@ export const doc = <T, V = Record<string, unknown>>(text: string) => parse(text)
 export const CREATE = doc<{ createConsumer: { name: string; paused: boolean; pending: number } }, { name: string }>(
   'mutation ($name: String!) { createConsumer(name: $name) { name paused pending } }',
 );
+export const PAUSE = doc<unknown, { name: string }>('mutation ($name: String!) { pauseConsumer(name: $name) { name paused } }');
+export const RESUME = doc<unknown, { name: string }>('mutation ($name: String!) { resumeConsumer(name: $name) { name paused } }');
 export const REMOVE = doc<{ removeConsumer: boolean }, { name: string }>('mutation ($name: String!) { removeConsumer(name: $name) }');
 export const ACK = doc<
   { acknowledgeBuildFinished: { outcome: string; pendingSince: string | null } },
